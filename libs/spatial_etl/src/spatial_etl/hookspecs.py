@@ -1,0 +1,42 @@
+"""The hooks a spatial ETL plugin can implement.
+
+A plugin is a module (or object) named by an entry point in the ``spatial_etl`` group; it
+implements hooks with the :data:`spatial_etl.hookimpl` decorator::
+
+    from spatial_etl import hookimpl
+
+    @hookimpl
+    def register_intents(registry):
+        registry.register(MY_INTENT)
+
+Every hook is documented here, and a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from spatial_etl.registry import IntentRegistry
+
+PROJECT_NAME = "spatial_etl"
+"""The pluggy project name, which is also the entry-point group plugins register under."""
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_intents(registry: IntentRegistry) -> None:
+    """Register the plugin's intents.
+
+    Call ``registry.register(intent)`` once per :class:`spatial_etl.models.Intent`. Intents are
+    validated when they are built, so a declaration error surfaces here, naming the plugin,
+    rather than in a user's run. Registering a name twice is an error; two plugins registering
+    the same name is a conflict that disables the name until one plugin is removed or blocked.
+
+    Args:
+        registry: Collects this plugin's intents; it knows which plugin it belongs to.
+    """

@@ -1,0 +1,180 @@
+"""What a plugin declares: an intent, the inputs it accepts and the steps that process them.
+
+An :class:`Intent` validates itself completely when it is built, which happens while the plugin
+registers: a bad placeholder, a missing export or a step that cannot apply to the intent's data
+is refused then, with the step named, instead of when a user's run reaches it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from spatial_etl.models.drivers import FILE_DRIVERS
+from spatial_etl.models.kinds import FileType, GeometryKind
+from spatial_etl.models.manifest import IntentName
+from spatial_etl.models.placeholders import Usage, check_template
+from spatial_etl.models.steps import (
+    ExportFormat,
+    ExportStep,
+    GdalStep,
+    SqlCheckStep,
+    SqlStep,
+    Step,
+)
+
+
+class Accepts(BaseModel):
+    """The inputs an intent can process."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file_type: FileType = Field(description="Raster or vector: an intent handles one kind.")
+    drivers: frozenset[str] = Field(
+        min_length=1, description="GDAL driver short names the intent reads."
+    )
+    geometry_kinds: frozenset[GeometryKind] = Field(
+        default=frozenset(), description="Vector only: the geometry families the intent accepts."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        for driver in sorted(self.drivers):
+            kinds = FILE_DRIVERS.get(driver)
+            if kinds is None:
+                raise ValueError(f"{driver!r} is not a GDAL file driver short name")
+            if self.file_type not in kinds:
+                raise ValueError(f"driver {driver!r} does not read {self.file_type.value} data")
+        if self.file_type is FileType.VECTOR and not self.geometry_kinds:
+            raise ValueError("a vector intent must list the geometry kinds it accepts")
+        if self.file_type is FileType.RASTER and self.geometry_kinds:
+            raise ValueError("a raster intent accepts no geometry kinds")
+        return self
+
+
+class Intent(BaseModel):
+    """A kind of data the platform can ingest, declared by a plugin.
+
+    ``parameters`` is an optional Pydantic model; a manifest's ``metadata.parameters`` is
+    validated against it, and its fields are the ``{params.<field>}`` placeholders.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: IntentName = Field(description="The manifest's `intent` value that selects this intent.")
+    summary: str = Field(min_length=1, max_length=120, description="One line for listings.")
+    description: str = Field(default="", description="Longer help: what it does and why.")
+    accepts: Accepts = Field(description="The inputs the intent can process.")
+    parameters: type[BaseModel] | None = Field(
+        default=None, description="Model of the intent's parameters, if it has any."
+    )
+    steps: tuple[Step, ...] = Field(min_length=1, description="Ordered steps; the last exports.")
+
+    @property
+    def is_vector(self) -> bool:
+        """Whether the intent processes vector data (and so uses PostGIS)."""
+        return self.accepts.file_type is FileType.VECTOR
+
+    @property
+    def parameter_fields(self) -> frozenset[str]:
+        """Names of the parameters, i.e. the valid ``params.<field>`` placeholders."""
+        return frozenset(self.parameters.model_fields) if self.parameters else frozenset()
+
+    @property
+    def export(self) -> ExportStep:
+        """The intent's export step."""
+        last = self.steps[-1]
+        assert isinstance(last, ExportStep)  # noqa: S101 - guaranteed by validation
+        return last
+
+    def parameter_schema(self) -> dict[str, Any] | None:
+        """The JSON Schema of the parameters, for users and the CLI."""
+        return self.parameters.model_json_schema() if self.parameters else None
+
+    @model_validator(mode="after")
+    def _executable(self) -> Self:
+        problems = _structure_problems(self)
+        for step in self.steps:
+            problems.extend(f"step {step.name!r}: {p}" for p in _step_problems(self, step))
+        if problems:
+            raise ValueError(f"intent {self.name!r} is not executable: " + "; ".join(problems))
+        return self
+
+
+def _structure_problems(intent: Intent) -> list[str]:
+    problems: list[str] = []
+    names = [step.name for step in intent.steps]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        problems.append(f"step names must be unique (repeated: {', '.join(duplicates)})")
+    exports = [i for i, step in enumerate(intent.steps) if isinstance(step, ExportStep)]
+    if exports != [len(intent.steps) - 1]:
+        problems.append("exactly one export step is required, and it must be the last step")
+    if intent.parameters is not None:
+        if intent.parameters.model_config.get("extra") != "forbid":
+            problems.append("the parameters model must set extra='forbid', so typos are reported")
+        for field, info in intent.parameters.model_fields.items():
+            if not info.description:
+                problems.append(f"parameter {field!r} has no description")
+    return problems
+
+
+def _step_problems(intent: Intent, step: Step) -> list[str]:
+    vector, fields = intent.is_vector, intent.parameter_fields
+    problems = _condition_problems(intent, step)
+    if isinstance(step, GdalStep):
+        allow_dst = step.output_suffix is not None
+        for arg in step.args:
+            problems += check_template(
+                arg, Usage.GDAL, vector=vector, parameter_fields=fields, allow_dst=allow_dst
+            )
+        if allow_dst and not any("{dst}" in arg for arg in step.args):
+            problems.append("declares output_suffix but no argument writes {dst}")
+    elif isinstance(step, SqlStep | SqlCheckStep):
+        if not vector:
+            problems.append("SQL steps need vector data loaded into PostGIS; this is a raster intent")
+        text = step.statement if isinstance(step, SqlStep) else step.query
+        problems += check_template(text, Usage.SQL, vector=vector, parameter_fields=fields)
+    else:
+        problems += _export_problems(intent, step)
+    return problems
+
+
+def _export_problems(intent: Intent, step: ExportStep) -> list[str]:
+    vector, fields = intent.is_vector, intent.parameter_fields
+    problems: list[str] = []
+    if step.when or step.unless:
+        problems.append("the export step always runs; it cannot have when/unless")
+    if step.format is ExportFormat.GEOPARQUET:
+        if not vector:
+            problems.append("GeoParquet exports vector tables; a raster intent exports COG")
+        if not step.table:
+            problems.append("a GeoParquet export names its table (usually '{table}')")
+        else:
+            problems += check_template(step.table, Usage.EXPORT, vector=vector, parameter_fields=fields)
+        if step.creation_options:
+            problems.append("creation_options apply to COG exports only")
+    else:
+        if vector:
+            problems.append("COG exports rasters; a vector intent exports GeoParquet")
+        if step.table:
+            problems.append("a COG export exports the current dataset ({src}); it takes no table")
+        for key, value in step.creation_options.items():
+            if not key.isupper() or not key.replace("_", "").isalnum():
+                problems.append(f"creation option {key!r} must be an upper-case GDAL option name")
+            problems += check_template(value, Usage.EXPORT, vector=vector, parameter_fields=fields)
+    return problems
+
+
+def _condition_problems(intent: Intent, step: Step) -> list[str]:
+    problems: list[str] = []
+    for keyword in ("when", "unless"):
+        field = getattr(step, keyword)
+        if field is None:
+            continue
+        if intent.parameters is None or field not in intent.parameters.model_fields:
+            problems.append(f"{keyword}={field!r} names no parameter of the intent")
+        elif intent.parameters.model_fields[field].is_required():
+            problems.append(f"{keyword}={field!r} names a required parameter, so it is always set")
+    return problems

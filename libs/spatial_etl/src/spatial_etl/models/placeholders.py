@@ -1,0 +1,147 @@
+"""The placeholders an intent's steps may use, and the check that runs when a plugin registers.
+
+Templates use ``str.format`` syntax: ``{schema}``, ``{params.target_crs}``; ``{{`` and ``}}``
+are literal braces. In SQL, identifiers (``schema``, ``table``) are filled only through
+``psycopg2.sql.Identifier`` and values through ``psycopg2.sql.Literal``; in GDAL steps every
+placeholder becomes exactly one argument's text, never split and never passed to a shell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from string import Formatter
+from typing import Final
+
+PARAMS_PREFIX: Final = "params."
+
+
+class Usage(StrEnum):
+    """Where a placeholder may appear."""
+
+    GDAL = "gdal"
+    SQL = "sql"
+    EXPORT = "export"
+
+
+class SqlRole(StrEnum):
+    """How a placeholder is bound in SQL."""
+
+    IDENTIFIER = "identifier"
+    LITERAL = "literal"
+
+
+@dataclass(frozen=True)
+class PlaceholderSpec:
+    """What a placeholder means, where it may appear and how SQL binds it."""
+
+    description: str
+    usages: frozenset[Usage]
+    vector_only: bool = False
+    sql_role: SqlRole | None = None
+
+
+_GDAL = frozenset({Usage.GDAL})
+_ALL = frozenset({Usage.GDAL, Usage.SQL, Usage.EXPORT})
+
+PLACEHOLDERS: Final[dict[str, PlaceholderSpec]] = {
+    "run_id": PlaceholderSpec("The Dagster run id.", _ALL, sql_role=SqlRole.LITERAL),
+    "batch_id": PlaceholderSpec("The manifest's batch id.", _ALL, sql_role=SqlRole.LITERAL),
+    "intent": PlaceholderSpec("The intent's name.", _ALL, sql_role=SqlRole.LITERAL),
+    "crs": PlaceholderSpec(
+        "The input's CRS as the manifest declares it; the file's own CRS has been checked "
+        "against it, and it is the CRS to assign when the file has none.",
+        _ALL,
+        sql_role=SqlRole.LITERAL,
+    ),
+    "src": PlaceholderSpec(
+        "The current dataset: the input as GDAL reads it (/vsis3/..., /vsizip/... or a staged "
+        "local file), then the output of the latest step that wrote {dst}.",
+        _GDAL,
+    ),
+    "dst": PlaceholderSpec(
+        "A fresh work file for this step's output (its suffix is the step's output_suffix).",
+        _GDAL,
+    ),
+    "layer": PlaceholderSpec(
+        "The source layer to read: the only layer, or the 'layer' parameter.",
+        _GDAL,
+        vector_only=True,
+    ),
+    "postgis": PlaceholderSpec(
+        "GDAL's PG: data source for the compute database (no password: it travels in PGPASSWORD).",
+        _GDAL,
+        vector_only=True,
+    ),
+    "schema": PlaceholderSpec(
+        "The run's throw-away PostGIS schema, proc_<run>.",
+        _ALL,
+        vector_only=True,
+        sql_role=SqlRole.IDENTIFIER,
+    ),
+    "table": PlaceholderSpec(
+        "The table the input is loaded into, inside {schema}.",
+        _ALL,
+        vector_only=True,
+        sql_role=SqlRole.IDENTIFIER,
+    ),
+}
+"""Every placeholder the core fills, apart from ``params.<field>`` (the intent's parameters)."""
+
+
+def template_fields(template: str) -> list[str]:
+    """Return the placeholder names of a template, in order; raise ``ValueError`` if malformed.
+
+    Format specs (``{x:>3}``), conversions (``{x!r}``), attribute or index access other than
+    ``params.<field>`` and positional fields (``{}``, ``{0}``) are refused: a template is filled
+    with whole values, nothing else.
+    """
+    names: list[str] = []
+    try:
+        parsed = list(Formatter().parse(template))
+    except ValueError as error:
+        raise ValueError(f"malformed template {template!r}: {error}") from None
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if spec or conversion:
+            raise ValueError(f"placeholder {{{name}}} must not have a format spec or conversion")
+        if not name or name.isdigit():
+            raise ValueError("positional placeholders ({} or {0}) are not allowed; name them")
+        if "[" in name:
+            raise ValueError(f"placeholder {{{name}}} must not index")
+        names.append(name)
+    return names
+
+
+def check_template(
+    template: str,
+    usage: Usage,
+    *,
+    vector: bool,
+    parameter_fields: frozenset[str],
+    allow_dst: bool = False,
+) -> list[str]:
+    """Check one template of a step; return the problems found, empty when it is fine."""
+    try:
+        names = template_fields(template)
+    except ValueError as error:
+        return [str(error)]
+    problems: list[str] = []
+    for name in names:
+        if name.startswith(PARAMS_PREFIX):
+            field = name.removeprefix(PARAMS_PREFIX)
+            if field not in parameter_fields:
+                known = ", ".join(sorted(parameter_fields)) or "the intent declares no parameters"
+                problems.append(f"{{{name}}} names no parameter (parameters: {known})")
+            continue
+        spec = PLACEHOLDERS.get(name)
+        if spec is None:
+            problems.append(f"unknown placeholder {{{name}}} (known: {', '.join(PLACEHOLDERS)})")
+        elif usage not in spec.usages:
+            problems.append(f"{{{name}}} cannot be used in a {usage.value} template")
+        elif spec.vector_only and not vector:
+            problems.append(f"{{{name}}} is only available to vector intents")
+        elif name == "dst" and not allow_dst:
+            problems.append("{dst} needs the step to declare output_suffix")
+    return problems

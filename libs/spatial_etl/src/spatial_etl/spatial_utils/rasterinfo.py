@@ -1,0 +1,99 @@
+"""Typed reading of ``gdalinfo -json``: the raster facts the platform checks and records."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from spatial_etl.errors import GdalOutputError
+from spatial_etl.models.manifest import parse_json_object
+from spatial_etl.spatial_utils.runner import GdalRunner
+
+_MODEL = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class BandInfo(BaseModel):
+    """One band: its data type, nodata value and layout."""
+
+    model_config = _MODEL
+
+    band: int
+    data_type: str = Field(alias="type", description="GDAL data type name, e.g. Byte, Float32.")
+    nodata: float | None = Field(default=None, alias="noDataValue")
+    color_interpretation: str | None = Field(default=None, alias="colorInterpretation")
+    block: tuple[int, int] | None = Field(default=None, description="Block size (x, y).")
+    overview_count: int = Field(default=0, description="Number of overviews of the band.")
+
+    @field_validator("nodata", mode="before")
+    @classmethod
+    def _special_floats(cls, value: Any) -> Any:
+        # gdalinfo writes NaN and infinities as the strings "NaN", "Infinity", "-Infinity".
+        if isinstance(value, str):
+            return float(value.replace("Infinity", "inf"))
+        return value
+
+    def same_nodata(self, other: float | None) -> bool:
+        """Nodata equality where NaN equals NaN, as GDAL means it."""
+        if self.nodata is None or other is None:
+            return self.nodata is other
+        if math.isnan(self.nodata) and math.isnan(other):
+            return True
+        return self.nodata == other
+
+
+class RasterInfo(BaseModel):
+    """What ``gdalinfo -json`` says about a raster dataset."""
+
+    model_config = _MODEL
+
+    description: str
+    driver: str = Field(alias="driverShortName")
+    size: tuple[int, int] = Field(description="Width and height in pixels.")
+    crs_wkt: str | None = Field(default=None, description="WKT2 of the CRS; None when it has none.")
+    geo_transform: tuple[float, float, float, float, float, float] | None = Field(
+        default=None, alias="geoTransform"
+    )
+    wgs84_extent: dict[str, Any] | None = Field(default=None, alias="wgs84Extent")
+    metadata: dict[str, dict[str, str]] = Field(default_factory=dict)
+    bands: tuple[BandInfo, ...] = ()
+
+    @property
+    def band_count(self) -> int:
+        """Number of bands."""
+        return len(self.bands)
+
+    @property
+    def image_structure(self) -> dict[str, str]:
+        """The IMAGE_STRUCTURE metadata domain (LAYOUT=COG, COMPRESSION, INTERLEAVE...)."""
+        return self.metadata.get("IMAGE_STRUCTURE", {})
+
+    @property
+    def wgs84_bbox(self) -> tuple[float, float, float, float] | None:
+        """(west, south, east, north) from the WGS84 footprint, when there is a CRS."""
+        if not self.wgs84_extent:
+            return None
+        ring = self.wgs84_extent["coordinates"][0]
+        xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+        return (min(xs), min(ys), max(xs), max(ys))
+
+
+def parse_raster_info(text: str) -> RasterInfo:
+    """Parse the JSON ``gdalinfo -json`` printed; raise :class:`GdalOutputError` if it is not."""
+    raw, problems = parse_json_object(text)
+    if raw is None:
+        raise GdalOutputError(f"gdalinfo did not print a JSON object: {problems[0].message}")
+    raw["crs_wkt"] = (raw.get("coordinateSystem") or {}).get("wkt") or None
+    for band in raw.get("bands", []):
+        band["overview_count"] = len(band.get("overviews", []))
+    try:
+        return RasterInfo.model_validate(raw)
+    except ValidationError as error:
+        raise GdalOutputError(f"unexpected gdalinfo output: {error}") from None
+
+
+def read_raster_info(runner: GdalRunner, path: str) -> RasterInfo:
+    """Run ``gdalinfo -json`` on ``path`` (local, ``/vsis3/``...) and parse what it prints."""
+    result = runner.run(["gdalinfo", "-json", "-nofl", path])
+    return parse_raster_info(result.stdout)
