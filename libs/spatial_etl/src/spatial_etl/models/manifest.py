@@ -29,7 +29,12 @@ from spatial_etl.errors import ManifestError
 from spatial_etl.models.crs import crs_problem
 from spatial_etl.models.drivers import FILE_DRIVERS, SERVICE_DRIVERS
 from spatial_etl.models.kinds import FileType
-from spatial_etl.models.landing import LandingPath, batch_id_problem, parse_landing_path
+from spatial_etl.models.landing import (
+    BATCH_ID_PATTERN,
+    LandingPath,
+    batch_id_problem,
+    parse_landing_path,
+)
 from spatial_etl.models.problems import Problem, describe_problems, problems_from_validation
 
 INTENT_NAME_PATTERN: Final = r"^[a-z][a-z0-9_]{0,62}$"
@@ -49,9 +54,15 @@ class ManifestFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    path: str = Field(description="s3://landing-zone/<batch_id>/... key of the uploaded file.")
+    path: str = Field(
+        description="s3://landing-zone/<batch_id>/... key of the uploaded file.",
+        json_schema_extra={"pattern": "^s3://landing-zone/[A-Za-z0-9][A-Za-z0-9_.-]{0,127}/.+$"},
+    )
     type: FileType = Field(description="Whether the file holds raster or vector data.")
-    format: str = Field(description="GDAL driver short name of the file, e.g. GTiff or GPKG.")
+    format: str = Field(
+        description="GDAL driver short name of the file, e.g. GTiff or GPKG.",
+        json_schema_extra={"enum": sorted(FILE_DRIVERS)},
+    )
     crs: str = Field(description="The file's CRS: an authority code (EPSG:4326), WKT or PROJJSON.")
 
     @field_validator("path")
@@ -129,7 +140,10 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="Spatial ETL manifest")
 
-    batch_id: str = Field(description="Unique batch identifier; equals the manifest's file name.")
+    batch_id: str = Field(
+        description="Unique batch identifier; equals the manifest's file name.",
+        json_schema_extra={"pattern": BATCH_ID_PATTERN},
+    )
     uploader: NonEmpty = Field(description="User or system that uploaded the batch.")
     intent: IntentName = Field(description="Registered intent that processes the batch.")
     files: list[ManifestFile] = Field(min_length=1, description="The batch's uploaded files.")

@@ -1,0 +1,31 @@
+# Single entry point. `make test` is the README's (and CI's) test command.
+.PHONY: help setup test lint format typecheck services-up services-down clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+setup:  ## Install system packages (GDAL, PostgreSQL+PostGIS) and .venv from uv.lock
+	bash scripts/bootstrap.sh
+
+test:  ## Set up, start PostGIS + S3, run ruff, mypy --strict and pytest, stop the services
+	bash scripts/test.sh
+
+lint:  ## ruff check and format check
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format:  ## Apply ruff's formatting and safe fixes
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+typecheck:  ## mypy --strict over every distribution
+	.venv/bin/mypy libs/spatial_etl/src services/dagster/src plugins/vector_boundary/src plugins/satellite_raster/src
+
+services-up:  ## Start PostGIS and moto's S3 server for tests (writes .run/services.env)
+	bash scripts/services.sh start
+
+services-down:  ## Stop them and remove their data
+	bash scripts/services.sh stop
+
+clean:  ## Remove the virtual environments and caches
+	rm -rf .venv .tools .run .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,197 @@
+"""Helpers for plugin authors' test suites (and the platform's own): no Docker, no I/O.
+
+``check_plugin(my_plugin_module)`` registers a plugin exactly as the host would, resolves every
+intent's plan for an example manifest of each accepted driver, and returns the plans, so a
+plugin's tests catch declaration errors long before a user's run does. ``FakeGdalRunner``
+stands in for :class:`spatial_etl.spatial_utils.runner.SubprocessGdalRunner`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from spatial_etl.errors import GdalNotFoundError
+from spatial_etl.models.kinds import FileType
+from spatial_etl.models.manifest import Manifest
+from spatial_etl.planning import InputBinding, Plan, RunValues, resolve_plan
+from spatial_etl.plugins import register_plugin
+from spatial_etl.registry import IntentCatalog, PluginInfo, RegisteredIntent
+from spatial_etl.spatial_utils.runner import PROGRAMS, CommandResult, check_result
+from spatial_etl.validation import check_manifest
+
+__all__ = [
+    "FakeGdalRunner",
+    "check_plugin",
+    "example_manifest",
+    "example_run",
+    "load_plugin",
+]
+
+_EXAMPLE_SUFFIX = {
+    "GTiff": ".tif",
+    "COG": ".tif",
+    "JP2OpenJPEG": ".jp2",
+    "JP2KAK": ".jp2",
+    "JP2ECW": ".jp2",
+    "ESRI Shapefile": ".zip",
+    "GPKG": ".gpkg",
+    "GeoJSON": ".geojson",
+    "FlatGeobuf": ".fgb",
+    "Parquet": ".parquet",
+}
+
+
+def load_plugin(plugin: object, name: str = "plugin_under_test") -> list[RegisteredIntent]:
+    """Register ``plugin`` (a module or object with hook implementations) as the host would.
+
+    Raises whatever the host would report as the plugin's failure (an invalid intent, a
+    duplicate name, a hook with a wrong signature).
+    """
+    return _catalog(plugin, name).intents
+
+
+def _catalog(plugin: object, name: str) -> IntentCatalog:
+    info = PluginInfo(name=name, module=getattr(plugin, "__name__", repr(plugin)))
+    return IntentCatalog([register_plugin(info, plugin)])
+
+
+def example_manifest(
+    registered: RegisteredIntent,
+    *,
+    driver: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    batch_id: str = "example_batch",
+    crs: str = "EPSG:4326",
+) -> Manifest:
+    """A valid manifest for the intent, with one file of ``driver`` (default: the first)."""
+    accepts = registered.intent.accepts
+    driver = driver or sorted(accepts.drivers)[0]
+    suffix = _EXAMPLE_SUFFIX.get(driver, ".dat")
+    raw = {
+        "batch_id": batch_id,
+        "uploader": "plugin-tests",
+        "intent": registered.intent.name,
+        "files": [
+            {
+                "path": f"s3://landing-zone/{batch_id}/example{suffix}",
+                "type": accepts.file_type.value,
+                "format": driver,
+                "crs": crs,
+            }
+        ],
+        "metadata": {"project": "TESTS", "description": "example", "parameters": dict(parameters or {})},
+    }
+    return Manifest.model_validate(raw, context={"manifest_name": f"{batch_id}.json"})
+
+
+def example_run(workdir: Path = Path("/tmp/spatial-etl-example")) -> RunValues:  # noqa: S108
+    """Run values that look like a real run's, for resolving plans in tests."""
+    return RunValues(
+        run_id="0f2c4e1a-5b6d-4c8e-9a7b-3d2e1f0a9b8c",
+        schema_name="proc_0f2c4e1a5b6d4c8e",
+        workdir=workdir,
+        postgis="PG:host=127.0.0.1 port=5432 dbname=compute user=etl",
+    )
+
+
+def check_plugin(
+    plugin: object,
+    *,
+    parameters: Mapping[str, Mapping[str, Any]] | None = None,
+    name: str = "plugin_under_test",
+) -> list[Plan]:
+    """Register a plugin and resolve each intent's plan for every driver it accepts.
+
+    ``parameters`` maps an intent name to the parameters to resolve with, so conditional steps
+    can be exercised. Returns the plans; raises on the first declaration or resolution error.
+    """
+    plans: list[Plan] = []
+    catalog = _catalog(plugin, name)
+    for registered in catalog.intents:
+        given = (parameters or {}).get(registered.intent.name, {})
+        for driver in sorted(registered.intent.accepts.drivers):
+            manifest = example_manifest(registered, driver=driver, parameters=given)
+            text = manifest.model_dump_json()
+            report = check_manifest(text, source=f"{manifest.batch_id}.json", catalog=catalog)
+            if not report.valid:
+                raise AssertionError(f"example manifest rejected: {report.problems}")
+            item = manifest.files[0]
+            binding = InputBinding(
+                index=0,
+                file=item,
+                gdal_path=f"/vsis3/{item.landing.bucket}/{item.landing.key}",
+                layer=PurePosixPath(item.landing.key).stem
+                if registered.intent.accepts.file_type is FileType.VECTOR
+                else None,
+            )
+            plans.append(resolve_plan(registered, manifest, binding, example_run()))
+    return plans
+
+
+@dataclass
+class _Response:
+    program: str
+    patterns: tuple[str, ...]
+    stdout: str
+    stderr: str
+    returncode: int
+    effect: Callable[[Sequence[str]], None] | None
+
+
+@dataclass
+class FakeGdalRunner:
+    """A scripted stand-in for the GDAL runner: records calls, answers by program and pattern.
+
+    Responses are matched in the order they were added: the program name must equal
+    ``argv[0]`` and every glob pattern must match some argument. A non-zero ``returncode``
+    raises :class:`spatial_etl.errors.GdalCommandError`, exactly like the real runner.
+    """
+
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    _responses: list[_Response] = field(default_factory=list)
+
+    def respond(
+        self,
+        program: str,
+        *patterns: str,
+        stdout: str = "",
+        stderr: str = "",
+        returncode: int = 0,
+        effect: Callable[[Sequence[str]], None] | None = None,
+    ) -> FakeGdalRunner:
+        """Script the answer to commands of ``program`` whose arguments match ``patterns``."""
+        if program not in PROGRAMS:
+            raise ValueError(f"{program!r} is not a GDAL program")
+        self._responses.append(_Response(program, patterns, stdout, stderr, returncode, effect))
+        return self
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout_s: float | None = None,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+    ) -> CommandResult:
+        """Answer like the real runner would, from the scripted responses."""
+        self.calls.append(tuple(argv))
+        for response in self._responses:
+            if response.program == argv[0] and all(
+                any(fnmatch.fnmatchcase(arg, pattern) for arg in argv[1:])
+                for pattern in response.patterns
+            ):
+                if response.effect is not None:
+                    response.effect(argv)
+                result = CommandResult(
+                    argv=tuple(argv),
+                    returncode=response.returncode,
+                    stdout=response.stdout,
+                    stderr=response.stderr,
+                    duration_s=0.0,
+                )
+                return check_result(result) if check else result
+        raise GdalNotFoundError(f"FakeGdalRunner has no response scripted for {list(argv)}")
