@@ -82,7 +82,9 @@ def _available(capability: str) -> bool:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     drivers = ""
     if _gdal_version():
-        listed = subprocess.run(["ogrinfo", "--formats"], capture_output=True, text=True, check=False)
+        listed = subprocess.run(
+            ["ogrinfo", "--formats"], capture_output=True, text=True, check=False
+        )
         names = [line.split()[0] for line in listed.stdout.splitlines()[1:] if line.strip()]
         wanted = ("PostgreSQL", "GPKG", "ESRI Shapefile", "FlatGeobuf", "Parquet")
         drivers = " [vector drivers: " + ", ".join(n for n in wanted if n in names) + "]"
@@ -192,7 +194,14 @@ def make_vector(tmp_path: Path) -> Callable[..., Path]:
         args = ["ogr2ogr", "-f", driver]
         if append_to is not None:
             args.append("-update")
-        args += [str(target), str(source), "-oo", "GEOM_POSSIBLE_NAMES=wkt", "-oo", "KEEP_GEOM_COLUMNS=NO"]
+        args += [
+            str(target),
+            str(source),
+            "-oo",
+            "GEOM_POSSIBLE_NAMES=wkt",
+            "-oo",
+            "KEEP_GEOM_COLUMNS=NO",
+        ]
         args += ["-nln", layer or Path(name).stem]
         if crs is not None:
             args += ["-a_srs", crs]
@@ -225,9 +234,21 @@ def make_raster(tmp_path: Path) -> Callable[..., Path]:
         target = tmp_path / name
         west, south, east, north = bounds
         args = [
-            "gdal_create", "-of", "GTiff", "-outsize", str(size[0]), str(size[1]),
-            "-bands", str(bands), "-ot", data_type,
-            "-a_ullr", str(west), str(north), str(east), str(south),
+            "gdal_create",
+            "-of",
+            "GTiff",
+            "-outsize",
+            str(size[0]),
+            str(size[1]),
+            "-bands",
+            str(bands),
+            "-ot",
+            data_type,
+            "-a_ullr",
+            str(west),
+            str(north),
+            str(east),
+            str(south),
         ]
         for value in burn:
             args += ["-burn", str(value)]

@@ -8,8 +8,8 @@ GDAL runner (:mod:`spatial_etl.spatial_utils`) and the ``spatial-etl`` CLI. Plug
 
 from importlib.metadata import PackageNotFoundError, version
 
-from spatial_etl.hookspecs import hookimpl
 from spatial_etl.errors import SpatialEtlError
+from spatial_etl.hookspecs import hookimpl
 
 try:
     __version__ = version("spatial-etl")

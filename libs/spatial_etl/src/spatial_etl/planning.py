@@ -80,7 +80,9 @@ class PlannedSql(BaseModel):
 
     def compose(self) -> sql.Composed:
         """The statement, with identifiers and values bound only through ``psycopg2.sql``."""
-        bound: dict[str, sql.Composable] = {k: sql.Identifier(v) for k, v in self.identifiers.items()}
+        bound: dict[str, sql.Composable] = {
+            k: sql.Identifier(v) for k, v in self.identifiers.items()
+        }
         bound.update({k: sql.Literal(v) for k, v in self.literals.items()})
         return sql.SQL(self.template).format(**bound)
 
@@ -213,7 +215,10 @@ def _gdal(
         values["dst"] = output
     argv = [_fill(arg, values, f"step {step.name!r}") for arg in step.args]
     return PlannedGdal(
-        step=step.name, description=step.description, argv=(step.program.value, *argv), output=output
+        step=step.name,
+        description=step.description,
+        argv=(step.program.value, *argv),
+        output=output,
     )
 
 

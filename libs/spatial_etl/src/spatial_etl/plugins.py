@@ -13,13 +13,14 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Literal
 
 import pluggy
+
 from spatial_etl import hookspecs
 from spatial_etl.errors import PluginLoadError
 from spatial_etl.registry import IntentCatalog, IntentRegistry, PluginFailure, PluginInfo
 from spatial_etl.settings import PluginSettings
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
-"""Entry-point group a plugin distribution declares itself in (``[project.entry-points.spatial_etl]``)."""
+"""Entry-point group of plugin distributions (``[project.entry-points.spatial_etl]``)."""
 
 logger = logging.getLogger(__name__)
 

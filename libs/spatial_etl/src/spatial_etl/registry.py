@@ -112,7 +112,9 @@ class IntentCatalog:
             for name, found in sorted(claims.items())
             if len(found) > 1
         ]
-        self._intents = {name: found[0] for name, found in sorted(claims.items()) if len(found) == 1}
+        self._intents = {
+            name: found[0] for name, found in sorted(claims.items()) if len(found) == 1
+        }
 
     @property
     def intents(self) -> list[RegisteredIntent]:

@@ -59,5 +59,5 @@ class GdalSettings(BaseSettings):
     gdal_timeout_s: float = Field(
         default=3600.0,
         gt=0,
-        description="SPATIAL_ETL_GDAL_TIMEOUT_S: seconds a GDAL command may run before it is killed.",
+        description="SPATIAL_ETL_GDAL_TIMEOUT_S: seconds a GDAL command may run before a kill.",
     )

@@ -83,7 +83,11 @@ def example_manifest(
                 "crs": crs,
             }
         ],
-        "metadata": {"project": "TESTS", "description": "example", "parameters": dict(parameters or {})},
+        "metadata": {
+            "project": "TESTS",
+            "description": "example",
+            "parameters": dict(parameters or {}),
+        },
     }
     return Manifest.model_validate(raw, context={"manifest_name": f"{batch_id}.json"})
 

@@ -7,12 +7,19 @@ manifest names an unknown one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Final
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spatial_etl.errors import IntentConflictError, ManifestError, UnknownIntentError
+from spatial_etl.models.drivers import FILE_DRIVERS
+from spatial_etl.models.kinds import FileType
 from spatial_etl.models.manifest import Manifest, parse_json_object
 from spatial_etl.models.problems import Problem, problems_from_validation
 from spatial_etl.registry import IntentCatalog, PluginInfo, RegisteredIntent
+
+FILE_TYPES: Final = frozenset(kind.value for kind in FileType)
 
 
 class ManifestReport(BaseModel):
@@ -56,47 +63,66 @@ def check_manifest(
             report.known_intents = error.known
             report.problems.append(Problem(loc="intent", code="unknown_intent", message=str(error)))
         except IntentConflictError as error:
-            report.problems.append(Problem(loc="intent", code="intent_conflict", message=str(error)))
+            report.problems.append(
+                Problem(loc="intent", code="intent_conflict", message=str(error))
+            )
         else:
             report.plugin = registered.plugin
-            if manifest is not None:
-                report.problems.extend(intent_problems(manifest, registered))
+            report.problems.extend(intent_problems(manifest or raw or {}, registered))
     report.valid = not report.problems
     return report
 
 
-def intent_problems(manifest: Manifest, registered: RegisteredIntent) -> list[Problem]:
-    """Check a valid manifest's files and parameters against what its intent accepts."""
+def intent_problems(
+    manifest: Manifest | Mapping[str, Any], registered: RegisteredIntent
+) -> list[Problem]:
+    """Check a manifest's files and parameters against what its intent accepts.
+
+    Works on the raw document too, so that a manifest with schema problems still gets its
+    intent-level problems reported in the same pass; values the schema already rejects are
+    left to the schema's report.
+    """
+    document = manifest.model_dump(mode="json") if isinstance(manifest, Manifest) else manifest
     intent = registered.intent
     accepts = intent.accepts
     problems: list[Problem] = []
-    for index, item in enumerate(manifest.files):
-        if item.type is not accepts.file_type:
+    files = document.get("files")
+    for index, item in enumerate(files if isinstance(files, list) else []):
+        if not isinstance(item, Mapping):
+            continue
+        kind, driver = item.get("type"), item.get("format")
+        if kind in FILE_TYPES and kind != accepts.file_type.value:
             problems.append(
                 Problem(
                     loc=f"files[{index}].type",
                     code="type_not_accepted",
                     message=f"intent {intent.name!r} processes {accepts.file_type.value} files, "
-                    f"not {item.type.value}",
+                    f"not {kind}",
                 )
             )
-        elif item.format not in accepts.drivers:
+        elif isinstance(driver, str) and driver in FILE_DRIVERS and driver not in accepts.drivers:
             problems.append(
                 Problem(
                     loc=f"files[{index}].format",
                     code="format_not_accepted",
-                    message=f"intent {intent.name!r} does not read {item.format!r}; "
+                    message=f"intent {intent.name!r} does not read {driver!r}; "
                     f"it reads {', '.join(sorted(accepts.drivers))}",
                 )
             )
-    problems.extend(parameter_problems(manifest, registered))
+    problems.extend(parameter_problems(document, registered))
     return problems
 
 
-def parameter_problems(manifest: Manifest, registered: RegisteredIntent) -> list[Problem]:
+def parameter_problems(
+    manifest: Manifest | Mapping[str, Any], registered: RegisteredIntent
+) -> list[Problem]:
     """Validate ``metadata.parameters`` with the intent's parameters model."""
+    document = manifest.model_dump(mode="json") if isinstance(manifest, Manifest) else manifest
+    metadata = document.get("metadata")
+    given = metadata.get("parameters") if isinstance(metadata, Mapping) else None
+    if not isinstance(given, Mapping):
+        return []  # absent, or not an object: the schema reports it
     intent = registered.intent
-    given = manifest.metadata.parameters
     if intent.parameters is None:
         if not given:
             return []
@@ -108,7 +134,7 @@ def parameter_problems(manifest: Manifest, registered: RegisteredIntent) -> list
             )
         ]
     try:
-        intent.parameters.model_validate(given)
+        intent.parameters.model_validate(dict(given))
     except ValidationError as error:
         return problems_from_validation(error, prefix=("metadata", "parameters"))
     return []

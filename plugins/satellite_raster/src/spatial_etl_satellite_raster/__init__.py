@@ -11,7 +11,6 @@ from __future__ import annotations
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from spatial_etl import hookimpl
 from spatial_etl.models import (
     Accepts,
@@ -93,10 +92,14 @@ INTENT = Intent(
             when="target_crs",
             program=GdalProgram.GDALWARP,
             args=(
-                "-of", "VRT",
-                "-t_srs", "{params.target_crs}",
-                "-r", "{params.resampling}",
-                "{src}", "{dst}",
+                "-of",
+                "VRT",
+                "-t_srs",
+                "{params.target_crs}",
+                "-r",
+                "{params.resampling}",
+                "{src}",
+                "{dst}",
             ),
             output_suffix=".vrt",
         ),

@@ -7,7 +7,6 @@ schema, the SQL, the GeoParquet export). Nothing here performs I/O.
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from spatial_etl import hookimpl
 from spatial_etl.models import (
     Accepts,
@@ -24,8 +23,6 @@ from spatial_etl.models import (
 from spatial_etl.registry import IntentRegistry
 
 __all__ = ["INTENT", "BoundaryParameters", "register_intents"]
-
-POLYGONAL_TYPES = "'ST_Polygon', 'ST_MultiPolygon', 'ST_CurvePolygon', 'ST_MultiSurface'"
 
 
 class BoundaryParameters(BaseModel):
@@ -61,16 +58,30 @@ INTENT = Intent(
             description="Load the layer into PostGIS with COPY, assigning the manifest's CRS.",
             program=GdalProgram.OGR2OGR,
             args=(
-                "-f", "PostgreSQL", "{postgis}", "{src}", "{layer}",
-                "-nln", "{table}",
-                "-lco", "SCHEMA={schema}",
-                "-lco", "GEOMETRY_NAME=geom",
-                "-lco", "FID=etl_fid",
-                "-lco", "SPATIAL_INDEX=NONE",
-                "-lco", "PRECISION=NO",
-                "-nlt", "GEOMETRY",
-                "-a_srs", "{crs}",
-                "--config", "PG_USE_COPY", "YES",
+                "-f",
+                "PostgreSQL",
+                "{postgis}",
+                "{src}",
+                "{layer}",
+                "-nln",
+                "{table}",
+                "-lco",
+                "SCHEMA={schema}",
+                "-lco",
+                "GEOMETRY_NAME=geom",
+                "-lco",
+                "FID=etl_fid",
+                "-lco",
+                "SPATIAL_INDEX=NONE",
+                "-lco",
+                "PRECISION=NO",
+                "-nlt",
+                "GEOMETRY",
+                "-a_srs",
+                "{crs}",
+                "--config",
+                "PG_USE_COPY",
+                "YES",
             ),
         ),
         SqlCheckStep(
@@ -79,7 +90,8 @@ INTENT = Intent(
             query=(
                 "SELECT etl_fid, ST_GeometryType(geom) AS geometry_type "
                 "FROM {schema}.{table} "
-                f"WHERE geom IS NOT NULL AND ST_GeometryType(geom) NOT IN ({POLYGONAL_TYPES}) "
+                "WHERE geom IS NOT NULL AND ST_GeometryType(geom) NOT IN "
+                "('ST_Polygon', 'ST_MultiPolygon', 'ST_CurvePolygon', 'ST_MultiSurface') "
                 "ORDER BY etl_fid"
             ),
             message=(

@@ -86,9 +86,13 @@ def show(
     if intent.description:
         console.print(escape(intent.description))
     accepts = intent.accepts
-    console.print(f"\n[bold]Accepts[/] {accepts.file_type.value} files: {', '.join(sorted(accepts.drivers))}")
+    console.print(
+        f"\n[bold]Accepts[/] {accepts.file_type.value} files: {', '.join(sorted(accepts.drivers))}"
+    )
     if accepts.geometry_kinds:
-        console.print(f"geometry kinds: {', '.join(sorted(k.value for k in accepts.geometry_kinds))}")
+        console.print(
+            f"geometry kinds: {', '.join(sorted(k.value for k in accepts.geometry_kinds))}"
+        )
     console.print("\n[bold]Parameters[/] (manifest metadata.parameters)")
     schema = intent.parameter_schema()
     if schema is None:
@@ -106,10 +110,14 @@ def _parameters_table(schema: dict[str, Any]) -> Table:
         table.add_column(column)
     required = set(schema.get("required", []))
     for field, spec in schema.get("properties", {}).items():
-        kind = spec.get("type") or " | ".join(
-            str(option.get("type", option.get("$ref", "?")).rsplit("/", 1)[-1])
-            for option in spec.get("anyOf", [])
-        ) or str(spec.get("$ref", "?")).rsplit("/", 1)[-1]
+        kind = (
+            spec.get("type")
+            or " | ".join(
+                str(option.get("type", option.get("$ref", "?")).rsplit("/", 1)[-1])
+                for option in spec.get("anyOf", [])
+            )
+            or str(spec.get("$ref", "?")).rsplit("/", 1)[-1]
+        )
         default = "(required)" if field in required else json.dumps(spec.get("default"))
         table.add_row(field, kind, default, escape(spec.get("description", "")))
     return table

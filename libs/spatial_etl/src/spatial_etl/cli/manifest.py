@@ -26,7 +26,9 @@ def validate(
     Exits 1 when any manifest is invalid, listing every problem of each.
     """
     loaded = catalog()
-    reports = [check_manifest(path.read_bytes(), source=path.name, catalog=loaded) for path in files]
+    reports = [
+        check_manifest(path.read_bytes(), source=path.name, catalog=loaded) for path in files
+    ]
     if as_json:
         print_json([report.model_dump(mode="json") for report in reports])
     else:
@@ -34,11 +36,14 @@ def validate(
         for path, report in zip(files, reports, strict=True):
             if report.valid:
                 plugin = f" by {report.plugin}" if report.plugin else ""
-                console.print(f"[green]valid[/]   {escape(str(path))} (intent {report.intent}{escape(plugin)})")
+                intent = f"(intent {report.intent}{plugin})"
+                console.print(f"[green]valid[/]   {escape(str(path))} {escape(intent)}")
                 continue
             console.print(f"[red]invalid[/] {escape(str(path))}: {len(report.problems)} problem(s)")
             for problem in report.problems:
-                console.print(f"  - {escape(problem.loc or '(document)')}: {escape(problem.message)}")
+                console.print(
+                    f"  - {escape(problem.loc or '(document)')}: {escape(problem.message)}"
+                )
             if report.known_intents is not None:
                 console.print(f"  registered intents: {', '.join(report.known_intents) or 'none'}")
     if not all(report.valid for report in reports):

@@ -26,7 +26,11 @@ def plugins(
                 ],
                 "failed": [f.model_dump(mode="json") for f in loaded.failures],
                 "conflicts": [
-                    {"intent": c.intent, "plugins": [p.name for p in c.plugins], "message": c.message}
+                    {
+                        "intent": c.intent,
+                        "plugins": [p.name for p in c.plugins],
+                        "message": c.message,
+                    }
                     for c in loaded.conflicts
                 ],
             }
@@ -37,7 +41,9 @@ def plugins(
         table.add_column(column)
     for plugin in loaded.plugins:
         intents = ", ".join(by_plugin.get(plugin.name, [])) or "-"
-        table.add_row(plugin.name, plugin.distribution or plugin.module, plugin.version or "-", intents)
+        table.add_row(
+            plugin.name, plugin.distribution or plugin.module, plugin.version or "-", intents
+        )
     console.print(table if loaded.plugins else "No plugins loaded.")
     if loaded.failures:
         failed = Table(title="Failed plugins", title_style="red")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import re
 
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
 _AUTHORITY_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*:[0-9A-Za-z_.]+$")
 _WKT = re.compile(r"^[A-Z][A-Z0-9_]*\s*[\[(]")
 
@@ -16,14 +19,14 @@ def crs_problem(text: str) -> str | None:
     the forms GDAL and PROJ round-trip without loss. PROJ strings are refused because they drop
     the datum details a ledger must keep. The definition must be known to PROJ.
     """
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
     stripped = text.strip()
     if not stripped:
         return "CRS is empty"
     if stripped.startswith("+") or "+proj=" in stripped:
-        return "PROJ strings are not accepted; use an authority code such as EPSG:4326, WKT or PROJJSON"
+        return (
+            "PROJ strings are not accepted; use an authority code such as EPSG:4326, "
+            "WKT or PROJJSON"
+        )
     try:
         if stripped.startswith("{"):
             CRS.from_json_dict(json.loads(stripped))
@@ -41,8 +44,6 @@ def same_crs(left: str, right: str) -> bool:
 
     Used to compare a file's own CRS (WKT from GDAL) with the manifest's (often ``EPSG:n``).
     """
-    from pyproj import CRS
-
     a, b = CRS.from_user_input(left), CRS.from_user_input(right)
     return bool(a.equals(b, ignore_axis_order=True))
 

@@ -133,7 +133,9 @@ def _step_problems(intent: Intent, step: Step) -> list[str]:
             problems.append("declares output_suffix but no argument writes {dst}")
     elif isinstance(step, SqlStep | SqlCheckStep):
         if not vector:
-            problems.append("SQL steps need vector data loaded into PostGIS; this is a raster intent")
+            problems.append(
+                "SQL steps need vector data loaded into PostGIS; this is a raster intent"
+            )
         text = step.statement if isinstance(step, SqlStep) else step.query
         problems += check_template(text, Usage.SQL, vector=vector, parameter_fields=fields)
     else:
@@ -152,7 +154,9 @@ def _export_problems(intent: Intent, step: ExportStep) -> list[str]:
         if not step.table:
             problems.append("a GeoParquet export names its table (usually '{table}')")
         else:
-            problems += check_template(step.table, Usage.EXPORT, vector=vector, parameter_fields=fields)
+            problems += check_template(
+                step.table, Usage.EXPORT, vector=vector, parameter_fields=fields
+            )
         if step.creation_options:
             problems.append("creation_options apply to COG exports only")
     else:

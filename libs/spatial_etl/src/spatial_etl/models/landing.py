@@ -64,6 +64,24 @@ def parse_landing_path(path: str) -> LandingPath:
     The batch segment is returned as found; checking that it equals the manifest's batch id is
     the manifest's job, since only the manifest knows it.
     """
+    _refuse_special(path)
+    bucket, _, key = path.removeprefix("s3://").partition("/")
+    if bucket != LANDING_BUCKET:
+        raise ValueError(f"bucket {bucket!r} is not allowed; files must be in {LANDING_BUCKET!r}")
+    segments = key.split("/")
+    if any(segment == "" for segment in segments):
+        raise ValueError("path has an empty segment ('//' or a trailing '/')")
+    if any(segment in (".", "..") for segment in segments):
+        raise ValueError("'.' and '..' segments are not allowed")
+    if len(segments) < 2:
+        raise ValueError(
+            "path must name a file inside a batch folder: s3://landing-zone/<batch_id>/<file>"
+        )
+    return LandingPath(bucket=bucket, batch_id=segments[0], key=key)
+
+
+def _refuse_special(path: str) -> None:
+    """Refuse what is not an ``s3://`` URL, naming what GDAL or a shell would make of it."""
     if not path:
         raise ValueError("path is empty")
     if path != path.strip():
@@ -71,7 +89,7 @@ def parse_landing_path(path: str) -> LandingPath:
     if _CONTROL.search(path):
         raise ValueError("path contains control characters")
     lowered = path.lower()
-    if lowered.startswith("/vsi") or "/vsi" in lowered:
+    if lowered.startswith("/vsi"):
         raise ValueError("GDAL virtual file system paths (/vsi...) are not allowed; use s3://")
     if lowered.startswith("pg:"):
         raise ValueError("database connection strings (PG:) are not allowed; upload files")
@@ -84,14 +102,3 @@ def parse_landing_path(path: str) -> LandingPath:
         if scheme:
             raise ValueError(f"URL scheme {scheme.group(0)!r} is not allowed; use s3://")
         raise ValueError("path must start with s3://landing-zone/")
-    bucket, _, key = path.removeprefix("s3://").partition("/")
-    if bucket != LANDING_BUCKET:
-        raise ValueError(f"bucket {bucket!r} is not allowed; files must be in {LANDING_BUCKET!r}")
-    segments = key.split("/")
-    if any(segment == "" for segment in segments):
-        raise ValueError("path has an empty segment ('//' or a trailing '/')")
-    if any(segment in (".", "..") for segment in segments):
-        raise ValueError("'.' and '..' segments are not allowed")
-    if len(segments) < 2:
-        raise ValueError("path must name a file inside a batch folder: s3://landing-zone/<batch_id>/<file>")
-    return LandingPath(bucket=bucket, batch_id=segments[0], key=key)

@@ -61,7 +61,7 @@ class ManifestFile(BaseModel):
     type: FileType = Field(description="Whether the file holds raster or vector data.")
     format: str = Field(
         description="GDAL driver short name of the file, e.g. GTiff or GPKG.",
-        json_schema_extra={"enum": sorted(FILE_DRIVERS)},
+        json_schema_extra={"enum": list[JsonValue](sorted(FILE_DRIVERS))},
     )
     crs: str = Field(description="The file's CRS: an authority code (EPSG:4326), WKT or PROJJSON.")
 
@@ -194,7 +194,9 @@ class Manifest(BaseModel):
         """
         raw, problems = parse_json_object(data)
         if raw is None:
-            raise ManifestError(f"manifest is not valid JSON:\n{describe_problems(problems)}", problems)
+            raise ManifestError(
+                f"manifest is not valid JSON:\n{describe_problems(problems)}", problems
+            )
         try:
             return cls.model_validate(raw, context={"manifest_name": name})
         except ValidationError as error:
@@ -250,5 +252,7 @@ def parse_json_object(data: str | bytes) -> tuple[dict[str, Any] | None, list[Pr
         return None, [Problem(loc="", code="invalid_json", message=f"not valid JSON: {error}")]
     if not isinstance(value, dict):
         kind = type(value).__name__
-        return None, [Problem(loc="", code="not_an_object", message=f"expected a JSON object, got {kind}")]
+        return None, [
+            Problem(loc="", code="not_an_object", message=f"expected a JSON object, got {kind}")
+        ]
     return value, []

@@ -16,7 +16,9 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    loc: str = Field(description="Dotted path to the offending value; empty for the whole document.")
+    loc: str = Field(
+        description="Dotted path to the offending value; empty for the whole document."
+    )
     code: str = Field(description="Stable identifier of the rule that failed.")
     message: str = Field(description="What is wrong, in words a user can act on.")
 
@@ -35,7 +37,9 @@ def format_loc(loc: Sequence[str | int]) -> str:
     return text
 
 
-def problems_from_validation(error: ValidationError, prefix: Sequence[str | int] = ()) -> list[Problem]:
+def problems_from_validation(
+    error: ValidationError, prefix: Sequence[str | int] = ()
+) -> list[Problem]:
     """Turn every error of a Pydantic ``ValidationError`` into a :class:`Problem`."""
     problems: list[Problem] = []
     for item in error.errors(include_url=False):

@@ -90,7 +90,7 @@ class ExportStep(_Step):
     geometry_column: str = Field(default="geom", description="GeoParquet: the geometry column.")
     creation_options: dict[str, str] = Field(
         default_factory=dict,
-        description="COG: creation options for gdal_translate -of COG (values may use placeholders).",
+        description="COG: creation options of gdal_translate -of COG; values may use placeholders.",
     )
 
 

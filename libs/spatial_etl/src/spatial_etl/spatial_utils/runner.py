@@ -10,6 +10,7 @@ of the platform depends on, so tests can substitute ``spatial_etl.testing.FakeGd
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import re
@@ -98,6 +99,8 @@ class SubprocessGdalRunner:
                 ``AWS_S3_ENDPOINT``); the process environment is inherited underneath.
             log: Logger that receives stderr lines; the module logger by default.
         """
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, not {timeout_s}")
         self.bin_dir = bin_dir
         self.timeout_s = timeout_s
         self.env = dict(env or {})
@@ -213,8 +216,6 @@ class _Drain:
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # it may have exited meanwhile
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()

@@ -110,7 +110,9 @@ def _parse_layer(block: str) -> LayerInfo:
             count = int(line.removeprefix("Feature Count: "))
             values["feature_count"] = count if count >= 0 else None
         elif extent := _EXTENT.match(line):
-            values.setdefault("extent", tuple(float(extent.group(k)) for k in ("x0", "y0", "x1", "y1")))
+            values.setdefault(
+                "extent", tuple(float(extent.group(k)) for k in ("x0", "y0", "x1", "y1"))
+            )
         elif line.startswith(("Layer SRS WKT:", "SRS WKT")):
             wkt, index = _read_wkt(lines, index)
             values.setdefault("crs_wkt", wkt)

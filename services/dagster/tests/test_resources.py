@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from spatial_etl.errors import GdalCommandError, GdalNotFoundError
+from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
+from spatial_etl_dagster import GDALResource
+
+
+def test_every_setting_is_described() -> None:
+    for name, field in GDALResource.model_fields.items():
+        assert field.description, f"GDALResource.{name} has no description"
+
+
+def test_resource_builds_the_core_runner_from_its_config(tmp_path: Path) -> None:
+    resource = GDALResource(bin_dir=str(tmp_path), timeout_s=12, config_options={"X": "1"})
+    runner = resource.runner()
+    assert isinstance(runner, SubprocessGdalRunner)
+    assert runner.bin_dir == tmp_path
+    assert runner.timeout_s == 12
+    assert runner.env == {"X": "1"}
+    with pytest.raises(GdalNotFoundError, match="SPATIAL_ETL_GDAL_BIN_DIR"):
+        runner.run(["gdalinfo", "--version"])
+
+
+def test_resource_reads_its_config_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_GDAL_TIMEOUT", "7")
+    seen: list[float] = []
+
+    @dg.op
+    def probe(gdal: GDALResource) -> None:
+        seen.append(gdal.runner().timeout_s)  # type: ignore[attr-defined]
+
+    @dg.job
+    def job() -> None:
+        probe()
+
+    result = job.execute_in_process(
+        resources={"gdal": GDALResource(timeout_s=dg.EnvVar.int("TEST_GDAL_TIMEOUT"))}
+    )
+    assert result.success
+    assert seen == [7.0]
+
+
+@pytest.mark.gdal
+def test_resource_runs_real_gdal_inside_an_op() -> None:
+    outputs: list[str] = []
+
+    @dg.op
+    def version(gdal: GDALResource) -> None:
+        outputs.append(gdal.runner().run(["gdalinfo", "--version"]).stdout)
+
+    @dg.op
+    def failing(gdal: GDALResource) -> None:
+        gdal.runner().run(["gdalinfo", "/does/not/exist.tif"])
+
+    @dg.job
+    def ok_job() -> None:
+        version()
+
+    @dg.job
+    def bad_job() -> None:
+        failing()
+
+    assert ok_job.execute_in_process(resources={"gdal": GDALResource()}).success
+    assert outputs[0].startswith("GDAL ")
+    with pytest.raises(GdalCommandError, match=r"No such file or directory"):
+        bad_job.execute_in_process(resources={"gdal": GDALResource()})
