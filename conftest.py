@@ -184,6 +184,9 @@ def make_vector(tmp_path: Path) -> Callable[..., Path]:
         append_to: Path | None = None,
     ) -> Path:
         columns = sorted({key for row in rows for key in row if key != "wkt"})
+        if not columns:  # the CSV driver needs a delimiter to recognise a file
+            columns = ["row"]
+            rows = [{**row, "row": str(index)} for index, row in enumerate(rows)]
         source = tmp_path / f"{uuid.uuid4().hex}.csv"
         lines = [",".join(["wkt", *columns])]
         for row in rows:

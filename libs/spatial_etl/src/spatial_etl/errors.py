@@ -94,3 +94,11 @@ class GdalTimeoutError(GdalError):
 
 class GdalOutputError(GdalError):
     """A GDAL program's output could not be understood (unexpected JSON or text)."""
+
+
+class InputError(SpatialEtlError):
+    """An input file contradicts its manifest entry or what the intent accepts.
+
+    Raised for a CRS that differs from the manifest's, a geometry kind the intent does not
+    accept, or a layer that cannot be chosen; the message names the file.
+    """

@@ -50,3 +50,10 @@ def same_crs(left: str, right: str) -> bool:
 
 def _first_line(message: str) -> str:
     return message.strip().splitlines()[0] if message.strip() else "unparsable"
+
+
+def describe_crs(definition: str) -> str:
+    """A short human name for a CRS: ``EPSG:32633, WGS 84 / UTM zone 33N``."""
+    crs = CRS.from_user_input(definition)
+    code = crs.to_epsg()
+    return f"EPSG:{code}, {crs.name}" if code else str(crs.name)
