@@ -14,13 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from spatial_etl.errors import GdalNotFoundError
+from spatial_etl.errors import GdalError, GdalNotFoundError
 from spatial_etl.models.kinds import FileType
 from spatial_etl.models.manifest import Manifest
 from spatial_etl.planning import InputBinding, Plan, RunValues, resolve_plan
 from spatial_etl.plugins import register_plugin
 from spatial_etl.registry import IntentCatalog, PluginInfo, RegisteredIntent
-from spatial_etl.spatial_utils.runner import PROGRAMS, CommandResult, check_result
+from spatial_etl.spatial_utils.runner import (
+    PROGRAMS,
+    CommandResult,
+    check_result,
+    redact,
+    redact_argv,
+)
 from spatial_etl.validation import check_manifest
 
 __all__ = [
@@ -182,6 +188,8 @@ class FakeGdalRunner:
         check: bool = True,
     ) -> CommandResult:
         """Answer like the real runner would, from the scripted responses."""
+        if not argv:
+            raise GdalError("empty command")
         self.calls.append(tuple(argv))
         for response in self._responses:
             if response.program == argv[0] and all(
@@ -191,10 +199,10 @@ class FakeGdalRunner:
                 if response.effect is not None:
                     response.effect(argv)
                 result = CommandResult(
-                    argv=tuple(argv),
+                    argv=redact_argv(argv),
                     returncode=response.returncode,
-                    stdout=response.stdout,
-                    stderr=response.stderr,
+                    stdout=redact(response.stdout),
+                    stderr=redact(response.stderr),
                     duration_s=0.0,
                 )
                 return check_result(result) if check else result

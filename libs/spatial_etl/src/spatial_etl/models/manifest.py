@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    ModelWrapValidatorHandler,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -151,18 +152,38 @@ class Manifest(BaseModel):
 
     @field_validator("batch_id")
     @classmethod
-    def _safe_batch_id(cls, value: str, info: ValidationInfo) -> str:
+    def _safe_batch_id(cls, value: str) -> str:
         problem = batch_id_problem(value)
         if problem:
             raise ValueError(problem)
-        name = (info.context or {}).get("manifest_name")
-        if name is not None:
-            stem = PurePosixPath(str(name)).name.removesuffix(".json")
-            if stem != value:
-                raise ValueError(
-                    f"batch_id {value!r} must equal the manifest's file name ({stem!r})"
-                )
         return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _named_after_batch(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Manifest], info: ValidationInfo
+    ) -> Manifest:
+        # Checked around the model rather than on the field, so that a mismatched file name
+        # does not hide the batch-folder checks that need a valid batch_id.
+        errors: list[InitErrorDetails] = []
+        manifest: Manifest | None = None
+        try:
+            manifest = handler(data)
+        except ValidationError as error:
+            errors.extend(
+                _located(item["loc"], item["type"], item["msg"], item["input"])
+                for item in error.errors(include_url=False)
+            )
+        name = (info.context or {}).get("manifest_name")
+        batch_id = data.get("batch_id") if isinstance(data, dict) else None
+        if name is not None and isinstance(batch_id, str):
+            stem = PurePosixPath(str(name)).name.removesuffix(".json")
+            if stem != batch_id:
+                message = f"batch_id {batch_id!r} must equal the manifest's file name ({stem!r})"
+                errors.insert(0, _located(("batch_id",), "batch_id_mismatch", message, batch_id))
+        if errors or manifest is None:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return manifest
 
     @field_validator("files", mode="wrap")
     @classmethod

@@ -71,12 +71,18 @@ class RasterInfo(BaseModel):
 
     @property
     def wgs84_bbox(self) -> tuple[float, float, float, float] | None:
-        """(west, south, east, north) from the WGS84 footprint, when there is a CRS."""
+        """(west, south, east, north) from the WGS84 footprint, when there is a CRS.
+
+        A footprint crossing the antimeridian gets west > east, as GeoJSON and STAC write it.
+        """
         if not self.wgs84_extent:
             return None
         ring = self.wgs84_extent["coordinates"][0]
         xs, ys = [p[0] for p in ring], [p[1] for p in ring]
-        return (min(xs), min(ys), max(xs), max(ys))
+        west, east = min(xs), max(xs)
+        if east - west > 180 and any(x < 0 for x in xs) and any(x >= 0 for x in xs):
+            west, east = min(x for x in xs if x >= 0), max(x for x in xs if x < 0)
+        return (west, min(ys), east, max(ys))
 
 
 def parse_raster_info(text: str) -> RasterInfo:

@@ -30,12 +30,17 @@ from spatial_etl.models.steps import GdalProgram
 from spatial_etl.settings import GdalSettings
 
 PROGRAMS: Final[frozenset[str]] = frozenset(
-    {p.value for p in GdalProgram} | {"gdalinfo", "ogrinfo", "gdalsrsinfo", "gdallocationinfo"}
+    {p.value for p in GdalProgram}
+    | {"gdalinfo", "ogrinfo", "gdalsrsinfo", "gdallocationinfo", "gdal_create", "gdalmanage"}
 )
 """The programs the runner agrees to start: GDAL's, and nothing else."""
 
 STDERR_TAIL_LINES: Final = 40
-_SECRET = re.compile(r"(password|secret|AWS_SECRET_ACCESS_KEY)=(\S+)", re.IGNORECASE)
+_SECRET = re.compile(
+    r"\b(password|secret|[A-Z_]*(?:SECRET|PASSWORD|TOKEN)[A-Z_]*)=('[^']*'|\"[^\"]*\"|\S+)",
+    re.IGNORECASE,
+)
+_SECRET_OPTION = re.compile(r"(SECRET|PASSWORD|TOKEN)", re.IGNORECASE)
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +75,17 @@ class GdalRunner(Protocol):
 def redact(text: str) -> str:
     """Hide ``password=...``-style secrets before text reaches a log or an error."""
     return _SECRET.sub(r"\1=***", text)
+
+
+def redact_argv(argv: Sequence[str]) -> tuple[str, ...]:
+    """Redact each argument, and the value of ``--config KEY VALUE`` when KEY names a secret."""
+    shown: list[str] = []
+    for index, arg in enumerate(argv):
+        secret_value = (
+            index >= 2 and argv[index - 2] == "--config" and _SECRET_OPTION.search(argv[index - 1])
+        )
+        shown.append("***" if secret_value else redact(arg))
+    return tuple(shown)
 
 
 def check_result(result: CommandResult) -> CommandResult:
@@ -139,7 +155,7 @@ class SubprocessGdalRunner:
         if not argv:
             raise GdalError("empty command")
         args = [self.executable(argv[0]), *argv[1:]]
-        shown = tuple(redact(arg) for arg in argv)
+        shown = redact_argv(argv)
         limit = timeout_s if timeout_s is not None else self.timeout_s
         merged = {**os.environ, **self.env, **(env or {})}
         self.log.info("running %s", " ".join(shown))
@@ -166,7 +182,7 @@ class SubprocessGdalRunner:
         result = CommandResult(
             argv=shown,
             returncode=returncode,
-            stdout=out.text,
+            stdout=redact(out.text),
             stderr=redact(err.text),
             duration_s=time.monotonic() - started,
         )
