@@ -85,7 +85,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         listed = subprocess.run(
             ["ogrinfo", "--formats"], capture_output=True, text=True, check=False
         )
-        names = [line.split()[0] for line in listed.stdout.splitlines()[1:] if line.strip()]
+        names = [line.split(" -")[0].strip() for line in listed.stdout.splitlines()[1:]]
         wanted = ("PostgreSQL", "GPKG", "ESRI Shapefile", "FlatGeobuf", "Parquet")
         drivers = " [vector drivers: " + ", ".join(n for n in wanted if n in names) + "]"
     return [

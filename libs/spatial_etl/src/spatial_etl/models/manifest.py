@@ -170,10 +170,7 @@ class Manifest(BaseModel):
         try:
             manifest = handler(data)
         except ValidationError as error:
-            errors.extend(
-                _located(item["loc"], item["type"], item["msg"], item["input"])
-                for item in error.errors(include_url=False)
-            )
+            errors.extend(_relocatable(error))
         name = (info.context or {}).get("manifest_name")
         batch_id = data.get("batch_id") if isinstance(data, dict) else None
         if name is not None and isinstance(batch_id, str):
@@ -197,10 +194,7 @@ class Manifest(BaseModel):
         try:
             files = handler(value)
         except ValidationError as error:
-            errors.extend(
-                _located(item["loc"], item["type"], item["msg"], item["input"])
-                for item in error.errors(include_url=False)
-            )
+            errors.extend(_relocatable(error))
         if isinstance(value, list):
             errors.extend(_batch_folder_errors(value, info.data.get("batch_id")))
         if errors:
@@ -231,6 +225,14 @@ def _located(
     loc: tuple[int | str, ...], code: str, message: str, value: object
 ) -> InitErrorDetails:
     return InitErrorDetails(type=PydanticCustomError(code, message), loc=loc, input=value)
+
+
+def _relocatable(error: ValidationError) -> list[InitErrorDetails]:
+    """Turn a caught ``ValidationError`` back into details that can be raised with others."""
+    return [
+        _located(item["loc"], item["type"], item["msg"], item["input"])
+        for item in error.errors(include_url=False)
+    ]
 
 
 def _batch_folder_errors(items: list[Any], batch_id: str | None) -> list[InitErrorDetails]:

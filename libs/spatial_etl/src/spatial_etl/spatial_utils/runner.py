@@ -69,7 +69,6 @@ class GdalRunner(Protocol):
         check: bool = True,
     ) -> CommandResult:
         """Run ``argv`` (``argv[0]`` names the program); raise on failure when ``check``."""
-        ...
 
 
 def redact(text: str) -> str:
