@@ -106,6 +106,14 @@ def test_plugins_json_lists_loaded_and_failed(monkeypatch: pytest.MonkeyPatch) -
     assert report["failed"][0]["stage"] == "missing"
 
 
+def test_plugins_strict_exits_1_on_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert runner.invoke(app, ["plugins", "--strict"]).exit_code == 0
+    monkeypatch.setenv("SPATIAL_ETL_PLUGINS", "satellite_raster,ghost")
+    result = runner.invoke(app, ["plugins", "--strict", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["failed"][0]["name"] == "ghost"
+
+
 def test_plugins_table_shows_failures_with_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPATIAL_ETL_PLUGINS", "satellite_raster,ghost")
     result = runner.invoke(app, ["plugins"], env={"COLUMNS": "200"})

@@ -7,10 +7,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from spatial_etl.cli.output import catalog, console, print_json
+from spatial_etl.registry import IntentCatalog
 
 
 def plugins(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 1 when a plugin failed or two plugins claim one intent."
+    ),
 ) -> None:
     """List loaded plugins with their versions, and the ones that failed with the reason."""
     loaded = catalog()
@@ -35,7 +39,13 @@ def plugins(
                 ],
             }
         )
-        return
+    else:
+        _print_tables(loaded, by_plugin)
+    if strict and (loaded.failures or loaded.conflicts):
+        raise typer.Exit(1)
+
+
+def _print_tables(loaded: IntentCatalog, by_plugin: dict[str, list[str]]) -> None:
     table = Table(title="Loaded plugins")
     for column in ("Plugin", "Distribution", "Version", "Intents"):
         table.add_column(column)
