@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 from spatial_etl import errors, hookspecs
-from spatial_etl.settings import GdalSettings, PluginSettings
+from spatial_etl.settings import (
+    GdalSettings,
+    LedgerSettings,
+    PluginSettings,
+    PostgisSettings,
+    StorageSettings,
+)
 from spatial_etl_dagster import resources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +71,13 @@ def test_every_error_derives_from_the_root_and_is_documented(error: type[BaseExc
 
 def _env_names() -> list[str]:
     names = []
-    for settings in (PluginSettings, GdalSettings):
+    for settings in (
+        PluginSettings,
+        GdalSettings,
+        StorageSettings,
+        PostgisSettings,
+        LedgerSettings,
+    ):
         prefix = settings.model_config.get("env_prefix", "")
         names += [f"{prefix}{field}".upper() for field in settings.model_fields]
     return names

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _CONFIG = SettingsConfigDict(env_prefix="SPATIAL_ETL_", env_file=".env", extra="ignore")
@@ -60,4 +60,68 @@ class GdalSettings(BaseSettings):
         default=3600.0,
         gt=0,
         description="SPATIAL_ETL_GDAL_TIMEOUT_S: seconds a GDAL command may run before a kill.",
+    )
+
+
+class StorageSettings(BaseSettings):
+    """The S3-compatible object store (MinIO on premise; moto's server in tests)."""
+
+    model_config = _CONFIG
+
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="SPATIAL_ETL_S3_ENDPOINT_URL: e.g. http://minio:9000; unset uses AWS's.",
+    )
+    s3_access_key_id: str | None = Field(
+        default=None,
+        description="SPATIAL_ETL_S3_ACCESS_KEY_ID: unset falls back to boto3's own lookup "
+        "(AWS_ACCESS_KEY_ID, profiles).",
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="SPATIAL_ETL_S3_SECRET_ACCESS_KEY: secret of that key."
+    )
+    s3_region: str = Field(default="us-east-1", description="SPATIAL_ETL_S3_REGION.")
+    landing_bucket: str = Field(
+        default="landing-zone", description="SPATIAL_ETL_LANDING_BUCKET: where users upload."
+    )
+    lake_bucket: str = Field(
+        default="data-lake", description="SPATIAL_ETL_LAKE_BUCKET: processed, versioned data."
+    )
+    s3_multipart_threshold_mb: int = Field(
+        default=64,
+        gt=4,
+        description="SPATIAL_ETL_S3_MULTIPART_THRESHOLD_MB: objects larger than this are "
+        "uploaded in parts of this size.",
+    )
+
+
+class PostgisSettings(BaseSettings):
+    """The PostGIS compute database."""
+
+    model_config = _CONFIG
+
+    postgis_dsn: SecretStr = Field(
+        description="SPATIAL_ETL_POSTGIS_DSN: postgresql://user:password@host:port/database.",
+    )
+    postgis_statement_timeout_s: int = Field(
+        default=3600, gt=0, description="SPATIAL_ETL_POSTGIS_STATEMENT_TIMEOUT_S: per statement."
+    )
+    postgis_lock_timeout_s: int = Field(
+        default=30, gt=0, description="SPATIAL_ETL_POSTGIS_LOCK_TIMEOUT_S: wait for a lock."
+    )
+    postgis_pool_size: int = Field(
+        default=4, gt=0, description="SPATIAL_ETL_POSTGIS_POOL_SIZE: connections kept open."
+    )
+
+
+class LedgerSettings(BaseSettings):
+    """The MongoDB ledger."""
+
+    model_config = _CONFIG
+
+    mongodb_uri: SecretStr = Field(
+        description="SPATIAL_ETL_MONGODB_URI: mongodb://user:password@host:27017/?authSource=...",
+    )
+    mongodb_database: str = Field(
+        default="spatial_etl", description="SPATIAL_ETL_MONGODB_DATABASE: the ledger's database."
     )
