@@ -102,3 +102,24 @@ class InputError(SpatialEtlError):
     Raised for a CRS that differs from the manifest's, a geometry kind the intent does not
     accept, or a layer that cannot be chosen; the message names the file.
     """
+
+
+class ComputeError(SpatialEtlError):
+    """The PostGIS compute database refused or failed an operation (connection, schema)."""
+
+
+class SqlStepError(ComputeError):
+    """A plan's SQL statement failed; carries the step name and PostgreSQL's message."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"SQL step {step!r} failed: {message}")
+        self.step = step
+        self.pg_message = message
+
+
+class CogValidationError(SpatialEtlError):
+    """A file meant for the lake is not a valid Cloud-Optimized GeoTIFF; lists every problem."""
+
+    def __init__(self, path: object, problems: list[str]) -> None:
+        super().__init__(f"{path} is not a valid COG: " + "; ".join(problems))
+        self.problems = problems

@@ -1,0 +1,1 @@
+"""Exporters: the formats of data at rest in the lake (GeoParquet, Cloud-Optimized GeoTIFF)."""
