@@ -1,0 +1,464 @@
+"""Object store against a real S3 HTTP endpoint (moto's server), plus GDAL through /vsis3/."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+import pytest
+from pydantic import SecretStr
+from spatial_etl.errors import (
+    InvalidMetadataError,
+    ObjectIntegrityError,
+    ObjectNotFoundError,
+    StorageError,
+)
+from spatial_etl.settings import StorageSettings
+from spatial_etl.spatial_utils import SubprocessGdalRunner, read_raster_info
+from spatial_etl.storage import CONTENT_HASH_KEY, MIB, ObjectStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+MD5_HEX = r"[0-9a-f]{32}"
+
+
+def _settings(**overrides: Any) -> StorageSettings:
+    return StorageSettings(
+        s3_endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
+        s3_access_key_id="testing",
+        s3_secret_access_key=SecretStr("testing"),
+        **overrides,
+    )
+
+
+@pytest.fixture
+def store() -> ObjectStore:
+    return ObjectStore.from_settings(_settings())
+
+
+def _empty_bucket(store: ObjectStore, bucket: str) -> None:
+    keys: list[ObjectIdentifierTypeDef] = [{"Key": o.key} for o in store.iter_objects(bucket)]
+    for start in range(0, len(keys), 1000):
+        store.client.delete_objects(Bucket=bucket, Delete={"Objects": keys[start : start + 1000]})
+    store.client.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture
+def bucket(store: ObjectStore) -> Iterator[str]:
+    name = f"t-{uuid4().hex[:12]}"
+    store.ensure_bucket(name)
+    yield name
+    _empty_bucket(store, name)
+
+
+def _write(path: Path, size: int) -> bytes:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return data
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+@pytest.mark.s3
+def test_put_file_records_size_metadata_and_sha256(
+    store: ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "scene.bin"
+    data = _write(source, 100_000)
+    digest = hashlib.sha256(data).hexdigest()
+
+    put = store.put_file(
+        bucket,
+        "batch-1/scene.bin",
+        source,
+        metadata={"Batch_Id": "batch-1", "uploader": "ana"},
+        content_type="image/tiff",
+    )
+
+    assert put.sha256 == digest
+    assert put.size == 100_000
+    assert put.uri == f"s3://{bucket}/batch-1/scene.bin"
+    head = store.head(bucket, "batch-1/scene.bin")
+    assert head is not None
+    assert head.size == 100_000
+    assert re.fullmatch(MD5_HEX, head.etag)
+    assert head.etag == put.etag
+    assert head.last_modified is not None
+    assert head.metadata == {"batch_id": "batch-1", "uploader": "ana", CONTENT_HASH_KEY: digest}
+    assert head.sha256 is None  # head does not hash; the metadata carries the recorded one
+    raw = store.client.head_object(Bucket=bucket, Key="batch-1/scene.bin")
+    assert raw["ContentType"] == "image/tiff"
+
+
+@pytest.mark.s3
+def test_large_file_goes_up_in_parts_and_round_trips(bucket: str, tmp_path: Path) -> None:
+    store = ObjectStore.from_settings(_settings(s3_multipart_threshold_mb=5))
+    source = tmp_path / "big.bin"
+    data = _write(source, 12 * MIB)
+
+    put = store.put_file(bucket, "big.bin", source, metadata={})
+
+    assert re.fullmatch(MD5_HEX + "-3", put.etag), put.etag  # 5 + 5 + 2 MiB
+    assert put.size == 12 * MIB
+    assert put.metadata[CONTENT_HASH_KEY] == hashlib.sha256(data).hexdigest()
+    got = store.download(bucket, "big.bin", tmp_path / "copy.bin")
+    assert (tmp_path / "copy.bin").read_bytes() == data
+    assert got.sha256 == put.sha256 == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.s3
+def test_small_file_goes_up_in_one_request(store: ObjectStore, bucket: str, tmp_path: Path) -> None:
+    source = tmp_path / "small.bin"
+    _write(source, 6 * MIB)  # below the default 64 MiB threshold
+
+    assert re.fullmatch(MD5_HEX, store.put_file(bucket, "small.bin", source, metadata={}).etag)
+
+
+@pytest.mark.s3
+def test_put_bytes_stores_a_document_with_its_hash(store: ObjectStore, bucket: str) -> None:
+    body = b'{"run": "r1"}'
+
+    put = store.put_bytes(
+        bucket, "reports/r1.json", body, metadata={"run": "r1"}, content_type="application/json"
+    )
+
+    digest = hashlib.sha256(body).hexdigest()
+    assert put.sha256 == digest
+    assert put.size == len(body)
+    assert put.metadata == {"run": "r1", CONTENT_HASH_KEY: digest}
+    assert store.sha256(bucket, "reports/r1.json") == digest
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize(
+    ("metadata", "fragment"),
+    [
+        ({"title": "Größe"}, "value of 'title' is not printable ASCII"),
+        ({"größe": "x"}, "key 'größe' is not an ASCII header name"),
+        ({"bad key": "x"}, "key 'bad key' is not an ASCII header name"),
+        ({"note": "two\nlines"}, "value of 'note' is not printable ASCII"),
+        ({"Content_Hash": "0" * 64}, "reserved"),
+        ({"Run": "a", "run": "b"}, "ignore case"),
+        ({"blob": "x" * 2000}, "exceed S3's 2048"),
+    ],
+)
+def test_unstorable_metadata_is_refused_before_any_upload(
+    store: ObjectStore, bucket: str, tmp_path: Path, metadata: dict[str, str], fragment: str
+) -> None:
+    source = tmp_path / "a.bin"
+    _write(source, 10)
+
+    with pytest.raises(InvalidMetadataError, match=re.escape(fragment)) as caught:
+        store.put_file(bucket, "a.bin", source, metadata=metadata)
+    with pytest.raises(InvalidMetadataError):
+        store.put_bytes(bucket, "b.bin", b"x", metadata=metadata)
+
+    assert f"s3://{bucket}/a.bin" in str(caught.value)
+    assert store.head(bucket, "a.bin") is None
+    assert store.head(bucket, "b.bin") is None
+
+
+@pytest.mark.s3
+def test_a_file_changed_during_upload_is_not_kept(
+    store: ObjectStore, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "moving.bin"
+    _write(source, 1000)
+    real_upload = store.client.upload_file
+
+    def upload_while_someone_writes(*args: Any, **kwargs: Any) -> None:
+        source.write_bytes(b"rewritten by another process")
+        real_upload(*args, **kwargs)
+
+    monkeypatch.setattr(store.client, "upload_file", upload_while_someone_writes)
+
+    with pytest.raises(StorageError, match="changed while it was uploaded"):
+        store.put_file(bucket, "moving.bin", source, metadata={})
+    assert store.head(bucket, "moving.bin") is None
+
+
+@pytest.mark.s3
+def test_s3_errors_name_the_object_and_the_code(store: ObjectStore, tmp_path: Path) -> None:
+    missing = f"t-{uuid4().hex[:12]}"
+    source = tmp_path / "a.bin"
+    _write(source, 10)
+
+    with pytest.raises(StorageError) as by_put:
+        store.put_bytes(missing, "k/doc.json", b"{}", metadata={})
+    with pytest.raises(StorageError) as by_upload:
+        store.put_file(missing, "k/a.bin", source, metadata={})
+
+    for error, key in ((by_put.value, "k/doc.json"), (by_upload.value, "k/a.bin")):
+        assert error.code == "NoSuchBucket"
+        assert (error.bucket, error.key) == (missing, key)
+        assert f"s3://{missing}/{key}" in str(error)
+        assert "(NoSuchBucket)" in str(error)
+
+
+@pytest.mark.s3
+def test_ensure_bucket_creates_once_and_is_idempotent(store: ObjectStore) -> None:
+    name = f"t-{uuid4().hex[:12]}"
+
+    store.ensure_bucket(name)
+    store.ensure_bucket(name)
+
+    store.put_bytes(name, "x", b"x", metadata={})
+    assert [o.key for o in store.iter_objects(name)] == ["x"]
+    _empty_bucket(store, name)
+
+
+@pytest.mark.s3
+def test_delete_removes_and_tolerates_a_missing_key(store: ObjectStore, bucket: str) -> None:
+    store.put_bytes(bucket, "gone.txt", b"bye", metadata={})
+
+    store.delete(bucket, "gone.txt")
+    store.delete(bucket, "gone.txt")
+
+    assert store.head(bucket, "gone.txt") is None
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@pytest.mark.s3
+def test_head_of_a_missing_key_is_none(store: ObjectStore, bucket: str) -> None:
+    assert store.head(bucket, "nothing/here.tif") is None
+
+
+@pytest.mark.s3
+def test_download_writes_the_bytes_and_leaves_no_temporary_file(
+    store: ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "src.bin"
+    data = _write(source, 3 * MIB + 17)
+    store.put_file(bucket, "in/src.bin", source, metadata={"batch_id": "b1"})
+    target_dir = tmp_path / "work" / "inputs"  # does not exist yet
+    dest = target_dir / "src.bin"
+
+    got = store.download(bucket, "in/src.bin", dest)
+
+    assert dest.read_bytes() == data
+    assert got.sha256 == hashlib.sha256(data).hexdigest()
+    assert got.size == len(data)
+    assert got.metadata["batch_id"] == "b1"
+    assert _leftovers(target_dir) == ["src.bin"]
+
+
+@pytest.mark.s3
+def test_download_replaces_an_existing_file(
+    store: ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    store.put_bytes(bucket, "doc.txt", b"new content", metadata={})
+    dest = tmp_path / "doc.txt"
+    dest.write_bytes(b"old content that is longer")
+
+    store.download(bucket, "doc.txt", dest)
+
+    assert dest.read_bytes() == b"new content"
+    assert _leftovers(tmp_path) == ["doc.txt"]
+
+
+@pytest.mark.s3
+def test_download_of_a_missing_key_raises_and_writes_nothing(
+    store: ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    dest = tmp_path / "dl" / "absent.tif"
+    dest.parent.mkdir()
+
+    with pytest.raises(ObjectNotFoundError) as caught:
+        store.download(bucket, "batch/absent.tif", dest)
+
+    assert f"s3://{bucket}/batch/absent.tif" in str(caught.value)
+    assert (caught.value.bucket, caught.value.key) == (bucket, "batch/absent.tif")
+    assert caught.value.code == "NoSuchKey"
+    assert _leftovers(dest.parent) == []
+
+
+@pytest.mark.s3
+def test_download_refuses_bytes_that_contradict_their_content_hash(
+    store: ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    store.client.put_object(
+        Bucket=bucket, Key="tampered", Body=b"data", Metadata={CONTENT_HASH_KEY: "0" * 64}
+    )
+
+    with pytest.raises(ObjectIntegrityError, match=f"s3://{bucket}/tampered"):
+        store.download(bucket, "tampered", tmp_path / "tampered")
+
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.s3
+def test_sha256_streams_the_object(store: ObjectStore, bucket: str, tmp_path: Path) -> None:
+    source = tmp_path / "s.bin"
+    data = _write(source, 9 * MIB + 3)  # more than one 8 MiB chunk
+    store.put_file(bucket, "s.bin", source, metadata={})
+
+    assert store.sha256(bucket, "s.bin") == hashlib.sha256(data).hexdigest()
+    with pytest.raises(ObjectNotFoundError, match=f"s3://{bucket}/nope"):
+        store.sha256(bucket, "nope")
+
+
+@pytest.mark.s3
+def test_iter_objects_pages_through_more_than_a_thousand_keys(
+    store: ObjectStore, bucket: str
+) -> None:
+    keys = [f"a/{index:04d}.json" for index in range(1050)] + ["b/1.json", "b/2.json"]
+    # seeded with bare PUTs (put_bytes adds a HEAD each): the listing is what is under test
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda k: store.client.put_object(Bucket=bucket, Key=k, Body=k), keys))
+
+    everything = list(store.iter_objects(bucket))
+    under_a = [o.key for o in store.iter_objects(bucket, "a/")]
+    after = [o.key for o in store.iter_objects(bucket, "a/", start_after="a/1039.json")]
+
+    assert [o.key for o in everything] == sorted(keys)
+    assert under_a == sorted(keys)[:1050]
+    assert after == [f"a/{index:04d}.json" for index in range(1040, 1050)]
+    first = everything[0]
+    assert (first.bucket, first.size) == (bucket, len(first.key))
+    assert re.fullmatch(MD5_HEX, first.etag)
+    assert first.last_modified is not None
+    assert first.metadata == {}
+    assert first.sha256 is None
+    assert [o.key for o in store.iter_objects(bucket, "c/")] == []
+
+
+@pytest.mark.s3
+def test_listing_a_missing_bucket_raises_storage_error(store: ObjectStore) -> None:
+    missing = f"t-{uuid4().hex[:12]}"
+
+    with pytest.raises(StorageError, match=r"\(NoSuchBucket\)") as caught:
+        list(store.iter_objects(missing))
+    assert caught.value.bucket == missing
+
+
+# ----------------------------------------------------------------------------- GDAL
+
+
+@pytest.mark.s3
+def test_gdal_env_points_at_the_moto_endpoint(store: ObjectStore) -> None:
+    port = urlsplit(os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"]).port
+
+    env = store.gdal_env()
+
+    assert env["AWS_S3_ENDPOINT"] == f"127.0.0.1:{port}"
+    assert env["AWS_HTTPS"] == "NO"
+    assert env["AWS_VIRTUAL_HOSTING"] == "FALSE"
+    assert env["AWS_REGION"] == "us-east-1"
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("testing", "testing")
+    assert store.vsis3_path("b", "x/y.tif") == "/vsis3/b/x/y.tif"
+
+
+@pytest.mark.s3
+@pytest.mark.gdal
+def test_gdal_reads_an_uploaded_geotiff_through_vsis3(
+    store: ObjectStore, bucket: str, make_raster: Callable[..., Path]
+) -> None:
+    raster = make_raster("dem.tif", size=(64, 48), bands=2, burn=(7, 9))
+    store.put_file(bucket, "batch-1/dem.tif", raster, metadata={}, content_type="image/tiff")
+    runner = SubprocessGdalRunner(env=store.gdal_env())
+
+    info = read_raster_info(runner, store.vsis3_path(bucket, "batch-1/dem.tif"))
+
+    assert info.driver == "GTiff"
+    assert info.size == (64, 48)
+    assert info.band_count == 2
+    assert info.crs_wkt is not None
+
+
+@pytest.mark.s3
+@pytest.mark.gdal
+def test_gdal_writes_a_cog_straight_to_vsis3(
+    store: ObjectStore, bucket: str, make_raster: Callable[..., Path]
+) -> None:
+    raster = make_raster("src.tif", size=(300, 200))
+    runner = SubprocessGdalRunner(env=store.gdal_env())
+    target = store.vsis3_path(bucket, "lake/out.tif")
+
+    runner.run(["gdal_translate", "-of", "COG", str(raster), target])
+
+    assert store.head(bucket, "lake/out.tif") is not None
+    info = read_raster_info(runner, target)
+    assert info.image_structure.get("LAYOUT") == "COG"
+    assert info.size == (300, 200)
+
+
+# ----------------------------------------------------------------------------- no server
+
+
+def _offline(monkeypatch: pytest.MonkeyPatch, **values: Any) -> ObjectStore:
+    for name in ("SPATIAL_ETL_S3_ENDPOINT_URL", "SPATIAL_ETL_S3_ACCESS_KEY_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("SPATIAL_ETL_S3_SECRET_ACCESS_KEY", raising=False)
+    return ObjectStore.from_settings(StorageSettings(**values))
+
+
+def test_gdal_env_for_an_https_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _offline(
+        monkeypatch, s3_endpoint_url="https://minio.example.org:9443/", s3_region="eu-central-1"
+    )
+
+    assert store.gdal_env() == {
+        "AWS_S3_ENDPOINT": "minio.example.org:9443",
+        "AWS_HTTPS": "YES",
+        "AWS_VIRTUAL_HOSTING": "FALSE",
+        "AWS_REGION": "eu-central-1",
+        "CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE": "YES",
+        "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    }
+
+
+def test_gdal_env_without_endpoint_leaves_aws_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _offline(monkeypatch, s3_access_key_id="AKIA", s3_secret_access_key=SecretStr("s"))
+
+    env = store.gdal_env()
+
+    assert not {"AWS_S3_ENDPOINT", "AWS_HTTPS", "AWS_VIRTUAL_HOSTING"} & env.keys()
+    assert env["AWS_REGION"] == "us-east-1"
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("AKIA", "s")
+    assert env["CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE"] == "YES"
+
+
+def test_an_endpoint_that_is_not_a_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(StorageError, match="'minio:9000' is not an http"):
+        _offline(monkeypatch, s3_endpoint_url="minio:9000")
+
+
+def test_client_sends_checksums_only_when_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    config: Any = _offline(monkeypatch, s3_endpoint_url="http://minio:9000").client.meta.config
+
+    assert config.request_checksum_calculation == "when_required"
+    assert config.response_checksum_validation == "when_required"
+    assert config.s3 == {"addressing_style": "path"}
+    # botocore reads max_attempts=5 as five retries: six attempts in all
+    assert config.retries == {"total_max_attempts": 6, "mode": "standard"}
+
+
+def test_half_configured_credentials_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(StorageError, match="both"):
+        _offline(monkeypatch, s3_access_key_id="AKIA")
+
+
+def test_importing_reads_no_environment() -> None:
+    code = "import spatial_etl.storage"
+    env = {**os.environ, "SPATIAL_ETL_S3_MULTIPART_THRESHOLD_MB": "not a number"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
