@@ -123,3 +123,80 @@ class CogValidationError(SpatialEtlError):
     def __init__(self, path: object, problems: list[str]) -> None:
         super().__init__(f"{path} is not a valid COG: " + "; ".join(problems))
         self.problems = problems
+
+
+class ExportError(SpatialEtlError):
+    """A PostGIS table could not be exported to GeoParquet.
+
+    The message names ``schema.table`` and the cause (PostgreSQL's, ADBC's or Arrow's own text,
+    or the rule the table breaks: an unsupported geometry type, mixed SRIDs...). No partial
+    file is left behind when it is raised.
+    """
+
+
+class StorageError(SpatialEtlError):
+    """An object-store (S3) operation failed or was refused.
+
+    The message names the object (``s3://bucket/key``) and S3's error code, the two facts that
+    tell a missing bucket from a permission or connection problem. ``bucket``, ``key`` and
+    ``code`` are kept for callers that branch on them; ``code`` is ``None`` when S3 never
+    answered (connection refused, timeout) or the store refused the call itself.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        bucket: str | None = None,
+        key: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.bucket = bucket
+        self.key = key
+        self.code = code
+
+
+class ObjectNotFoundError(StorageError):
+    """The object to read does not exist (S3 ``NoSuchKey``); nothing was written locally."""
+
+
+class ObjectIntegrityError(StorageError):
+    """An object's bytes do not match its recorded ``content_hash`` or announced length.
+
+    Raised by a download before the local file is put in place, so a corrupt copy is never
+    mistaken for the object.
+    """
+
+
+class InvalidMetadataError(StorageError):
+    """User metadata S3 cannot store as given; refused before anything is uploaded.
+
+    S3 sends user metadata as HTTP headers: keys must be header names and values ASCII, the
+    whole at most 2 KiB, and ``content_hash`` is reserved for the store's own SHA-256.
+    """
+
+
+class LedgerError(SpatialEtlError):
+    """The MongoDB ledger refused an operation: a missing document or a forbidden transition.
+
+    Committing an asset that is not pending, finishing a run twice, or updating a batch that
+    was never recorded raise it; the message names the document and its current status.
+    """
+
+
+class DuplicateAssetError(LedgerError):
+    """A pending or committed asset already holds this (intent, dataset, version) or S3 key.
+
+    The unique indexes make a retried or racing publish fail here before anything is uploaded.
+    The caller must not upload: it re-checks the content hash (a duplicate to record) or takes
+    the next free version.
+    """
+
+
+class DuplicateBatchError(LedgerError):
+    """A batch id is already recorded for another manifest object (a different ETag).
+
+    Only a rejected batch may be recorded again, with the corrected manifest; an accepted
+    batch keeps its id, so a new upload needs a new batch id.
+    """

@@ -1,0 +1,671 @@
+"""The MongoDB ledger: collection validators, indexes, and the reads and writes of a run.
+
+The documents are defined once, by the Pydantic models of :mod:`spatial_etl.models.ledger`.
+This module derives everything MongoDB needs from them and keeps writes honest:
+
+- :func:`mongo_json_schema` translates a model's JSON Schema into MongoDB's ``$jsonSchema``
+  dialect, so the database validator and the models cannot drift apart.
+- :func:`collection_commands` builds the exact ``create``/``collMod`` commands (pure, hence
+  testable without a server); :func:`init_ledger` sends them and creates the indexes.
+- :class:`Ledger` validates every write with the models, then stores the Python-mode dump
+  (datetimes stay BSON dates), and turns unique-index violations into platform errors.
+
+Requires MongoDB 6.0 or later: the assets' unique indexes are partial with an ``$in`` filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence, Set
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, Final, Literal, NamedTuple, TypeVar
+
+from bson.codec_options import CodecOptions
+from pydantic import BaseModel
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from spatial_etl.errors import DuplicateAssetError, DuplicateBatchError, LedgerError
+from spatial_etl.models.ledger import (
+    AssetDocument,
+    BatchDocument,
+    BatchStatus,
+    RunDocument,
+    RunError,
+)
+from spatial_etl.models.problems import Problem
+from spatial_etl.settings import LedgerSettings
+
+Schema = dict[str, Any]
+Document = dict[str, Any]
+_D = TypeVar("_D", bound=BaseModel)
+
+# --- Pydantic JSON Schema -> MongoDB $jsonSchema ------------------------------------------------
+
+_BSON_TYPES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "string": ("string",),
+        "integer": ("int", "long"),
+        "number": ("double", "int", "long"),
+        "boolean": ("bool",),
+        "object": ("object",),
+        "array": ("array",),
+        "null": ("null",),
+    }
+)
+"""JSON types as BSON stores what pymongo encodes: small ints become int, large ones long."""
+
+_FORMAT_TYPES: Final = MappingProxyType({"date-time": "date", "binary": "binData"})
+"""Formats whose Python value pymongo stores as another BSON type than a string."""
+
+_UNSTORABLE_FORMATS: Final = frozenset({"date", "time", "duration", "uuid", "path"})
+"""Formats of Python values pymongo cannot encode as they are (date, UUID, Path...)."""
+
+_DROPPED: Final = frozenset(
+    {"title", "default", "examples", "$schema", "$comment", "readOnly", "writeOnly", "deprecated"}
+)
+"""Annotations MongoDB rejects or that mean nothing to a validator."""
+
+_KEPT: Final = frozenset(
+    {
+        "description",
+        "enum",
+        "required",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "multipleOf",
+        "minProperties",
+        "maxProperties",
+    }
+)
+"""Keywords MongoDB's dialect shares with JSON Schema, copied as they are."""
+
+_TYPE_SPECIFIC: Final = _KEPT - {"enum"} | {
+    "bsonType",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "properties",
+    "patternProperties",
+    "required",
+    "additionalProperties",
+    "items",
+    "additionalItems",
+}
+"""Keywords that constrain one type only, so adding ``null`` to ``bsonType`` keeps their sense."""
+
+_HANDLED_ELSEWHERE: Final = frozenset(
+    {"$ref", "$defs", "type", "format", "const", "items", "prefixItems"}
+    | {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+)
+"""Keywords :func:`_translate` delegates to the helpers below it."""
+
+
+def mongo_json_schema(model: type[BaseModel]) -> Schema:
+    """The MongoDB ``$jsonSchema`` of a model: what the collection's validator enforces.
+
+    Pydantic's JSON Schema (validation mode, by alias) is translated node by node: ``$ref`` is
+    inlined (MongoDB has no references), ``type``/``format`` become ``bsonType`` (date-times
+    are BSON dates, integers int or long), ``const`` becomes a one-value ``enum``,
+    ``prefixItems`` becomes draft-4 ``items``, numeric exclusive bounds become draft-4
+    booleans, and annotations MongoDB rejects (``title``, ``default``...) are dropped. A
+    keyword with no MongoDB equivalent raises ``ValueError`` rather than being silently lost.
+    """
+    source = model.model_json_schema(by_alias=True, mode="validation")
+    schema = _translate(source, source.get("$defs", {}), (), "$")
+    if schema.get("additionalProperties") is False and "_id" not in schema.get("properties", {}):
+        raise ValueError(f"{model.__name__} forbids extra keys but has no _id field")
+    return schema
+
+
+def _translate(node: Schema, defs: Schema, seen: tuple[str, ...], path: str) -> Schema:
+    """Translate one schema node (and everything below it)."""
+    if "$ref" in node:
+        node, seen = _inline(node, defs, seen, path)
+    out: Schema = {}
+    bson_types = _bson_types(node, path)
+    if bson_types:
+        out["bsonType"] = bson_types[0] if len(bson_types) == 1 else bson_types
+    if "const" in node:
+        out["enum"] = [node["const"]]
+    out.update(_bounds(node))
+    out.update(_array_keywords(node, defs, seen, path))
+    for key, value in node.items():
+        if key in _KEPT:
+            out[key] = value
+        elif key in ("properties", "patternProperties"):
+            out[key] = {
+                name: _translate(sub, defs, seen, f"{path}.{name}") for name, sub in value.items()
+            }
+        elif key == "additionalProperties":
+            out.update(_additional_properties(value, defs, seen, path))
+        elif key == "not":
+            out[key] = _translate(value, defs, seen, f"{path}!")
+        elif key in ("anyOf", "oneOf", "allOf"):
+            out[key] = [_translate(sub, defs, seen, f"{path}|{key}") for sub in value]
+        elif key not in _HANDLED_ELSEWHERE and key not in _DROPPED:
+            raise ValueError(f"{path}: {key!r} has no MongoDB $jsonSchema equivalent")
+    if not out.get("required", True):
+        del out["required"]  # draft 4 (and MongoDB) refuse an empty list
+    return _merge_nullable(out)
+
+
+def _additional_properties(
+    value: bool | Schema, defs: Schema, seen: tuple[str, ...], path: str
+) -> Schema:
+    """``additionalProperties``, left out when it allows anything (``true`` or ``{}``)."""
+    extra = value if isinstance(value, bool) else _translate(value, defs, seen, f"{path}.*")
+    return {} if extra in (True, {}) else {"additionalProperties": extra}
+
+
+def _inline(
+    node: Schema, defs: Schema, seen: tuple[str, ...], path: str
+) -> tuple[Schema, tuple[str, ...]]:
+    """Replace a ``$ref`` by its definition; sibling keywords (a field's description) win."""
+    ref = node["$ref"]
+    name = ref.removeprefix("#/$defs/")
+    if name == ref or name not in defs:
+        raise ValueError(f"{path}: cannot inline {ref!r}")
+    if name in seen:
+        raise ValueError(f"{path}: {name} is recursive; MongoDB schemas cannot refer to themselves")
+    siblings = {key: value for key, value in node.items() if key != "$ref"}
+    return {**defs[name], **siblings}, (*seen, name)
+
+
+def _bson_types(node: Schema, path: str) -> list[str]:
+    """The BSON types a node's ``type`` (and ``format``) admit, in a stable order."""
+    declared = node.get("type")
+    if declared is None:
+        return []
+    fmt = str(node.get("format", ""))
+    if fmt in _UNSTORABLE_FORMATS:
+        raise ValueError(f"{path}: pymongo cannot store a {fmt!r} value; use str or datetime")
+    types: list[str] = []
+    for json_type in [declared] if isinstance(declared, str) else declared:
+        if json_type == "string" and fmt in _FORMAT_TYPES:
+            mapped: tuple[str, ...] = (_FORMAT_TYPES[fmt],)
+        else:
+            mapped = _BSON_TYPES[json_type]
+        types.extend(bson for bson in mapped if bson not in types)
+    return types
+
+
+def _bounds(node: Schema) -> Schema:
+    """Numeric bounds in draft 4's form, where ``exclusiveMinimum`` is a flag on ``minimum``."""
+    out: Schema = {}
+    for bound, exclusive, stricter in (
+        ("minimum", "exclusiveMinimum", max),
+        ("maximum", "exclusiveMaximum", min),
+    ):
+        inclusive, open_ = node.get(bound), node.get(exclusive)
+        if open_ is None or (inclusive is not None and stricter(inclusive, open_) != open_):
+            if inclusive is not None:
+                out[bound] = inclusive
+        else:
+            out[bound] = open_
+            out[exclusive] = True
+    return out
+
+
+def _array_keywords(node: Schema, defs: Schema, seen: tuple[str, ...], path: str) -> Schema:
+    """``items``/``prefixItems`` (draft 2020-12) as draft 4's ``items``/``additionalItems``."""
+    out: Schema = {}
+    items = node.get("items")
+    if "prefixItems" in node:
+        out["items"] = [
+            _translate(sub, defs, seen, f"{path}[{index}]")
+            for index, sub in enumerate(node["prefixItems"])
+        ]
+        if items is not None:
+            out["additionalItems"] = (
+                items if isinstance(items, bool) else _translate(items, defs, seen, f"{path}[]")
+            )
+    elif isinstance(items, dict):
+        translated = _translate(items, defs, seen, f"{path}[]")
+        if translated:
+            out["items"] = translated
+    return out
+
+
+def _merge_nullable(out: Schema) -> Schema:
+    """Fold ``anyOf: [X, null]`` (Pydantic's ``X | None``) into X with ``null`` in ``bsonType``.
+
+    Only done when X's keywords all constrain a single type, so admitting null changes
+    nothing else; an ``enum`` gets ``None`` added. Other unions stay an ``anyOf``.
+    """
+    branches = out.get("anyOf")
+    if (
+        "bsonType" in out
+        or not branches
+        or len(branches) != 2
+        or {"bsonType": "null"} not in branches
+    ):
+        return out
+    (other,) = [branch for branch in branches if branch != {"bsonType": "null"}]
+    if "bsonType" not in other or not set(other) <= _TYPE_SPECIFIC | {"description", "enum"}:
+        return out
+    types = other["bsonType"] if isinstance(other["bsonType"], list) else [other["bsonType"]]
+    merged = {**other, **{key: value for key, value in out.items() if key != "anyOf"}}
+    merged["bsonType"] = [*types, "null"]
+    if "enum" in other:
+        merged["enum"] = [*other["enum"], None]
+    return merged
+
+
+# --- Collections, validators, indexes -----------------------------------------------------------
+
+_SLOT_HOLDERS: Final = MappingProxyType({"status": {"$in": ["pending", "committed"]}})
+"""Assets that own their version and key: failed attempts and duplicate records do not."""
+
+
+class IndexSpec(NamedTuple):
+    """One index, named explicitly so re-creating it is a no-op and changing it an error."""
+
+    name: str
+    keys: tuple[tuple[str, int], ...]
+    unique: bool = False
+    partial: Mapping[str, Any] | None = None
+
+    def options(self) -> Document:
+        """Keyword arguments of ``Collection.create_index`` besides the keys."""
+        options: Document = {"name": self.name, "unique": self.unique}
+        if self.partial is not None:
+            options["partialFilterExpression"] = dict(self.partial)
+        return options
+
+
+class CollectionSpec(NamedTuple):
+    """A ledger collection: the model its documents follow and the indexes it needs."""
+
+    model: type[BaseModel]
+    indexes: tuple[IndexSpec, ...]
+
+
+_UP, _DOWN = ASCENDING, DESCENDING
+COLLECTIONS: Final[Mapping[str, CollectionSpec]] = MappingProxyType(
+    {
+        "batches": CollectionSpec(
+            BatchDocument,
+            (
+                IndexSpec(
+                    "manifest_key_etag_unique",
+                    (("manifest_key", _UP), ("manifest_etag", _UP)),
+                    unique=True,
+                ),
+            ),
+        ),
+        "runs": CollectionSpec(RunDocument, (IndexSpec("batch_id", (("batch_id", _UP),)),)),
+        "assets": CollectionSpec(
+            AssetDocument,
+            (
+                IndexSpec(
+                    "intent_dataset_version_unique",
+                    (("intent", _UP), ("dataset", _UP), ("version", _UP)),
+                    unique=True,
+                    partial=_SLOT_HOLDERS,
+                ),
+                IndexSpec("s3_key_unique", (("s3_key", _UP),), unique=True, partial=_SLOT_HOLDERS),
+                IndexSpec(
+                    "intent_dataset_status_version",
+                    (("intent", _UP), ("dataset", _UP), ("status", _UP), ("version", _DOWN)),
+                ),
+                IndexSpec("sha256", (("sha256", _UP),)),
+                IndexSpec("run_id", (("run_id", _UP),)),
+            ),
+        ),
+    }
+)
+"""Every ledger collection by name: ``batches``, ``runs``, ``assets``."""
+
+
+def collection_commands(existing: Set[str] = frozenset()) -> list[Document]:
+    """The commands that give every collection its validator, in ``COLLECTIONS`` order.
+
+    A collection in ``existing`` gets ``collMod`` (its validator is replaced), any other gets
+    ``create``. Both carry the same validator, ``validationLevel: strict`` and
+    ``validationAction: error``, so a document the models refuse never reaches the disk.
+    """
+    commands: list[Document] = []
+    for name, spec in COLLECTIONS.items():
+        verb = "collMod" if name in existing else "create"
+        commands.append(
+            {
+                verb: name,
+                "validator": {"$jsonSchema": mongo_json_schema(spec.model)},
+                "validationLevel": "strict",
+                "validationAction": "error",
+            }
+        )
+    return commands
+
+
+def ensure_indexes(db: Database[Document]) -> list[str]:
+    """Create every collection's indexes; existing identical indexes are left alone.
+
+    One ``create_index`` per index rather than ``create_indexes``: the same command on a
+    server, but mongomock's ``create_indexes`` drops ``partialFilterExpression``.
+    """
+    done: list[str] = []
+    for name, spec in COLLECTIONS.items():
+        for index in spec.indexes:
+            db[name].create_index(list(index.keys), **index.options())
+        done.append(f"indexes of {name}: {', '.join(index.name for index in spec.indexes)}")
+    return done
+
+
+def init_ledger(db: Database[Document]) -> list[str]:
+    """Create or update the ledger's collections, validators and indexes; idempotent.
+
+    The commands come from :func:`collection_commands` (pure, what tests assert) and are sent
+    with ``db.command``; indexes come from :func:`ensure_indexes`. mongomock implements
+    neither ``create`` with a validator nor ``collMod``, which is why the two halves are
+    separate. Returns one line per action, for the operator.
+    """
+    existing = set(db.list_collection_names())
+    done: list[str] = []
+    for command in collection_commands(existing):
+        verb, name = next(iter(command.items()))
+        db.command(command)
+        done.append(f"{'updated the validator of' if verb == 'collMod' else 'created'} {name}")
+    return done + ensure_indexes(db)
+
+
+# --- Reads and writes ---------------------------------------------------------------------------
+
+_BATCH_TRANSITIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        "received": frozenset({"rejected", "running"}),
+        "running": frozenset({"running", "succeeded", "failed"}),
+        "succeeded": frozenset({"running"}),
+        "failed": frozenset({"running"}),
+        "rejected": frozenset(),
+    }
+)
+"""Allowed batch status changes; a re-execution takes a finished batch back to running."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _to_bson(doc: BaseModel) -> Document:
+    """What the ledger stores: the Python-mode dump by alias (datetimes stay datetimes).
+
+    The document is validated again first: ``model_copy(update=...)`` skips validation, and
+    a copy is the natural way to derive one ledger document from another.
+    """
+    return _revalidate(doc, {}).model_dump(by_alias=True)
+
+
+def _revalidate(doc: _D, changes: Mapping[str, Any]) -> _D:
+    """The document with ``changes`` applied, validated whole (cross-field rules included)."""
+    return type(doc).model_validate({**doc.model_dump(by_alias=False), **changes})
+
+
+class Ledger:
+    """The run's reads and writes of the ledger, over a pymongo ``Database``.
+
+    Every write validates a whole document with the models before it is sent; status changes
+    are compare-and-set on the current status, so two writers cannot both win a transition.
+    """
+
+    def __init__(self, db: Database[Document], *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self.db = db
+        self._clock = clock
+        # BSON dates carry no zone; reading them as aware UTC keeps the models' rule.
+        options: CodecOptions[Document] = CodecOptions(tz_aware=True)
+        self._batches = db.get_collection("batches", codec_options=options)
+        self._runs = db.get_collection("runs", codec_options=options)
+        self._assets = db.get_collection("assets", codec_options=options)
+
+    @classmethod
+    def from_settings(cls, settings: LedgerSettings | None = None) -> Ledger:
+        """A ledger on the configured database; the client connects on first use."""
+        settings = settings if settings is not None else LedgerSettings()
+        client: MongoClient[Document] = MongoClient(
+            settings.mongodb_uri.get_secret_value(),
+            tz_aware=True,
+            connect=False,
+            appname="spatial-etl",
+        )
+        return cls(client[settings.mongodb_database])
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self.db.client.close()
+
+    # batches
+
+    def record_batch(self, doc: BatchDocument) -> bool:
+        """Record a manifest the sensor saw; False when this manifest object is already recorded.
+
+        The same manifest seen again (same key and ETag) is a no-op. A corrected manifest may
+        replace a *rejected* batch of the same id; any other reuse of a batch id raises
+        :class:`DuplicateBatchError`.
+        """
+        stored = _to_bson(doc)
+        try:
+            self._batches.insert_one(stored)
+        except DuplicateKeyError:
+            pass
+        else:
+            return True
+        existing = self.get_batch(doc.batch_id)
+        if existing is None:
+            raise DuplicateBatchError(
+                f"manifest {doc.manifest_key} (ETag {doc.manifest_etag}) is recorded under "
+                "another batch id"
+            )
+        if (existing.manifest_key, existing.manifest_etag) == (doc.manifest_key, doc.manifest_etag):
+            return False
+        if existing.status != "rejected":
+            raise DuplicateBatchError(
+                f"batch {doc.batch_id!r} is already {existing.status} with another manifest; "
+                "upload the new one under a new batch id"
+            )
+        guard = {"_id": doc.batch_id, "status": "rejected", "manifest_etag": existing.manifest_etag}
+        if self._batches.replace_one(guard, stored).matched_count == 0:
+            raise LedgerError(f"batch {doc.batch_id!r} changed while it was replaced; retry")
+        return True
+
+    def update_batch_status(
+        self,
+        batch_id: str,
+        status: BatchStatus,
+        *,
+        problems: Sequence[Problem] = (),
+        run_id: str | None = None,
+    ) -> BatchDocument:
+        """Move a batch to ``status`` (see ``_BATCH_TRANSITIONS``), adding ``run_id`` if given.
+
+        ``problems`` replaces the batch's problems: required when rejecting, refused otherwise.
+        """
+        current = self._load(self._batches, BatchDocument, batch_id)
+        if status not in _BATCH_TRANSITIONS[current.status]:
+            raise LedgerError(f"batch {batch_id!r} is {current.status}; it cannot become {status}")
+        changes = {"status": status, "problems": list(problems), "updated_at": self._clock()}
+        added = {"run_ids": run_id} if run_id is not None else {}
+        return self._apply(self._batches, current, current.status, changes, added=added)
+
+    def get_batch(self, batch_id: str) -> BatchDocument | None:
+        """The batch, or None when it was never recorded."""
+        return self._find(self._batches, BatchDocument, {"_id": batch_id})
+
+    # runs
+
+    def start_run(self, doc: RunDocument) -> None:
+        """Record a run that has started; a run id is recorded once."""
+        if doc.status != "running":
+            raise ValueError(f"start_run takes a running run, not a {doc.status} one")
+        try:
+            self._runs.insert_one(_to_bson(doc))
+        except DuplicateKeyError:
+            raise LedgerError(f"run {doc.run_id!r} is already recorded") from None
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: Literal["succeeded", "failed"],
+        *,
+        error: RunError | None = None,
+        outputs: Sequence[str] | None = None,
+        timings: Mapping[str, float] | None = None,
+        finished_at: datetime | None = None,
+    ) -> RunDocument:
+        """Finish a running run: its outcome, error (for a failure), outputs and timings.
+
+        ``outputs`` replaces the recorded asset ids when given; ``timings`` is merged into the
+        recorded ones. Finishing a run that is not running raises :class:`LedgerError`.
+        """
+        current = self._load(self._runs, RunDocument, run_id)
+        if current.status != "running":
+            raise LedgerError(f"run {run_id!r} already finished: {current.status}")
+        changes: dict[str, Any] = {
+            "status": status,
+            "error": error,
+            "finished_at": finished_at or self._clock(),
+            "timings": {**current.timings, **(timings or {})},
+        }
+        if outputs is not None:
+            changes["outputs"] = list(outputs)
+        return self._apply(self._runs, current, current.status, changes)
+
+    def get_run(self, run_id: str) -> RunDocument | None:
+        """The run, or None when it was never recorded."""
+        return self._find(self._runs, RunDocument, {"_id": run_id})
+
+    # assets
+
+    def insert_pending_asset(self, doc: AssetDocument) -> None:
+        """Record an asset about to be uploaded, claiming its version and key.
+
+        Raises :class:`DuplicateAssetError` when a pending or committed asset already holds
+        the same (intent, dataset, version), the same key, or the same id: the publish lost a
+        race or is a retry. The caller then uploads nothing; it looks for committed content
+        with the same hash (:meth:`find_committed_by_sha256`, a duplicate to record) or else
+        takes :meth:`next_version` and tries again.
+        """
+        if doc.status != "pending":
+            raise ValueError(f"insert_pending_asset takes a pending asset, not a {doc.status} one")
+        try:
+            self._assets.insert_one(_to_bson(doc))
+        except DuplicateKeyError as error:
+            raise DuplicateAssetError(
+                f"{doc.intent}/{doc.dataset} version {doc.version} (key {doc.s3_key}, id "
+                f"{doc.asset_id}) is already held by another asset: {error.details or error}"
+            ) from None
+
+    def record_duplicate(self, doc: AssetDocument) -> None:
+        """Record that a run reproduced a committed asset (``doc.duplicate_of``); no upload."""
+        if doc.status != "duplicate" or doc.duplicate_of is None:
+            raise ValueError("record_duplicate takes a duplicate asset naming its original")
+        original = self.get_asset(doc.duplicate_of)
+        if original is None or original.status != "committed":
+            raise LedgerError(f"asset {doc.duplicate_of} is not a committed asset")
+        try:
+            self._assets.insert_one(_to_bson(doc))
+        except DuplicateKeyError:
+            raise DuplicateAssetError(f"asset id {doc.asset_id} is already recorded") from None
+
+    def commit_asset(self, asset_id: str, committed_at: datetime) -> AssetDocument:
+        """Mark a pending asset committed (its object is uploaded and verified)."""
+        return self._settle(asset_id, {"status": "committed", "committed_at": committed_at})
+
+    def fail_asset(self, asset_id: str, reason: str) -> AssetDocument:
+        """Mark a pending asset failed; it frees its version and key for a retry."""
+        return self._settle(asset_id, {"status": "failed", "failure": reason})
+
+    def get_asset(self, asset_id: str) -> AssetDocument | None:
+        """The asset in whatever status, or None; readers must check ``status``."""
+        return self._find(self._assets, AssetDocument, {"_id": asset_id})
+
+    def latest_committed(self, intent: str, dataset: str) -> AssetDocument | None:
+        """The committed asset with the highest version of a dataset, or None."""
+        query = {"intent": intent, "dataset": dataset, "status": "committed"}
+        return self._find(self._assets, AssetDocument, query, newest=True)
+
+    def find_committed_by_sha256(
+        self, intent: str, dataset: str, sha256: str
+    ) -> AssetDocument | None:
+        """The newest committed version of a dataset with this content hash, or None."""
+        query = {"intent": intent, "dataset": dataset, "status": "committed", "sha256": sha256}
+        return self._find(self._assets, AssetDocument, query, newest=True)
+
+    def next_version(self, intent: str, dataset: str) -> int:
+        """The version a new publish should claim: one above every pending or committed one.
+
+        Pending versions count: a run that died mid-publish keeps its claim, and skipping it
+        is cheaper than guessing whether its upload finished.
+        """
+        query = {"intent": intent, "dataset": dataset, **_SLOT_HOLDERS}
+        top = self._find(self._assets, AssetDocument, query, newest=True)
+        return 1 if top is None else top.version + 1
+
+    # helpers
+
+    def _settle(self, asset_id: str, changes: Mapping[str, Any]) -> AssetDocument:
+        """Move a pending asset to committed or failed; any other status is an error."""
+        current = self._load(self._assets, AssetDocument, asset_id)
+        if current.status != "pending":
+            raise LedgerError(
+                f"asset {asset_id} is {current.status}; only a pending asset can become "
+                f"{changes['status']}"
+            )
+        return self._apply(self._assets, current, current.status, changes)
+
+    def _find(
+        self,
+        collection: Collection[Document],
+        model: type[_D],
+        query: Mapping[str, Any],
+        *,
+        newest: bool = False,
+    ) -> _D | None:
+        sort = [("version", DESCENDING)] if newest else None
+        raw = collection.find_one(dict(query), sort=sort)
+        return None if raw is None else model.model_validate(raw)
+
+    def _load(self, collection: Collection[Document], model: type[_D], doc_id: str) -> _D:
+        found = self._find(collection, model, {"_id": doc_id})
+        if found is None:
+            raise LedgerError(f"no {collection.name} document {doc_id!r}")
+        return found
+
+    def _apply(
+        self,
+        collection: Collection[Document],
+        current: _D,
+        status: str,
+        changes: Mapping[str, Any],
+        *,
+        added: Mapping[str, str] | None = None,
+    ) -> _D:
+        """Validate ``current`` with ``changes`` (and ``added`` list items), then write them.
+
+        The update is guarded by ``status``, the status read, so a concurrent transition makes
+        this one fail instead of overwriting it; ``added`` items go through ``$addToSet``.
+        """
+        added = added or {}
+        appended = {
+            key: [*getattr(current, key), item]
+            for key, item in added.items()
+            if item not in getattr(current, key)
+        }
+        stored = _revalidate(current, {**changes, **appended}).model_dump(by_alias=True)
+        update: Document = {"$set": {key: stored[key] for key in changes}}
+        if added:
+            update["$addToSet"] = dict(added)
+        guard = {"_id": stored["_id"], "status": status}
+        raw = collection.find_one_and_update(guard, update, return_document=ReturnDocument.AFTER)
+        if raw is None:
+            raise LedgerError(
+                f"{collection.name} document {stored['_id']!r} changed meanwhile; retry"
+            )
+        return type(current).model_validate(raw)

@@ -1,0 +1,933 @@
+"""The MongoDB ledger: generated validators, collection commands, indexes, reads and writes.
+
+No MongoDB server runs here. mongomock enforces unique (and partial unique) indexes but ignores
+validators and implements neither ``create`` with options nor ``collMod``; so the generated
+``$jsonSchema`` is evaluated with ``jsonschema`` (draft 4, MongoDB's dialect, with a
+``bsonType`` keyword mapping BSON types onto the Python values pymongo encodes), and the
+commands are asserted as data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any, Literal, get_args
+
+import bson
+import mongomock
+import pytest
+from jsonschema import Draft4Validator, ValidationError, validators
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import ValidationError as PydanticValidationError
+from spatial_etl.errors import DuplicateAssetError, DuplicateBatchError, LedgerError
+from spatial_etl.ledger import (
+    COLLECTIONS,
+    Ledger,
+    collection_commands,
+    ensure_indexes,
+    init_ledger,
+    mongo_json_schema,
+)
+from spatial_etl.models import ExportFormat, Problem
+from spatial_etl.models import ledger as ledger_models
+from spatial_etl.models.ledger import (
+    AssetDocument,
+    AssetFormat,
+    BatchDocument,
+    InputRecord,
+    RasterFacts,
+    RunDocument,
+    RunError,
+    new_asset_id,
+)
+from spatial_etl.registry import PluginInfo
+from spatial_etl.settings import LedgerSettings
+
+T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
+SHA_A = "a" * 64
+SHA_B = "b" * 64
+RUN_ID = "0f2c4e1a-5b6d-4c8e-9a7b-3d2e1f0a9b8c"
+PLUGIN = PluginInfo(
+    name="vector_boundary",
+    distribution="spatial-etl-vector-boundary",
+    version="0.1.0",
+    module="spatial_etl_vector_boundary.plugin",
+)
+
+# ----------------------------------------------------------------------------- evaluator
+
+_INT32 = 2**31
+_INT64 = 2**63
+
+
+def _is_int(value: object, bound: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -bound <= value < bound
+
+
+_BSON_CHECKS: dict[str, Callable[[Any, Any], bool]] = {
+    "string": lambda _, v: isinstance(v, str),
+    "int": lambda _, v: _is_int(v, _INT32),
+    "long": lambda _, v: _is_int(v, _INT64),
+    "double": lambda _, v: isinstance(v, float),
+    "bool": lambda _, v: isinstance(v, bool),
+    "object": lambda _, v: isinstance(v, dict),
+    "array": lambda _, v: isinstance(v, list | tuple),  # pymongo encodes both as arrays
+    "null": lambda _, v: v is None,
+    "date": lambda _, v: isinstance(v, datetime),
+    "objectId": lambda _, v: isinstance(v, bson.ObjectId),
+    "binData": lambda _, v: isinstance(v, bytes),
+}
+
+
+def _bson_type(validator: Any, expected: str | list[str], instance: Any, _: Any) -> Iterator[Any]:
+    names = [expected] if isinstance(expected, str) else expected
+    if not any(validator.is_type(instance, name) for name in names):
+        yield ValidationError(f"{instance!r} is not of bsonType {expected}")
+
+
+MongoValidator = validators.extend(
+    Draft4Validator,
+    validators={"bsonType": _bson_type},
+    type_checker=Draft4Validator.TYPE_CHECKER.redefine_many(_BSON_CHECKS),
+)
+"""Draft 4 (MongoDB's dialect) plus ``bsonType``; datetimes are BSON dates."""
+
+
+def evaluate_mongo_schema(schema: dict[str, Any], document: dict[str, Any]) -> list[str]:
+    """What MongoDB's validator would say about ``document``: one line per violation."""
+    found = MongoValidator(schema).iter_errors(document)
+    return sorted(f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in found)
+
+
+# Keywords MongoDB's $jsonSchema accepts (MongoDB manual, "$jsonSchema", available keywords).
+MONGO_KEYWORDS = {
+    "bsonType", "enum", "type", "allOf", "anyOf", "oneOf", "not", "multipleOf", "maximum",
+    "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength", "minLength", "pattern",
+    "maxProperties", "minProperties", "required", "additionalProperties", "properties",
+    "patternProperties", "dependencies", "additionalItems", "items", "maxItems", "minItems",
+    "uniqueItems", "title", "description",
+}  # fmt: skip
+
+
+_COMBINERS = ("anyOf", "oneOf", "allOf")
+
+
+def _keywords(schema: Any) -> Iterator[str]:
+    """Every keyword used anywhere in a schema (property names are not keywords)."""
+    if isinstance(schema, list):
+        for item in schema:
+            yield from _keywords(item)
+        return
+    if not isinstance(schema, dict):
+        return
+    for key, value in schema.items():
+        yield key
+        if key in ("properties", "patternProperties"):
+            for sub in value.values():
+                yield from _keywords(sub)
+        elif key in ("items", "additionalItems", "additionalProperties", "not", *_COMBINERS):
+            yield from _keywords(value)
+
+
+# ----------------------------------------------------------------------------- examples
+
+
+def _input(name: str = "boundaries.gpkg", sha: str = SHA_A) -> InputRecord:
+    key = f"batch_01/{name}"
+    return InputRecord(
+        path=f"s3://landing-zone/{key}", bucket="landing-zone", key=key, sha256=sha, size=52_000_000
+    )
+
+
+def batch(**changes: Any) -> BatchDocument:
+    values: dict[str, Any] = {
+        "batch_id": "batch_01",
+        "manifest_key": "manifests/batch_01.json",
+        "manifest_etag": '"9b2cf535f27731c974343645a3985328"',
+        "manifest_sha256": SHA_A,
+        "uploader": "alice",
+        "intent": "ingest_vector_boundary",
+        "status": "received",
+        "problems": [],
+        "received_at": T0,
+        "updated_at": T0,
+        "run_ids": [],
+        "manifest": {
+            "batch_id": "batch_01",
+            "uploader": "alice",
+            "intent": "ingest_vector_boundary",
+            "files": [
+                {
+                    "path": "s3://landing-zone/batch_01/boundaries.gpkg",
+                    "type": "vector",
+                    "format": "GPKG",
+                    "crs": "EPSG:4326",
+                }
+            ],
+            "metadata": {"project": "cadastre", "description": "Districts", "year": 2024},
+        },
+    }
+    return BatchDocument(**{**values, **changes})
+
+
+def rejected_batch() -> BatchDocument:
+    problems = [Problem(loc="", code="invalid_json", message="not valid JSON: line 1")]
+    return batch(status="rejected", problems=problems, manifest=None, uploader=None, intent=None)
+
+
+def run(**changes: Any) -> RunDocument:
+    values: dict[str, Any] = {
+        "run_id": RUN_ID,
+        "batch_id": "batch_01",
+        "intent": "ingest_vector_boundary",
+        "plugin": ledger_models.PluginRecord.from_info(PLUGIN),
+        "status": "running",
+        "started_at": T0,
+        "finished_at": None,
+        "error": None,
+        "inputs": [_input()],
+        "outputs": [],
+        "timings": {"stage": 1.5},
+        "versions": {"gdal": "3.6.2", "postgis": "3.3.2", "spatial-etl": "0.1.0"},
+    }
+    return RunDocument(**{**values, **changes})
+
+
+def vector_asset(**changes: Any) -> AssetDocument:
+    asset_id = changes.pop("asset_id", None) or new_asset_id()
+    version = changes.get("version", 1)
+    key = (
+        changes.pop("s3_key", None)
+        or f"ingest_vector_boundary/districts/v{version}/{asset_id}.parquet"
+    )
+    values: dict[str, Any] = {
+        "asset_id": asset_id,
+        "status": "pending",
+        "intent": "ingest_vector_boundary",
+        "dataset": "districts",
+        "version": version,
+        "bucket": "data-lake",
+        "s3_key": key,
+        "sha256": SHA_B,
+        "size": 12_345_678,
+        "format": "GeoParquet",
+        "crs": "EPSG:4326",
+        "bbox_wgs84": (5.9, 45.8, 10.5, 47.8),
+        "feature_count": 2_148,
+        "raster": None,
+        "columns": [{"name": "name", "type": "string"}, {"name": "geometry", "type": "binary"}],
+        "run_id": RUN_ID,
+        "batch_id": "batch_01",
+        "plugin": ledger_models.PluginRecord.from_info(PLUGIN),
+        "inputs": [_input()],
+        "parameters": {"target_crs": "EPSG:4326", "simplify": None, "layers": ["a", "b"]},
+        "duplicate_of": None,
+        "iso19115": {
+            "title": "districts v1",
+            "abstract": "Districts",
+            "extent": {"west": 5.9, "south": 45.8, "east": 10.5, "north": 47.8},
+            "reference_system": "EPSG:4326",
+            "lineage": {
+                "statement": "Loaded boundaries.gpkg with ingest_vector_boundary.",
+                "steps": ["load: ogr2ogr into PostGIS", "export: GeoParquet"],
+            },
+            "distribution": {"format": "GeoParquet", "s3_uri": f"s3://data-lake/{key}"},
+        },
+        "created_at": T0,
+        "committed_at": None,
+    }
+    return AssetDocument(**{**values, **changes})
+
+
+def raster_asset(**changes: Any) -> AssetDocument:
+    asset = vector_asset()
+    key = f"ingest_satellite_raster/scene/v1/{asset.asset_id}.tif"
+    values = asset.model_dump(by_alias=False) | {
+        "intent": "ingest_satellite_raster",
+        "dataset": "scene",
+        "s3_key": key,
+        "format": "COG",
+        "crs": "EPSG:32633",
+        "bbox_wgs84": (179.5, -10.0, -179.5, -9.0),  # crosses the antimeridian
+        "feature_count": None,
+        "columns": [],
+        "raster": RasterFacts(
+            width=8000, height=8000, bands=3, dtype="Float32", nodata=float("nan")
+        ),
+    }
+    values["iso19115"]["distribution"] = {"format": "COG", "s3_uri": f"s3://data-lake/{key}"}
+    values["iso19115"]["extent"] = None
+    return AssetDocument(**{**values, **changes})
+
+
+def _stored(doc: BaseModel) -> dict[str, Any]:
+    return doc.model_dump(by_alias=True)
+
+
+VALID = {
+    "batch received": batch,
+    "batch rejected, unparsable": rejected_batch,
+    "batch running": lambda: batch(status="running", run_ids=[RUN_ID]),
+    "run running": run,
+    "run failed": lambda: run(
+        status="failed",
+        finished_at=T0 + timedelta(minutes=3),
+        error=RunError(message="ogr2ogr exited with status 1", step="load", file="s3://a-b/c"),
+    ),
+    "asset pending vector": vector_asset,
+    "asset committed raster, NaN nodata": lambda: raster_asset(
+        status="committed", committed_at=T0 + timedelta(seconds=90)
+    ),
+    "asset failed": lambda: vector_asset(status="failed", failure="upload refused"),
+    "asset duplicate": lambda: vector_asset(status="duplicate", duplicate_of=new_asset_id()),
+}
+
+# ----------------------------------------------------------------------------- schemas
+
+
+@pytest.mark.parametrize("make", VALID.values(), ids=list(VALID))
+def test_every_valid_document_is_accepted_and_storable(make: Callable[[], BaseModel]) -> None:
+    doc = make()
+    stored = _stored(doc)
+    assert evaluate_mongo_schema(mongo_json_schema(type(doc)), stored) == []
+    assert bson.decode(bson.encode(stored))["_id"] == stored["_id"]
+    assert type(doc).model_validate(stored) == doc
+
+
+def _without(field: str) -> Callable[[dict[str, Any]], None]:
+    return lambda doc: doc.pop(field)
+
+
+def _setting(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(doc: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target = doc
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        target[last] = value
+
+    return change
+
+
+BROKEN: dict[str, tuple[Callable[[], BaseModel], Callable[[dict[str, Any]], None], str]] = {
+    "missing required": (vector_asset, _without("sha256"), "'sha256' is a required property"),
+    "missing _id": (batch, _without("_id"), "'_id' is a required property"),
+    "wrong type int": (vector_asset, _setting("version", "one"), "not of bsonType"),
+    "numeric string": (vector_asset, _setting("version", "1"), "not of bsonType"),
+    "wrong type date": (batch, _setting("received_at", "yesterday"), "not of bsonType date"),
+    "iso string date": (batch, _setting("received_at", T0.isoformat()), "not of bsonType date"),
+    "bad enum": (vector_asset, _setting("status", "done"), "is not one of"),
+    "bad run status": (run, _setting("status", "queued"), "is not one of"),
+    "extra field": (vector_asset, _setting("owner", "bob"), "Additional properties"),
+    "nested extra": (vector_asset, _setting("plugin.module", "x.y"), "Additional properties"),
+    "bad sha256": (vector_asset, _setting("sha256", "A" * 64), "does not match"),
+    "short sha256": (batch, _setting("manifest_sha256", "a" * 63), "does not match"),
+    "input sha256": (run, _setting("inputs.0.sha256", "xyz"), "does not match"),
+    "negative size": (vector_asset, _setting("size", -1), "less than the minimum"),
+    "version zero": (vector_asset, _setting("version", 0), "less than the minimum"),
+    "bool as int": (vector_asset, _setting("size", True), "not of bsonType"),
+    "bbox too short": (vector_asset, _setting("bbox_wgs84", [1.0, 2.0]), "is too short"),
+    "bbox latitude": (vector_asset, _setting("bbox_wgs84", [0, 95.0, 1, 96]), "greater than"),
+    "bad format": (vector_asset, _setting("format", "GTiff"), "is not one of"),
+    "bad nodata": (raster_asset, _setting("raster.nodata_special", "NaN"), "is not one of"),
+    "negative timing": (run, _setting("timings.stage", -2.0), "less than the minimum"),
+    "bad asset id": (vector_asset, _setting("_id", "not-an-object-id"), "does not match"),
+    "bad problem": (rejected_batch, _setting("problems.0.loc", None), "not of bsonType"),
+}
+
+
+COERCED = {"numeric string", "iso string date", "bool as int"}
+"""Values Pydantic's lax mode converts (the ledger stores the converted value) but BSON
+would keep as they are, so only the database refuses them as written."""
+
+
+@pytest.mark.parametrize(
+    ("case", "make", "breaks", "expected"), [(k, *v) for k, v in BROKEN.items()], ids=list(BROKEN)
+)
+def test_broken_documents_are_refused_by_schema_and_model(
+    case: str,
+    make: Callable[[], BaseModel],
+    breaks: Callable[[dict[str, Any]], None],
+    expected: str,
+) -> None:
+    doc = make()
+    stored = _stored(doc)
+    breaks(stored)
+    problems = evaluate_mongo_schema(mongo_json_schema(type(doc)), stored)
+    assert any(expected in problem for problem in problems), problems
+    if case in COERCED:
+        type(doc).model_validate(stored)
+    else:
+        with pytest.raises(PydanticValidationError):
+            type(doc).model_validate(stored)
+
+
+@pytest.mark.parametrize("name", list(COLLECTIONS))
+def test_schema_uses_only_mongodb_keywords(name: str) -> None:
+    schema = mongo_json_schema(COLLECTIONS[name].model)
+    used = set(_keywords(schema))
+    assert used <= MONGO_KEYWORDS, used - MONGO_KEYWORDS
+    for forbidden in ("$ref", "$defs", "title", "default", "format", "type", "const"):
+        assert forbidden not in used
+    assert "$ref" not in repr(schema)
+
+
+@pytest.mark.parametrize("name", list(COLLECTIONS))
+def test_schema_forbids_extra_keys_and_allows_id(name: str) -> None:
+    schema = mongo_json_schema(COLLECTIONS[name].model)
+    assert schema["bsonType"] == "object"
+    assert schema["additionalProperties"] is False
+    assert "_id" in schema["properties"]
+    assert "_id" in schema["required"]
+
+
+def test_nested_documents_forbid_extra_keys_too() -> None:
+    properties = mongo_json_schema(AssetDocument)["properties"]
+    assert properties["raster"]["additionalProperties"] is False
+    assert properties["inputs"]["items"]["additionalProperties"] is False
+    assert properties["iso19115"]["properties"]["lineage"]["additionalProperties"] is False
+
+
+def test_datetimes_are_bson_dates() -> None:
+    properties = mongo_json_schema(RunDocument)["properties"]
+    assert properties["started_at"]["bsonType"] == "date"
+    assert properties["finished_at"]["bsonType"] == ["date", "null"]
+
+
+def test_commands_are_bson_encodable() -> None:
+    for command in collection_commands():
+        assert bson.decode(bson.encode(command)) == command
+
+
+# ----------------------------------------------------------------------------- translation
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str = Field(alias="_id")
+
+
+class _Part(BaseModel):
+    size: int
+
+
+class _Other(BaseModel):
+    name: str
+
+
+class _Node(BaseModel):
+    children: list[_Node]
+
+
+def _property(field: str, annotation: Any, **options: Any) -> dict[str, Any]:
+    model = type(
+        "M", (BaseModel,), {"__annotations__": {field: annotation}, field: Field(**options)}
+    )
+    return mongo_json_schema(model)["properties"][field]  # type: ignore[no-any-return]
+
+
+INT = {"bsonType": ["int", "long"]}
+NUMBER = {"bsonType": ["double", "int", "long"]}
+STRING = {"bsonType": "string"}
+PART = {"bsonType": "object", "properties": {"size": INT}, "required": ["size"]}
+OTHER = {"bsonType": "object", "properties": {"name": STRING}, "required": ["name"]}
+
+
+@pytest.mark.parametrize(
+    ("annotation", "options", "expected"),
+    [
+        (int, {}, INT),
+        (float, {}, NUMBER),
+        (bool, {}, {"bsonType": "bool"}),
+        (bytes, {}, {"bsonType": "binData"}),
+        (datetime, {}, {"bsonType": "date"}),
+        (int | None, {}, {"bsonType": ["int", "long", "null"]}),
+        (Literal["x"], {}, {**STRING, "enum": ["x"]}),
+        (Literal["a", "b"] | None, {}, {"bsonType": ["string", "null"], "enum": ["a", "b", None]}),
+        (str | None, {"pattern": "^a$"}, {"bsonType": ["string", "null"], "pattern": "^a$"}),
+        (int, {"gt": 0}, {**INT, "minimum": 0, "exclusiveMinimum": True}),
+        (int, {"gt": 0, "ge": 1}, {**INT, "minimum": 1}),
+        (int, {"gt": 1, "ge": 1}, {**INT, "minimum": 1, "exclusiveMinimum": True}),
+        (float, {"lt": 5, "le": 4}, {**NUMBER, "maximum": 4}),
+        (float, {"lt": 4}, {**NUMBER, "maximum": 4, "exclusiveMaximum": True}),
+        (str, {"min_length": 2, "max_length": 3}, {**STRING, "minLength": 2, "maxLength": 3}),
+        (list[str], {"min_length": 1}, {"bsonType": "array", "items": STRING, "minItems": 1}),
+        (tuple[int, ...], {}, {"bsonType": "array", "items": INT}),
+        (
+            tuple[str, bool],
+            {},
+            {
+                "bsonType": "array",
+                "items": [STRING, {"bsonType": "bool"}],
+                "minItems": 2,
+                "maxItems": 2,
+            },
+        ),
+        (dict[str, int], {}, {"bsonType": "object", "additionalProperties": INT}),
+        (dict[str, Any], {}, {"bsonType": "object"}),
+        (Any, {"description": "anything"}, {"description": "anything"}),
+        (
+            _Part | None,
+            {"description": "a part"},
+            {**PART, "bsonType": ["object", "null"], "description": "a part"},
+        ),
+        (_Part | _Other, {}, {"anyOf": [PART, OTHER]}),
+        (int | str | None, {}, {"anyOf": [INT, STRING, {"bsonType": "null"}]}),
+    ],
+)
+def test_translation_of_one_field(annotation: Any, options: dict[str, Any], expected: Any) -> None:
+    assert _property("f", annotation, **options) == expected
+
+
+@pytest.mark.parametrize(
+    ("annotation", "options", "message"),
+    [
+        (date, {}, "cannot store a 'date'"),
+        (timedelta, {}, "cannot store a 'duration'"),
+        (_Node, {}, "recursive"),
+        (str, {"json_schema_extra": {"propertyNames": {"pattern": "x"}}}, "'propertyNames' has no"),
+    ],
+)
+def test_translation_refuses_what_mongodb_cannot_hold(
+    annotation: Any, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        _property("f", annotation, **options)
+
+
+def test_strict_model_without_id_is_refused() -> None:
+    class NoId(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        name: str
+
+    with pytest.raises(ValueError, match="no _id"):
+        mongo_json_schema(NoId)
+    assert mongo_json_schema(_Strict)["properties"]["_id"] == {"bsonType": "string"}
+
+
+def test_every_ledger_field_is_described() -> None:
+    models = [
+        value
+        for value in vars(ledger_models).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseModel)
+        and value.__module__ == ledger_models.__name__
+    ]
+    assert len(models) >= 12
+    for model in models:
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no description"
+
+
+def test_asset_formats_are_the_export_formats() -> None:
+    assert set(get_args(AssetFormat)) == {member.value for member in ExportFormat}
+
+
+# ----------------------------------------------------------------------------- model rules
+
+
+@pytest.mark.parametrize(
+    ("value", "special"), [(float("nan"), "nan"), (math.inf, "inf"), (-math.inf, "-inf")]
+)
+def test_non_finite_nodata_is_stored_as_a_name(value: float, special: str) -> None:
+    facts = RasterFacts(width=1, height=1, bands=1, dtype="Float32", nodata=value)
+    assert (facts.nodata, facts.nodata_special) == (None, special)
+    assert str(facts.nodata_value) == str(value)
+    assert RasterFacts.model_validate_json(facts.model_dump_json()) == facts
+
+
+def test_finite_nodata_and_a_special_one_are_exclusive() -> None:
+    facts = RasterFacts(width=1, height=1, bands=1, dtype="Byte", nodata=0)
+    assert facts.nodata_value == 0
+    with pytest.raises(PydanticValidationError, match="exclusive"):
+        RasterFacts(width=1, height=1, bands=1, dtype="Byte", nodata=0, nodata_special="nan")
+
+
+def test_nan_is_refused_elsewhere() -> None:
+    with pytest.raises(PydanticValidationError):
+        run(timings={"stage": float("nan")})
+    with pytest.raises(PydanticValidationError):
+        vector_asset(bbox_wgs84=(float("nan"), 0, 1, 1))
+
+
+def test_datetimes_are_aware_utc_milliseconds() -> None:
+    local = datetime(2025, 3, 1, 13, 0, 0, 123_456, tzinfo=timezone(timedelta(hours=1)))
+    doc = batch(received_at=local)
+    assert doc.received_at == datetime(2025, 3, 1, 12, 0, 0, 123_000, tzinfo=UTC)
+    assert doc.received_at.tzinfo is UTC
+    with pytest.raises(PydanticValidationError, match="timezone"):
+        batch(updated_at=datetime(2025, 3, 1, 12, 0))
+
+
+def _facts() -> RasterFacts:
+    return RasterFacts(width=1, height=1, bands=1, dtype="Byte", nodata=1)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: vector_asset(status="committed"), "committed_at"),
+        (lambda: vector_asset(committed_at=T0), "committed_at"),
+        (lambda: vector_asset(status="duplicate"), "duplicate_of"),
+        (lambda: vector_asset(status="failed"), "failure"),
+        (lambda: vector_asset(raster=_facts()), "raster"),
+        (lambda: vector_asset(format="COG"), "raster"),
+        (lambda: raster_asset(feature_count=3), "COG"),
+        (lambda: vector_asset(iso19115=_iso("elsewhere.parquet")), "s3_uri"),
+        (lambda: run(status="succeeded"), "finished_at"),
+        (lambda: run(status="failed", finished_at=T0), "error"),
+        (lambda: batch(status="rejected"), "problems"),
+        (lambda: batch(problems=rejected_batch().problems), "problems"),
+        (lambda: InputRecord(**{**_input().model_dump(), "key": "other"}), "is not s3://"),
+    ],
+)
+def test_cross_field_rules(make: Callable[[], BaseModel], message: str) -> None:
+    with pytest.raises(PydanticValidationError, match=message):
+        make()
+
+
+def test_asset_ids_are_object_ids_made_before_upload() -> None:
+    ids = {new_asset_id() for _ in range(100)}
+    assert len(ids) == 100
+    assert all(bson.ObjectId.is_valid(value) and len(value) == 24 for value in ids)
+
+
+# ----------------------------------------------------------------------------- init
+
+
+def test_collection_commands_create_missing_collections_with_the_generated_validator() -> None:
+    commands = collection_commands()
+    assert [next(iter(command.items())) for command in commands] == [
+        ("create", "batches"),
+        ("create", "runs"),
+        ("create", "assets"),
+    ]
+    for command, (name, spec) in zip(commands, COLLECTIONS.items(), strict=True):
+        assert command == {
+            "create": name,
+            "validator": {"$jsonSchema": mongo_json_schema(spec.model)},
+            "validationLevel": "strict",
+            "validationAction": "error",
+        }
+
+
+def test_collection_commands_modify_existing_collections() -> None:
+    commands = collection_commands({"runs", "unrelated"})
+    assert [next(iter(command)) for command in commands] == ["create", "collMod", "create"]
+    assert commands[1]["collMod"] == "runs"
+    assert commands[1]["validator"] == {"$jsonSchema": mongo_json_schema(RunDocument)}
+    assert commands[1]["validationLevel"] == "strict"
+
+
+@pytest.fixture
+def db() -> Any:
+    return mongomock.MongoClient().ledger
+
+
+def _emulate_commands(db: Any, sent: list[dict[str, Any]]) -> None:
+    """Stand in for the server's create/collMod, which mongomock lacks; record what is sent."""
+
+    def command(document: dict[str, Any]) -> dict[str, Any]:
+        sent.append(document)
+        if "create" in document:
+            db.create_collection(document["create"])
+        else:
+            assert document["collMod"] in db.list_collection_names()
+        return {"ok": 1.0}
+
+    db.command = command
+
+
+def _indexes(db: Any) -> dict[str, dict[str, Any]]:
+    return {name: db[name].index_information() for name in COLLECTIONS}
+
+
+def test_init_ledger_creates_collections_validators_and_indexes(db: Any) -> None:
+    sent: list[dict[str, Any]] = []
+    _emulate_commands(db, sent)
+    done = init_ledger(db)
+    assert sent == collection_commands()
+    assert sorted(db.list_collection_names()) == ["assets", "batches", "runs"]
+    assert done[:3] == ["created batches", "created runs", "created assets"]
+    assets = db.assets.index_information()
+    assert set(assets) == {
+        "_id_",
+        "intent_dataset_version_unique",
+        "s3_key_unique",
+        "intent_dataset_status_version",
+        "sha256",
+        "run_id",
+    }
+    version = assets["intent_dataset_version_unique"]
+    assert version["unique"] is True
+    assert list(version["key"]) == [("intent", 1), ("dataset", 1), ("version", 1)]
+    assert version["partialFilterExpression"] == {"status": {"$in": ["pending", "committed"]}}
+    assert list(assets["intent_dataset_status_version"]["key"])[-1] == ("version", -1)
+    assert db.batches.index_information()["manifest_key_etag_unique"]["unique"] is True
+    assert "batch_id" in db.runs.index_information()
+
+
+def test_init_ledger_twice_changes_nothing(db: Any) -> None:
+    sent: list[dict[str, Any]] = []
+    _emulate_commands(db, sent)
+    init_ledger(db)
+    before = _indexes(db)
+    sent.clear()
+    done = init_ledger(db)
+    assert sent == collection_commands(set(COLLECTIONS))
+    assert [next(iter(command)) for command in sent] == ["collMod"] * 3
+    assert done[:3] == [f"updated the validator of {name}" for name in COLLECTIONS]
+    assert _indexes(db) == before
+    assert sorted(db.list_collection_names()) == ["assets", "batches", "runs"]
+
+
+# ----------------------------------------------------------------------------- ledger
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture
+def ledger(db: Any) -> Ledger:
+    ensure_indexes(db)
+    return Ledger(db, clock=Clock())
+
+
+def _schema_accepts_stored(db: Any, name: str, doc_id: str) -> None:
+    raw = db[name].find_one({"_id": doc_id})
+    assert evaluate_mongo_schema(mongo_json_schema(COLLECTIONS[name].model), raw) == []
+
+
+def test_batch_round_trip_and_replay(ledger: Ledger, db: Any) -> None:
+    doc = batch()
+    assert ledger.record_batch(doc) is True
+    assert ledger.get_batch("batch_01") == doc
+    assert ledger.record_batch(doc) is False  # the sensor saw the same object again
+    _schema_accepts_stored(db, "batches", "batch_01")
+    assert ledger.get_batch("other") is None
+
+
+def test_a_new_manifest_cannot_reuse_an_accepted_batch_id(ledger: Ledger) -> None:
+    ledger.record_batch(batch())
+    with pytest.raises(DuplicateBatchError, match="new batch id"):
+        ledger.record_batch(batch(manifest_etag='"other"'))
+
+
+def test_a_corrected_manifest_replaces_a_rejected_batch(ledger: Ledger) -> None:
+    ledger.record_batch(rejected_batch())
+    corrected = batch(manifest_etag='"fixed"')
+    assert ledger.record_batch(corrected) is True
+    assert ledger.get_batch("batch_01") == corrected
+
+
+def test_the_same_manifest_object_cannot_get_two_batch_ids(ledger: Ledger) -> None:
+    ledger.record_batch(batch())
+    with pytest.raises(DuplicateBatchError, match="another batch id"):
+        ledger.record_batch(batch(batch_id="batch_02"))
+
+
+def test_update_batch_status(ledger: Ledger, db: Any) -> None:
+    ledger.record_batch(batch())
+    running = ledger.update_batch_status("batch_01", "running", run_id=RUN_ID)
+    assert (running.status, running.run_ids) == ("running", [RUN_ID])
+    assert running.updated_at > T0
+    again = ledger.update_batch_status("batch_01", "running", run_id=RUN_ID)
+    assert again.run_ids == [RUN_ID]
+    assert ledger.update_batch_status("batch_01", "succeeded").status == "succeeded"
+    _schema_accepts_stored(db, "batches", "batch_01")
+
+
+def test_rejecting_a_batch_needs_problems_and_is_final(ledger: Ledger) -> None:
+    ledger.record_batch(batch())
+    with pytest.raises(PydanticValidationError, match="problems"):
+        ledger.update_batch_status("batch_01", "rejected")
+    problems = [Problem(loc="intent", code="unknown_intent", message="no such intent")]
+    assert (
+        ledger.update_batch_status("batch_01", "rejected", problems=problems).problems == problems
+    )
+    with pytest.raises(LedgerError, match="is rejected; it cannot become running"):
+        ledger.update_batch_status("batch_01", "running")
+    with pytest.raises(LedgerError, match="no batches document"):
+        ledger.update_batch_status("missing", "running")
+
+
+def test_run_lifecycle(ledger: Ledger, db: Any) -> None:
+    ledger.start_run(run())
+    with pytest.raises(LedgerError, match="already recorded"):
+        ledger.start_run(run())
+    asset_id = new_asset_id()
+    done = ledger.finish_run(
+        RUN_ID, "succeeded", outputs=[asset_id], timings={"export": 2.0}, finished_at=T0
+    )
+    assert (done.status, done.outputs, done.finished_at) == ("succeeded", [asset_id], T0)
+    assert done.timings == {"stage": 1.5, "export": 2.0}
+    assert ledger.get_run(RUN_ID) == done
+    _schema_accepts_stored(db, "runs", RUN_ID)
+    with pytest.raises(LedgerError, match="already finished: succeeded"):
+        ledger.finish_run(RUN_ID, "failed", error=RunError(message="late"))
+
+
+def test_a_failed_run_needs_its_error(ledger: Ledger) -> None:
+    ledger.start_run(run())
+    with pytest.raises(PydanticValidationError, match="error"):
+        ledger.finish_run(RUN_ID, "failed")
+    failed = ledger.finish_run(RUN_ID, "failed", error=RunError(message="boom", step="load"))
+    assert failed.error == RunError(message="boom", step="load")
+    assert failed.finished_at is not None and failed.finished_at > T0
+
+
+def test_start_run_takes_a_running_run(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match="running run"):
+        ledger.start_run(run(status="succeeded", finished_at=T0))
+
+
+def test_asset_round_trip(ledger: Ledger, db: Any) -> None:
+    doc = raster_asset()
+    ledger.insert_pending_asset(doc)
+    read = ledger.get_asset(doc.asset_id)
+    assert read == doc
+    assert (
+        read is not None and read.raster is not None and math.isnan(read.raster.nodata_value or 0)
+    )
+    _schema_accepts_stored(db, "assets", doc.asset_id)
+
+
+def test_the_same_version_cannot_be_claimed_twice(ledger: Ledger) -> None:
+    ledger.insert_pending_asset(vector_asset(version=3))
+    with pytest.raises(DuplicateAssetError, match="districts version 3"):
+        ledger.insert_pending_asset(vector_asset(version=3))
+
+
+def test_the_same_key_cannot_be_claimed_twice(ledger: Ledger) -> None:
+    ledger.insert_pending_asset(vector_asset(version=1, s3_key="x/v1.parquet"))
+    with pytest.raises(DuplicateAssetError, match=r"key x/v1\.parquet"):
+        ledger.insert_pending_asset(vector_asset(version=2, s3_key="x/v1.parquet"))
+
+
+def test_a_retried_insert_of_the_same_document_is_a_duplicate(ledger: Ledger) -> None:
+    doc = vector_asset()
+    ledger.insert_pending_asset(doc)
+    with pytest.raises(DuplicateAssetError):
+        ledger.insert_pending_asset(doc)
+    assert ledger.get_asset(doc.asset_id) == doc
+
+
+def _iso(key: str) -> dict[str, Any]:
+    iso = vector_asset().iso19115.model_dump()
+    iso["distribution"]["s3_uri"] = f"s3://data-lake/{key}"
+    return iso
+
+
+def test_commit_asset_only_from_pending(ledger: Ledger, db: Any) -> None:
+    doc = vector_asset()
+    ledger.insert_pending_asset(doc)
+    committed = ledger.commit_asset(doc.asset_id, T0 + timedelta(minutes=1))
+    assert (committed.status, committed.committed_at) == ("committed", T0 + timedelta(minutes=1))
+    assert ledger.get_asset(doc.asset_id) == committed
+    _schema_accepts_stored(db, "assets", doc.asset_id)
+    with pytest.raises(LedgerError, match="is committed; only a pending asset"):
+        ledger.commit_asset(doc.asset_id, T0)
+    with pytest.raises(LedgerError, match="is committed"):
+        ledger.fail_asset(doc.asset_id, "too late")
+    with pytest.raises(LedgerError, match="no assets document"):
+        ledger.commit_asset(new_asset_id(), T0)
+
+
+def test_a_failed_asset_cannot_be_committed_and_frees_its_version(ledger: Ledger) -> None:
+    doc = vector_asset(version=1)
+    ledger.insert_pending_asset(doc)
+    failed = ledger.fail_asset(doc.asset_id, "upload refused: checksum mismatch")
+    assert (failed.status, failed.failure) == ("failed", "upload refused: checksum mismatch")
+    with pytest.raises(LedgerError, match="is failed"):
+        ledger.commit_asset(doc.asset_id, T0)
+    retry = vector_asset(version=1, s3_key=doc.s3_key)
+    ledger.insert_pending_asset(retry)
+    assert ledger.get_asset(retry.asset_id) == retry
+
+
+def test_insert_pending_asset_takes_pending_documents(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match="pending asset"):
+        ledger.insert_pending_asset(vector_asset(status="committed", committed_at=T0))
+
+
+def test_writes_validate_copies_again(ledger: Ledger) -> None:
+    broken = vector_asset().model_copy(update={"size": -1})  # model_copy does not validate
+    with pytest.raises(PydanticValidationError, match="size"):
+        ledger.insert_pending_asset(broken)
+    assert ledger.get_asset(broken.asset_id) is None
+
+
+def _publish(
+    ledger: Ledger, version: int, sha: str = SHA_B, *, commit: bool = True
+) -> AssetDocument:
+    doc = vector_asset(version=version, sha256=sha)
+    ledger.insert_pending_asset(doc)
+    return ledger.commit_asset(doc.asset_id, T0) if commit else doc
+
+
+def test_latest_committed_ignores_pending_and_failed(ledger: Ledger) -> None:
+    assert ledger.latest_committed("ingest_vector_boundary", "districts") is None
+    _publish(ledger, 1)
+    second = _publish(ledger, 2)
+    _publish(ledger, 4, commit=False)  # pending
+    failed = _publish(ledger, 5, commit=False)
+    ledger.fail_asset(failed.asset_id, "boom")
+    latest = ledger.latest_committed("ingest_vector_boundary", "districts")
+    assert latest == second
+    assert ledger.latest_committed("ingest_vector_boundary", "other") is None
+    assert ledger.next_version("ingest_vector_boundary", "districts") == 5
+    assert ledger.next_version("ingest_vector_boundary", "other") == 1
+
+
+def test_find_committed_by_sha256(ledger: Ledger) -> None:
+    first = _publish(ledger, 1, SHA_A)
+    _publish(ledger, 2, SHA_B)
+    _publish(ledger, 3, SHA_A, commit=False)
+    assert ledger.find_committed_by_sha256("ingest_vector_boundary", "districts", SHA_A) == first
+    assert ledger.find_committed_by_sha256("ingest_vector_boundary", "other", SHA_A) is None
+    assert ledger.find_committed_by_sha256("ingest_vector_boundary", "districts", "c" * 64) is None
+
+
+def test_a_duplicate_is_recorded_without_claiming_a_version(ledger: Ledger, db: Any) -> None:
+    original = _publish(ledger, 1)
+    duplicate = original.model_copy(
+        update={
+            "asset_id": new_asset_id(),
+            "status": "duplicate",
+            "committed_at": None,
+            "duplicate_of": original.asset_id,
+            "run_id": "another-run",
+        }
+    )
+    ledger.record_duplicate(duplicate)
+    assert ledger.get_asset(duplicate.asset_id) == duplicate
+    assert ledger.latest_committed("ingest_vector_boundary", "districts") == original
+    _schema_accepts_stored(db, "assets", duplicate.asset_id)
+    orphan = duplicate.model_copy(
+        update={"asset_id": new_asset_id(), "duplicate_of": new_asset_id()}
+    )
+    with pytest.raises(LedgerError, match="not a committed asset"):
+        ledger.record_duplicate(orphan)
+    with pytest.raises(ValueError, match="duplicate asset"):
+        ledger.record_duplicate(vector_asset())
+
+
+def test_from_settings_does_not_connect() -> None:
+    settings = LedgerSettings(
+        mongodb_uri=SecretStr("mongodb://user:secret@127.0.0.1:1/?serverSelectionTimeoutMS=50"),
+        mongodb_database="ledger_test",
+    )
+    ledger = Ledger.from_settings(settings)
+    try:
+        assert ledger.db.name == "ledger_test"
+        assert ledger.db.client.codec_options.tz_aware is True
+    finally:
+        ledger.close()
