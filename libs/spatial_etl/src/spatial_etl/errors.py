@@ -200,3 +200,22 @@ class DuplicateBatchError(LedgerError):
     Only a rejected batch may be recorded again, with the corrected manifest; an accepted
     batch keeps its id, so a new upload needs a new batch id.
     """
+
+
+class StepError(SpatialEtlError):
+    """A step of a run failed; names the step and the input file, and says why.
+
+    The message is what the run's ledger record and the user see: GDAL's stderr tail, the SQL
+    error, or the rule a check found broken.
+    """
+
+    def __init__(self, step: str, file: str | None, message: str) -> None:
+        where = f" on {file}" if file else ""
+        super().__init__(f"step {step!r} failed{where}: {message}")
+        self.step = step
+        self.file = file
+        self.reason = message
+
+
+class PublishError(SpatialEtlError):
+    """An output could not be published; its object was removed and its document marked failed."""

@@ -32,6 +32,7 @@ from spatial_etl.models.ledger import (
     AssetDocument,
     BatchDocument,
     BatchStatus,
+    InputRecord,
     RunDocument,
     RunError,
 )
@@ -299,12 +300,14 @@ class Ledger:
         *,
         error: RunError | None = None,
         outputs: Sequence[str] | None = None,
+        inputs: Sequence[InputRecord] | None = None,
         timings: Mapping[str, float] | None = None,
         finished_at: datetime | None = None,
     ) -> RunDocument:
         """Finish a running run: its outcome, error (for a failure), outputs and timings.
 
-        ``outputs`` replaces the recorded asset ids when given; ``timings`` is merged into the
+        ``outputs`` and ``inputs`` replace the recorded ones when given (a run learns its
+        inputs' digests while staging); ``timings`` is merged into the
         recorded ones. Finishing a run that is not running raises :class:`LedgerError`.
         """
         current = self._load(self._runs, RunDocument, run_id)
@@ -318,6 +321,8 @@ class Ledger:
         }
         if outputs is not None:
             changes["outputs"] = list(outputs)
+        if inputs is not None:
+            changes["inputs"] = list(inputs)
         return self._apply(self._runs, current, current.status, changes)
 
     def get_run(self, run_id: str) -> RunDocument | None:

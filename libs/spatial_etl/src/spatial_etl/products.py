@@ -1,0 +1,188 @@
+"""Turn one staged input into a local product file by running its plan.
+
+Vector: the plan's GDAL steps load the input into the run's PostGIS schema, its SQL steps
+transform it there, then the table is streamed out as GeoParquet; the feature count must
+survive. Raster: the plan's GDAL steps build a (usually virtual) chain, and the export writes
+and validates a COG. Every failure is raised as :class:`StepError` naming the step and file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from psycopg2 import sql
+from pydantic import BaseModel, ConfigDict
+from pyproj import CRS, Transformer
+
+from spatial_etl.compute import PostgisCompute, RunSchema
+from spatial_etl.errors import SpatialEtlError, StepError
+from spatial_etl.export.cog import write_cog
+from spatial_etl.export.geoparquet import export_geoparquet
+from spatial_etl.inputs import InputInspection
+from spatial_etl.models.crs import describe_crs
+from spatial_etl.models.ledger import ColumnInfo, RasterFacts
+from spatial_etl.models.steps import ExportFormat
+from spatial_etl.planning import Plan, PlannedGdal, PlannedSql
+from spatial_etl.spatial_utils.runner import GdalRunner
+
+_MISSING_SAMPLE = 20
+
+
+class Product(BaseModel):
+    """A file ready to publish, and the facts the ledger records about it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    format: ExportFormat
+    crs: str
+    bbox_wgs84: tuple[float, float, float, float] | None
+    feature_count: int | None = None
+    raster: RasterFacts | None = None
+    columns: tuple[ColumnInfo, ...] = ()
+    steps: tuple[str, ...]
+
+
+def run_vector_plan(
+    plan: Plan,
+    inspection: InputInspection,
+    *,
+    runner: GdalRunner,
+    compute: PostgisCompute,
+    schema: RunSchema,
+    out: Path,
+) -> Product:
+    """Load, transform and export one vector input inside the run's schema."""
+    source = plan.input.file.path
+    _run_steps(plan, runner, compute, source)
+    table = plan.export.source
+    expected = inspection.layer.feature_count if inspection.layer else None
+    if expected is not None:
+        _check_count(compute, schema.name, table, expected, source)
+    dsn = compute.settings.postgis_dsn.get_secret_value()
+    try:
+        result = export_geoparquet(
+            dsn, schema.name, table, out, geometry_column=plan.export.geometry_column
+        )
+    except SpatialEtlError as error:
+        raise StepError(plan.export.step, source, str(error)) from None
+    crs = f"EPSG:{result.srid}" if result.srid else "unknown"
+    return Product(
+        path=out,
+        format=ExportFormat.GEOPARQUET,
+        crs=crs,
+        bbox_wgs84=_to_wgs84(result.bbox, crs) if result.srid else None,
+        feature_count=result.rows,
+        columns=tuple(ColumnInfo(name=c.name, type=c.arrow_type) for c in result.columns),
+        steps=_lineage(plan),
+    )
+
+
+def run_raster_plan(plan: Plan, *, runner: GdalRunner, out: Path) -> Product:
+    """Build the raster chain and write the COG."""
+    source = plan.input.file.path
+    _run_steps(plan, runner, None, source)
+    try:
+        written = write_cog(runner, plan.export.source, out, plan.export.creation_options)
+    except SpatialEtlError as error:
+        raise StepError(plan.export.step, source, str(error)) from None
+    info = written.info
+    first = info.bands[0]
+    crs = _crs_label(info.crs_wkt)
+    return Product(
+        path=out,
+        format=ExportFormat.COG,
+        crs=crs,
+        bbox_wgs84=info.wgs84_bbox,
+        raster=RasterFacts(
+            width=info.size[0],
+            height=info.size[1],
+            bands=info.band_count,
+            dtype=first.data_type,
+            nodata=first.nodata,
+        ),
+        steps=_lineage(plan),
+    )
+
+
+def _run_steps(
+    plan: Plan,
+    runner: GdalRunner,
+    compute: PostgisCompute | None,
+    source: str,
+) -> None:
+    for step in plan.steps:
+        try:
+            if isinstance(step, PlannedGdal):
+                runner.run(step.argv)
+            elif isinstance(step, PlannedSql):
+                _run_sql(step, compute, source)
+        except StepError:
+            raise
+        except SpatialEtlError as error:
+            raise StepError(step.step, source, str(error)) from None
+
+
+def _run_sql(step: PlannedSql, compute: PostgisCompute | None, source: str) -> None:
+    if compute is None:  # pragma: no cover - Intent validation keeps SQL out of raster intents
+        raise ValueError("SQL step without a compute database")
+    if step.kind == "sql":
+        compute.execute(step.compose(), step=step.step)
+        return
+    rows = compute.fetch(step.compose(), step=step.step, limit=_MISSING_SAMPLE)
+    if rows:
+        shown = "; ".join(", ".join(map(str, row)) for row in rows)
+        raise StepError(step.step, source, f"{step.message} (first offending rows: {shown})")
+
+
+def _check_count(
+    compute: PostgisCompute, schema: str, table: str, expected: int, source: str
+) -> None:
+    target = sql.Identifier(schema, table)
+    [(count,)] = compute.fetch(sql.SQL("SELECT count(*) FROM {}").format(target), step="count")
+    if count == expected:
+        return
+    missing = compute.fetch(
+        sql.SQL(
+            "SELECT g FROM generate_series(1, {}) AS g EXCEPT SELECT etl_fid FROM {} ORDER BY 1"
+        ).format(sql.Literal(expected), target),
+        step="count",
+        limit=_MISSING_SAMPLE,
+    )
+    ids = ", ".join(str(fid) for (fid,) in missing) or "unknown"
+    raise StepError(
+        "count",
+        source,
+        f"{expected} features were read but {count} remain after the SQL steps; "
+        f"missing feature ids (1-based, in source order): {ids}",
+    )
+
+
+def _lineage(plan: Plan) -> tuple[str, ...]:
+    return tuple(f"{step.step}: {step.description}" for step in plan.steps)
+
+
+def _crs_label(wkt: str | None) -> str:
+    if not wkt:
+        return "unknown"
+    code = CRS.from_wkt(wkt).to_epsg()
+    return f"EPSG:{code}" if code else describe_crs(wkt)
+
+
+def _to_wgs84(
+    bbox: tuple[float, float, float, float] | None, crs: str
+) -> tuple[float, float, float, float] | None:
+    if bbox is None:
+        return None
+    if crs == "EPSG:4326":
+        return bbox
+    transformer = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    west, south, east, north = transformer.transform_bounds(*bbox)
+    return (west, south, east, north)
+
+
+def safe_name(text: str) -> str:
+    """A dataset name from a file stem: letters, digits, ``_ . -``, starting alphanumeric."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.-")
+    return cleaned[:128] or "dataset"

@@ -1,0 +1,228 @@
+"""Publish a product to the lake, linked both ways with its ledger document.
+
+The protocol (DESIGN.md, step 5): create the ledger document first (``pending``, claiming the
+dataset's next version and its key), upload the object with user metadata naming that
+document, verify what landed, then mark the document ``committed``. A reader trusts only
+committed documents, so a crash at any point leaves nothing a reader would believe; a failed
+upload deletes its object and marks its document ``failed``. Content equal to the dataset's
+latest version publishes nothing new: the run is recorded as a duplicate of that version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from pydantic import JsonValue
+
+from spatial_etl.errors import DuplicateAssetError, PublishError, SpatialEtlError
+from spatial_etl.ledger import Ledger
+from spatial_etl.models.ledger import (
+    AssetDocument,
+    Distribution,
+    GeographicExtent,
+    InputRecord,
+    Iso19115Metadata,
+    Lineage,
+    PluginRecord,
+    new_asset_id,
+)
+from spatial_etl.models.steps import ExportFormat
+from spatial_etl.products import Product
+from spatial_etl.storage import ObjectStore
+
+_SUFFIX: Final = {ExportFormat.GEOPARQUET: ".parquet", ExportFormat.COG: ".tif"}
+_CONTENT_TYPE: Final = {
+    ExportFormat.GEOPARQUET: "application/vnd.apache.parquet",
+    ExportFormat.COG: "image/tiff; application=geotiff; profile=cloud-optimized",
+}
+_CLAIM_ATTEMPTS: Final = 5
+
+
+@dataclass(frozen=True)
+class PublishContext:
+    """What every asset of one run shares."""
+
+    store: ObjectStore
+    ledger: Ledger
+    run_id: str
+    batch_id: str
+    intent: str
+    plugin: PluginRecord
+    parameters: dict[str, JsonValue]
+    abstract: str
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    @property
+    def bucket(self) -> str:
+        """The lake bucket."""
+        return self.store.settings.lake_bucket
+
+
+def lake_key(intent: str, dataset: str, version: int, fmt: ExportFormat) -> str:
+    """One immutable key per dataset version: ``<intent>/<dataset>/v<N>/<dataset><ext>``."""
+    return f"{intent}/{dataset}/v{version}/{dataset}{_SUFFIX[fmt]}"
+
+
+def publish(
+    product: Product, dataset: str, inputs: Sequence[InputRecord], ctx: PublishContext
+) -> AssetDocument:
+    """Publish ``product`` as the dataset's next version, or record it as a duplicate."""
+    digest = _sha256(product.path)
+    latest = ctx.ledger.latest_committed(ctx.intent, dataset)
+    if latest is not None and latest.sha256 == digest:
+        return record_duplicate(latest, inputs, ctx)
+    pending = _claim(product, dataset, inputs, digest, ctx)
+    try:
+        _upload_and_verify(product, pending, ctx)
+    except Exception as error:
+        _abandon(pending, error, ctx)
+        if isinstance(error, SpatialEtlError):
+            raise PublishError(f"publishing {pending.s3_uri} failed: {error}") from error
+        raise
+    return ctx.ledger.commit_asset(pending.asset_id, ctx.clock())
+
+
+def record_duplicate(
+    original: AssetDocument, inputs: Sequence[InputRecord], ctx: PublishContext
+) -> AssetDocument:
+    """Record that this run reproduced ``original``: no upload, a ``duplicate`` document."""
+    doc = original.model_copy(
+        update={
+            "asset_id": new_asset_id(),
+            "status": "duplicate",
+            "duplicate_of": original.asset_id,
+            "run_id": ctx.run_id,
+            "batch_id": ctx.batch_id,
+            "plugin": ctx.plugin,
+            "inputs": list(inputs),
+            "parameters": ctx.parameters,
+            "created_at": ctx.clock(),
+            "committed_at": None,
+            "failure": None,
+        }
+    )
+    ctx.ledger.record_duplicate(doc)
+    return doc
+
+
+def _claim(
+    product: Product,
+    dataset: str,
+    inputs: Sequence[InputRecord],
+    digest: str,
+    ctx: PublishContext,
+) -> AssetDocument:
+    """Insert the pending document; a version lost to a concurrent run is claimed again."""
+    for _ in range(_CLAIM_ATTEMPTS):
+        version = ctx.ledger.next_version(ctx.intent, dataset)
+        doc = _document(product, dataset, version, inputs=inputs, digest=digest, ctx=ctx)
+        try:
+            ctx.ledger.insert_pending_asset(doc)
+        except DuplicateAssetError:
+            continue
+        return doc
+    raise PublishError(f"could not claim a version of {ctx.intent}/{dataset}: too much contention")
+
+
+def _upload_and_verify(product: Product, pending: AssetDocument, ctx: PublishContext) -> None:
+    metadata = {"mongodb_doc_id": pending.asset_id, "run_id": ctx.run_id, "intent": ctx.intent}
+    ctx.store.put_file(
+        ctx.bucket,
+        pending.s3_key,
+        product.path,
+        metadata=metadata,
+        content_type=_CONTENT_TYPE[product.format],
+    )
+    landed = ctx.store.head(ctx.bucket, pending.s3_key)
+    if landed is None:
+        raise PublishError(f"{pending.s3_uri} is missing right after its upload")
+    problems = [
+        f"{name} is {found!r}, expected {wanted!r}"
+        for name, found, wanted in (
+            ("content_hash", landed.metadata.get("content_hash"), pending.sha256),
+            ("mongodb_doc_id", landed.metadata.get("mongodb_doc_id"), pending.asset_id),
+            ("size", landed.size, pending.size),
+        )
+        if found != wanted
+    ]
+    if problems:
+        raise PublishError(f"{pending.s3_uri} does not match its ledger document: {problems}")
+
+
+def _abandon(pending: AssetDocument, error: BaseException, ctx: PublishContext) -> None:
+    """Leave no object without a committed document: delete it, mark the document failed."""
+    with contextlib.suppress(SpatialEtlError):
+        ctx.store.delete(ctx.bucket, pending.s3_key)
+    with contextlib.suppress(SpatialEtlError):
+        ctx.ledger.fail_asset(pending.asset_id, f"{type(error).__name__}: {error}")
+
+
+def _document(
+    product: Product,
+    dataset: str,
+    version: int,
+    *,
+    inputs: Sequence[InputRecord],
+    digest: str,
+    ctx: PublishContext,
+) -> AssetDocument:
+    key = lake_key(ctx.intent, dataset, version, product.format)
+    uri = f"s3://{ctx.bucket}/{key}"
+    bbox = product.bbox_wgs84
+    extent = (
+        GeographicExtent(west=bbox[0], south=bbox[1], east=bbox[2], north=bbox[3]) if bbox else None
+    )
+    plugin = f"{ctx.plugin.distribution or ctx.plugin.name} {ctx.plugin.version or ''}".strip()
+    statement = (
+        f"{dataset} version {version} was produced by intent {ctx.intent} (plugin {plugin}) in "
+        f"run {ctx.run_id} of batch {ctx.batch_id} from "
+        + ", ".join(f"{record.path} (sha256 {record.sha256})" for record in inputs)
+        + "."
+    )
+    return AssetDocument(
+        asset_id=new_asset_id(),
+        status="pending",
+        intent=ctx.intent,
+        dataset=dataset,
+        version=version,
+        bucket=ctx.bucket,
+        s3_key=key,
+        sha256=digest,
+        size=product.path.stat().st_size,
+        format=product.format.value,
+        crs=product.crs,
+        bbox_wgs84=bbox,
+        feature_count=product.feature_count,
+        raster=product.raster,
+        columns=list(product.columns),
+        run_id=ctx.run_id,
+        batch_id=ctx.batch_id,
+        plugin=ctx.plugin,
+        inputs=list(inputs),
+        parameters=ctx.parameters,
+        duplicate_of=None,
+        iso19115=Iso19115Metadata(
+            title=f"{dataset} (version {version})",
+            abstract=ctx.abstract,
+            extent=extent,
+            reference_system=product.crs,
+            lineage=Lineage(statement=statement, steps=list(product.steps)),
+            distribution=Distribution(format=product.format.value, s3_uri=uri),
+        ),
+        created_at=ctx.clock(),
+        committed_at=None,
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(8 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

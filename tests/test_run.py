@@ -1,0 +1,476 @@
+"""The run end to end: real S3 (moto's server), real PostGIS, the real GDAL CLI, the ledger.
+
+MongoDB cannot run here, so the ledger is mongomock with the real indexes (unique ones
+enforced); its validators are tested apart, by evaluating the generated ``$jsonSchema``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import mongomock
+import pyarrow.parquet as pq
+import pytest
+from pydantic import SecretStr
+from spatial_etl.compute import PostgisCompute
+from spatial_etl.executor import Platform, RunReport, execute_run
+from spatial_etl.ledger import Ledger, ensure_indexes
+from spatial_etl.models import Manifest
+from spatial_etl.plugins import load_plugins
+from spatial_etl.registry import PluginInfo
+from spatial_etl.settings import PluginSettings, PostgisSettings, StorageSettings
+from spatial_etl.spatial_utils.rasterinfo import read_raster_info
+from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
+from spatial_etl.storage import ObjectStore
+
+pytestmark = [pytest.mark.s3, pytest.mark.postgis, pytest.mark.gdal]
+
+UTM_SQUARE = (
+    "POLYGON((500000 5500000, 501000 5500000, 501000 5501000, 500000 5501000, 500000 5500000))"
+)
+UTM_BOWTIE = (
+    "POLYGON((502000 5500000, 503000 5501000, 503000 5500000, 502000 5501000, 502000 5500000))"
+)
+UTM_CURVE = (
+    "CURVEPOLYGON(CIRCULARSTRING(504000 5500000, 504500 5500500, 505000 5500000, "
+    "504500 5499500, 504000 5500000))"
+)
+
+
+class World:
+    """One test's platform: fresh buckets, a fresh ledger, the shared PostGIS."""
+
+    def __init__(
+        self, store: ObjectStore, ledger: Ledger, compute: PostgisCompute, tmp: Path
+    ) -> None:
+        self.store = store
+        self.ledger = ledger
+        self.compute = compute
+        self.tmp = tmp
+        self.platform = Platform(
+            store=store,
+            ledger=ledger,
+            runner=SubprocessGdalRunner(timeout_s=120),
+            catalog=load_plugins(PluginSettings(plugins=None, block_plugins=frozenset())),
+            compute=compute,
+            workdir=tmp,
+        )
+
+    def upload(self, batch: str, path: Path, name: str | None = None) -> str:
+        key = f"{batch}/{name or path.name}"
+        self.store.put_file(self.store.settings.landing_bucket, key, path, metadata={})
+        return f"s3://landing-zone/{key}"
+
+    def run(self, manifest: dict[str, Any], run_id: str | None = None) -> RunReport:
+        parsed = Manifest.model_validate(
+            manifest, context={"manifest_name": manifest["batch_id"] + ".json"}
+        )
+        return execute_run(run_id or f"run-{uuid.uuid4()}", parsed, self.platform)
+
+    def lake_keys(self) -> list[str]:
+        return [o.key for o in self.store.iter_objects(self.store.settings.lake_bucket)]
+
+    def download(self, key: str) -> Path:
+        dest = self.tmp / "downloads" / key
+        self.store.download(self.store.settings.lake_bucket, key, dest)
+        return dest
+
+    def run_schemas(self) -> list[str]:
+        return [name for name, _ in self.compute.run_schemas()]
+
+
+@pytest.fixture
+def world(postgis_dsn: str, tmp_path: Path) -> Iterator[World]:
+    suffix = uuid.uuid4().hex[:10]
+    settings = StorageSettings(
+        s3_endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
+        s3_access_key_id="testing",
+        s3_secret_access_key=SecretStr("testing"),
+        landing_bucket=f"landing-{suffix}",
+        lake_bucket=f"lake-{suffix}",
+    )
+    store = ObjectStore.from_settings(settings)
+    store.ensure_bucket(settings.landing_bucket)
+    store.ensure_bucket(settings.lake_bucket)
+    db = mongomock.MongoClient(tz_aware=True)["ledger"]
+    ensure_indexes(db)
+    compute = PostgisCompute(PostgisSettings(postgis_dsn=SecretStr(postgis_dsn)))
+    yield World(store, Ledger(db), compute, tmp_path)
+    compute.close()
+
+
+def manifest(
+    batch: str, intent: str, files: list[dict[str, str]], **metadata: Any
+) -> dict[str, Any]:
+    return {
+        "batch_id": batch,
+        "uploader": "tests",
+        "intent": intent,
+        "files": files,
+        "metadata": {"project": "TESTS", "description": f"{batch} for tests", **metadata},
+    }
+
+
+def raster_file(path: str, crs: str = "EPSG:32633") -> dict[str, str]:
+    return {"path": path, "type": "raster", "format": "GTiff", "crs": crs}
+
+
+def vector_file(path: str, fmt: str, crs: str = "EPSG:32633") -> dict[str, str]:
+    return {"path": path, "type": "vector", "format": fmt, "crs": crs}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_linked(world: World, report: RunReport) -> None:
+    """Every output: object ↔ committed document, both ways, same bytes."""
+    for output in report.outputs:
+        doc = world.ledger.get_asset(output.asset_id)
+        assert doc is not None
+        assert doc.status == "committed"
+        head = world.store.head(world.store.settings.lake_bucket, doc.s3_key)
+        assert head is not None
+        assert head.metadata["mongodb_doc_id"] == doc.asset_id
+        assert head.metadata["content_hash"] == doc.sha256
+        assert head.metadata["run_id"] == report.run_id
+        assert world.store.sha256(world.store.settings.lake_bucket, doc.s3_key) == doc.sha256
+        assert head.size == doc.size
+
+
+# ----------------------------------------------------------------------------- rasters
+
+
+def test_striped_geotiff_with_nodata_becomes_a_valid_cog(
+    world: World, make_raster: Callable[..., Path]
+) -> None:
+    source = make_raster(
+        "scene.tif",
+        size=(1400, 1100),
+        bands=3,
+        data_type="Int16",
+        burn=(10, 20, 30),
+        nodata=-9999,
+        crs="EPSG:32633",
+        bounds=(500000, 5500000, 514000, 5511000),
+        options=("TILED=NO",),
+    )
+    path = world.upload("scene_1", source)
+    report = world.run(manifest("scene_1", "ingest_satellite_raster", [raster_file(path)]))
+    assert report.status == "succeeded", report.error
+    [output] = report.outputs
+    assert output.s3_key == "ingest_satellite_raster/scene/v1/scene.tif"
+    assert_linked(world, report)
+    info = read_raster_info(SubprocessGdalRunner(), str(world.download(output.s3_key)))
+    assert info.image_structure["LAYOUT"] == "COG"
+    assert info.size == (1400, 1100)
+    assert [(b.data_type, b.nodata) for b in info.bands] == [("Int16", -9999.0)] * 3
+    assert all(b.overview_count >= 1 for b in info.bands)
+    doc = world.ledger.get_asset(output.asset_id)
+    assert doc is not None
+    assert doc.crs == "EPSG:32633"
+    assert doc.raster is not None
+    assert (doc.raster.width, doc.raster.height, doc.raster.bands, doc.raster.dtype) == (
+        1400,
+        1100,
+        3,
+        "Int16",
+    )
+    assert doc.raster.nodata == -9999.0
+    assert doc.bbox_wgs84 is not None
+    assert 14.9 < doc.bbox_wgs84[0] < 15.1
+    assert [r.sha256 for r in doc.inputs] == [sha256(source)]
+    assert doc.iso19115.reference_system == "EPSG:32633"
+    assert [s.split(":")[0] for s in doc.iso19115.lineage.steps] == ["assign_crs", "export"]
+    run = world.ledger.get_run(report.run_id)
+    assert run is not None
+    assert run.status == "succeeded"
+    assert run.outputs == [output.asset_id]
+    assert run.inputs[0].sha256 == sha256(source)
+    assert "gdal" in run.versions
+
+
+def test_target_crs_reprojects(world: World, make_raster: Callable[..., Path]) -> None:
+    source = make_raster(
+        "dem.tif", size=(300, 200), data_type="Float32", burn=(1.5,), nodata=float("nan")
+    )
+    path = world.upload("dem_1", source)
+    doc = manifest(
+        "dem_1",
+        "ingest_satellite_raster",
+        [raster_file(path, "EPSG:4326")],
+        parameters={"target_crs": "EPSG:3857", "resampling": "bilinear"},
+    )
+    report = world.run(doc)
+    assert report.status == "succeeded", report.error
+    asset = world.ledger.get_asset(report.outputs[0].asset_id)
+    assert asset is not None
+    assert asset.crs == "EPSG:3857"
+    assert asset.raster is not None
+    assert asset.raster.nodata_value is not None  # NaN survives as nodata_special
+    assert asset.parameters["target_crs"] == "EPSG:3857"
+
+
+# ----------------------------------------------------------------------------- vectors
+
+
+def _read_geoparquet(path: Path) -> tuple[Any, dict[str, Any]]:
+    table = pq.read_table(path)
+    return table, json.loads(table.schema.metadata[b"geo"])
+
+
+def test_zipped_shapefile_becomes_geoparquet_in_4326(
+    world: World, make_vector: Callable[..., Path], tmp_path: Path
+) -> None:
+    shp = make_vector(
+        "parcels.shp",
+        [{"wkt": UTM_SQUARE, "name": "a"}, {"wkt": UTM_BOWTIE, "name": "b"}],
+        driver="ESRI Shapefile",
+        crs="EPSG:32633",
+    )
+    archive = tmp_path / "parcels.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for part in shp.parent.glob("parcels.*"):
+            zf.write(part, part.name)
+    path = world.upload("parcels_1", archive)
+    report = world.run(
+        manifest("parcels_1", "ingest_vector_boundary", [vector_file(path, "ESRI Shapefile")])
+    )
+    assert report.status == "succeeded", report.error
+    [output] = report.outputs
+    assert output.s3_key == "ingest_vector_boundary/parcels/v1/parcels.parquet"
+    assert output.feature_count == 2
+    assert_linked(world, report)
+    table, geo = _read_geoparquet(world.download(output.s3_key))
+    assert table.num_rows == 2
+    assert sorted(table.column("name").to_pylist()) == ["a", "b"]
+    assert geo["columns"]["geometry"]["geometry_types"] == ["MultiPolygon"]
+    assert geo["columns"]["geometry"]["crs"]["id"] == {"authority": "EPSG", "code": 4326}
+    assert "etl_fid" not in table.column_names
+    assert world.run_schemas() == []
+
+
+def test_geopackage_with_curved_and_invalid_polygons(
+    world: World, make_vector: Callable[..., Path]
+) -> None:
+    gpkg = make_vector(
+        "zones.gpkg",
+        [
+            {"wkt": UTM_CURVE, "name": "curve"},
+            {"wkt": UTM_BOWTIE, "name": "bowtie"},
+            {"wkt": UTM_SQUARE, "name": "sq"},
+        ],
+        crs="EPSG:32633",
+        geometry_type="GEOMETRY",
+    )
+    path = world.upload("zones_1", gpkg)
+    report = world.run(manifest("zones_1", "ingest_vector_boundary", [vector_file(path, "GPKG")]))
+    assert report.status == "succeeded", report.error
+    import geopandas
+
+    frame = geopandas.read_parquet(world.download(report.outputs[0].s3_key))
+    assert len(frame) == 3
+    assert frame.crs.to_epsg() == 4326
+    assert set(frame.geom_type) == {"MultiPolygon"}
+    assert frame.is_valid.all()
+    assert frame.set_index("name").loc["bowtie"].geometry.geoms.__len__() == 2
+
+
+def test_geojson_and_two_files_in_one_batch(world: World, make_vector: Callable[..., Path]) -> None:
+    one = make_vector(
+        "north.geojson", [{"wkt": UTM_SQUARE, "n": "1"}], driver="GeoJSON", crs="EPSG:32633"
+    )
+    two = make_vector(
+        "south.fgb", [{"wkt": UTM_BOWTIE, "n": "2"}], driver="FlatGeobuf", crs="EPSG:32633"
+    )
+    files = [
+        vector_file(world.upload("pair", one), "GeoJSON"),
+        vector_file(world.upload("pair", two), "FlatGeobuf"),
+    ]
+    report = world.run(manifest("pair", "ingest_vector_boundary", files, dataset="regions"))
+    assert report.status == "succeeded", report.error
+    assert sorted(o.dataset for o in report.outputs) == ["regions_north", "regions_south"]
+    assert_linked(world, report)
+
+
+# ----------------------------------------------------------------------------- idempotency
+
+
+def test_same_inputs_again_are_a_duplicate_and_publish_nothing(
+    world: World, make_raster: Callable[..., Path]
+) -> None:
+    path = world.upload("again", make_raster("tile.tif"))
+    doc = manifest("again", "ingest_satellite_raster", [raster_file(path, "EPSG:4326")])
+    first = world.run(doc)
+    second = world.run(doc)
+    assert first.status == second.status == "succeeded"
+    assert second.outputs[0].status == "duplicate"
+    assert second.outputs[0].duplicate_of == first.outputs[0].asset_id
+    assert world.lake_keys() == [first.outputs[0].s3_key]
+    assert (
+        world.ledger.latest_committed("ingest_satellite_raster", "tile").asset_id
+        == first.outputs[0].asset_id
+    )  # type: ignore[union-attr]
+
+
+def test_changed_inputs_make_a_new_version_with_a_new_key(
+    world: World, make_raster: Callable[..., Path]
+) -> None:
+    path = world.upload("v", make_raster("tile.tif", burn=(1,)))
+    doc = manifest("v", "ingest_satellite_raster", [raster_file(path, "EPSG:4326")])
+    first = world.run(doc)
+    world.upload("v", make_raster("tile2.tif", burn=(2,)), name="tile.tif")
+    second = world.run(doc)
+    assert [o.version for o in (first.outputs[0], second.outputs[0])] == [1, 2]
+    assert sorted(world.lake_keys()) == [
+        "ingest_satellite_raster/tile/v1/tile.tif",
+        "ingest_satellite_raster/tile/v2/tile.tif",
+    ]
+
+
+# ----------------------------------------------------------------------------- failures
+
+
+def assert_failed_cleanly(world: World, report: RunReport, *, step: str | None, text: str) -> None:
+    assert report.status == "failed"
+    assert report.error is not None
+    assert text in report.error.message, report.error.message
+    if step is not None:
+        assert report.error.step == step
+    run = world.ledger.get_run(report.run_id)
+    assert run is not None
+    assert run.status == "failed"
+    assert run.error == report.error
+    assert world.lake_keys() == []
+    assert world.run_schemas() == []
+
+
+def test_truncated_geotiff_fails_with_gdals_message(
+    world: World, make_raster: Callable[..., Path], tmp_path: Path
+) -> None:
+    whole = make_raster("whole.tif", size=(900, 700), data_type="Int16")
+    truncated = tmp_path / "broken.tif"
+    truncated.write_bytes(whole.read_bytes()[:4000])
+    path = world.upload("broken", truncated)
+    report = world.run(
+        manifest("broken", "ingest_satellite_raster", [raster_file(path, "EPSG:4326")])
+    )
+    assert_failed_cleanly(world, report, step="export", text="gdal_translate exited with status 1")
+    assert report.error is not None
+    assert report.error.file == path
+
+
+def test_crs_mismatch_fails_before_any_step(world: World, make_raster: Callable[..., Path]) -> None:
+    path = world.upload("mismatch", make_raster("m.tif", crs="EPSG:4326"))
+    report = world.run(
+        manifest("mismatch", "ingest_satellite_raster", [raster_file(path, "EPSG:32633")])
+    )
+    assert_failed_cleanly(
+        world, report, step=None, text="differs from the manifest's crs 'EPSG:32633'"
+    )
+
+
+def test_point_layer_is_refused(world: World, make_vector: Callable[..., Path]) -> None:
+    points = make_vector(
+        "wells.geojson",
+        [{"wkt": "POINT(500000 5500000)", "d": "1"}],
+        driver="GeoJSON",
+        crs="EPSG:32633",
+    )
+    path = world.upload("wells", points)
+    report = world.run(manifest("wells", "ingest_vector_boundary", [vector_file(path, "GeoJSON")]))
+    assert_failed_cleanly(world, report, step=None, text="holds Point geometries")
+
+
+def test_missing_landing_file_fails(world: World) -> None:
+    report = world.run(
+        manifest(
+            "ghost",
+            "ingest_satellite_raster",
+            [raster_file("s3://landing-zone/ghost/none.tif", "EPSG:4326")],
+        )
+    )
+    assert_failed_cleanly(world, report, step=None, text="does not exist in the landing zone")
+
+
+BROKEN_PLUGIN = """
+from spatial_etl import hookimpl
+from spatial_etl.models import (
+    Accepts, ExportFormat, ExportStep, FileType, GdalProgram, GdalStep, GeometryKind, Intent, SqlStep,
+)
+
+LOAD = GdalStep(
+    name="load", description="load", program=GdalProgram.OGR2OGR,
+    args=("-f", "PostgreSQL", "{postgis}", "{src}", "{layer}", "-nln", "{table}",
+          "-lco", "SCHEMA={schema}", "-lco", "FID=etl_fid", "-lco", "GEOMETRY_NAME=geom", "-a_srs", "{crs}"),
+)
+ACCEPTS = Accepts(file_type=FileType.VECTOR, drivers=frozenset({"GeoJSON"}), geometry_kinds=frozenset({GeometryKind.POLYGON}))
+EXPORT = ExportStep(name="export", description="out", format=ExportFormat.GEOPARQUET, table="{table}")
+
+BAD_SQL = Intent(
+    name="broken_sql", summary="bad SQL", accepts=ACCEPTS,
+    steps=(LOAD, SqlStep(name="oops", description="typo", statement="UPDATE {schema}.{table} SET nope = 1"), EXPORT),
+)
+BAD_GDAL = Intent(
+    name="broken_gdal", summary="bad GDAL", accepts=ACCEPTS,
+    steps=(
+        GdalStep(name="load", description="load", program=GdalProgram.OGR2OGR,
+                 args=("-f", "PostgreSQL", "{postgis}", "{src}", "-nlt", "NOT_A_TYPE")),
+        EXPORT,
+    ),
+)
+
+@hookimpl
+def register_intents(registry):
+    registry.register(BAD_SQL)
+    registry.register(BAD_GDAL)
+"""
+
+
+@pytest.fixture
+def broken_world(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    module = tmp_path / "broken_plugin.py"
+    module.write_text(BROKEN_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    plugin = importlib.import_module("broken_plugin")
+    info = PluginInfo(name="broken", module="broken_plugin")
+    world.platform.catalog = load_plugins(
+        PluginSettings(plugins=frozenset({"none"}), block_plugins=frozenset()),
+        extra=[(info, plugin)],
+    )
+    return world
+
+
+def test_bad_sql_fails_naming_the_step_and_drops_the_schema(
+    broken_world: World, make_vector: Callable[..., Path]
+) -> None:
+    src = make_vector(
+        "a.geojson", [{"wkt": UTM_SQUARE, "n": "1"}], driver="GeoJSON", crs="EPSG:32633"
+    )
+    path = broken_world.upload("badsql", src)
+    report = broken_world.run(manifest("badsql", "broken_sql", [vector_file(path, "GeoJSON")]))
+    assert_failed_cleanly(
+        broken_world, report, step="oops", text='column "nope" of relation "input_0" does not exist'
+    )
+
+
+def test_failing_gdal_command_fails_with_its_stderr(
+    broken_world: World, make_vector: Callable[..., Path]
+) -> None:
+    src = make_vector(
+        "a.geojson", [{"wkt": UTM_SQUARE, "n": "1"}], driver="GeoJSON", crs="EPSG:32633"
+    )
+    path = broken_world.upload("badgdal", src)
+    report = broken_world.run(manifest("badgdal", "broken_gdal", [vector_file(path, "GeoJSON")]))
+    assert_failed_cleanly(broken_world, report, step="load", text="NOT_A_TYPE")
+    shutil.rmtree(broken_world.tmp / "downloads", ignore_errors=True)
