@@ -22,14 +22,16 @@ import pytest
 from pydantic import SecretStr
 from spatial_etl.compute import PostgisCompute
 from spatial_etl.executor import Platform, RunReport, execute_run
-from spatial_etl.ledger import Ledger, ensure_indexes
+from spatial_etl.ledger import COLLECTIONS, Ledger, ensure_indexes
 from spatial_etl.models import Manifest
+from spatial_etl.mongo_schema import mongo_json_schema
 from spatial_etl.plugins import load_plugins
 from spatial_etl.registry import PluginInfo
 from spatial_etl.settings import PluginSettings, PostgisSettings, StorageSettings
 from spatial_etl.spatial_utils.rasterinfo import read_raster_info
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
 from spatial_etl.storage import ObjectStore
+from spatial_etl.testing import mongo_schema_errors
 
 pytestmark = [pytest.mark.s3, pytest.mark.postgis, pytest.mark.gdal]
 
@@ -131,8 +133,17 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def assert_ledger_valid(world: World) -> None:
+    """Every document the run wrote passes the validator MongoDB would enforce."""
+    for name, spec in COLLECTIONS.items():
+        schema = mongo_json_schema(spec.model)
+        for document in world.ledger.db[name].find():
+            assert mongo_schema_errors(schema, document) == [], (name, document)
+
+
 def assert_linked(world: World, report: RunReport) -> None:
     """Every output: object ↔ committed document, both ways, same bytes."""
+    assert_ledger_valid(world)
     for output in report.outputs:
         doc = world.ledger.get_asset(output.asset_id)
         assert doc is not None
@@ -315,6 +326,7 @@ def test_same_inputs_again_are_a_duplicate_and_publish_nothing(
     assert second.outputs[0].status == "duplicate"
     assert second.outputs[0].duplicate_of == first.outputs[0].asset_id
     assert world.lake_keys() == [first.outputs[0].s3_key]
+    assert_ledger_valid(world)
     assert (
         world.ledger.latest_committed("ingest_satellite_raster", "tile").asset_id
         == first.outputs[0].asset_id
@@ -351,6 +363,7 @@ def assert_failed_cleanly(world: World, report: RunReport, *, step: str | None, 
     assert run.error == report.error
     assert world.lake_keys() == []
     assert world.run_schemas() == []
+    assert_ledger_valid(world)
 
 
 def test_truncated_geotiff_fails_with_gdals_message(
@@ -474,3 +487,64 @@ def test_failing_gdal_command_fails_with_its_stderr(
     report = broken_world.run(manifest("badgdal", "broken_gdal", [vector_file(path, "GeoJSON")]))
     assert_failed_cleanly(broken_world, report, step="load", text="NOT_A_TYPE")
     shutil.rmtree(broken_world.tmp / "downloads", ignore_errors=True)
+
+
+def test_plain_shapefile_with_sidecars_beside_it(
+    world: World, make_vector: Callable[..., Path]
+) -> None:
+    shp = make_vector(
+        "lots.shp", [{"wkt": UTM_SQUARE, "name": "x"}], driver="ESRI Shapefile", crs="EPSG:32633"
+    )
+    for part in sorted(shp.parent.glob("lots.*")):
+        path = world.upload("lots", part)
+    shp_path = path.rsplit("/", 1)[0] + "/lots.shp"
+    report = world.run(
+        manifest("lots", "ingest_vector_boundary", [vector_file(shp_path, "ESRI Shapefile")])
+    )
+    assert report.status == "succeeded", report.error
+    run = world.ledger.get_run(report.run_id)
+    assert run is not None
+    assert sorted(r.key.rsplit(".", 1)[1] for r in run.inputs) == ["dbf", "prj", "shp", "shx"]
+    assert_linked(world, report)
+
+
+def test_shapefile_without_its_dbf_is_refused(
+    world: World, make_vector: Callable[..., Path]
+) -> None:
+    shp = make_vector(
+        "bare.shp", [{"wkt": UTM_SQUARE, "n": "1"}], driver="ESRI Shapefile", crs="EPSG:32633"
+    )
+    world.upload("bare", shp)
+    world.upload("bare", shp.with_suffix(".shx"))
+    report = world.run(
+        manifest(
+            "bare",
+            "ingest_vector_boundary",
+            [vector_file("s3://landing-zone/bare/bare.shp", "ESRI Shapefile")],
+        )
+    )
+    assert_failed_cleanly(
+        world, report, step=None, text="the shapefile's .dbf sidecar(s) are missing"
+    )
+
+
+def test_a_corrupted_upload_is_removed_and_its_document_failed(
+    world: World, make_raster: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = world.upload("corrupt", make_raster("c.tif"))
+    original = world.store.put_file
+
+    def corrupting_put(bucket: str, key: str, file: Path, **kwargs: Any) -> Any:
+        stored = original(bucket, key, file, **kwargs)
+        if bucket == world.store.settings.lake_bucket:  # the bytes change on the way
+            world.store.put_bytes(bucket, key, b"not a cog", metadata=kwargs["metadata"])
+        return stored
+
+    monkeypatch.setattr(world.store, "put_file", corrupting_put)
+    report = world.run(
+        manifest("corrupt", "ingest_satellite_raster", [raster_file(path, "EPSG:4326")])
+    )
+    assert_failed_cleanly(world, report, step=None, text="does not match its ledger document")
+    [asset] = list(world.ledger.db["assets"].find())
+    assert asset["status"] == "failed"
+    assert "content_hash" in asset["failure"]

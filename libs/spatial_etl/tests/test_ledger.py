@@ -17,7 +17,6 @@ from typing import Any, Literal, get_args
 import bson
 import mongomock
 import pytest
-from jsonschema import Draft4Validator, ValidationError, validators
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 from spatial_etl.errors import DuplicateAssetError, DuplicateBatchError, LedgerError
@@ -43,6 +42,7 @@ from spatial_etl.models.ledger import (
 )
 from spatial_etl.registry import PluginInfo
 from spatial_etl.settings import LedgerSettings
+from spatial_etl.testing import mongo_schema_errors
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 SHA_A = "a" * 64
@@ -57,47 +57,7 @@ PLUGIN = PluginInfo(
 
 # ----------------------------------------------------------------------------- evaluator
 
-_INT32 = 2**31
-_INT64 = 2**63
-
-
-def _is_int(value: object, bound: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and -bound <= value < bound
-
-
-_BSON_CHECKS: dict[str, Callable[[Any, Any], bool]] = {
-    "string": lambda _, v: isinstance(v, str),
-    "int": lambda _, v: _is_int(v, _INT32),
-    "long": lambda _, v: _is_int(v, _INT64),
-    "double": lambda _, v: isinstance(v, float),
-    "bool": lambda _, v: isinstance(v, bool),
-    "object": lambda _, v: isinstance(v, dict),
-    "array": lambda _, v: isinstance(v, list | tuple),  # pymongo encodes both as arrays
-    "null": lambda _, v: v is None,
-    "date": lambda _, v: isinstance(v, datetime),
-    "objectId": lambda _, v: isinstance(v, bson.ObjectId),
-    "binData": lambda _, v: isinstance(v, bytes),
-}
-
-
-def _bson_type(validator: Any, expected: str | list[str], instance: Any, _: Any) -> Iterator[Any]:
-    names = [expected] if isinstance(expected, str) else expected
-    if not any(validator.is_type(instance, name) for name in names):
-        yield ValidationError(f"{instance!r} is not of bsonType {expected}")
-
-
-MongoValidator = validators.extend(
-    Draft4Validator,
-    validators={"bsonType": _bson_type},
-    type_checker=Draft4Validator.TYPE_CHECKER.redefine_many(_BSON_CHECKS),
-)
-"""Draft 4 (MongoDB's dialect) plus ``bsonType``; datetimes are BSON dates."""
-
-
-def evaluate_mongo_schema(schema: dict[str, Any], document: dict[str, Any]) -> list[str]:
-    """What MongoDB's validator would say about ``document``: one line per violation."""
-    found = MongoValidator(schema).iter_errors(document)
-    return sorted(f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in found)
+evaluate_mongo_schema = mongo_schema_errors
 
 
 # Keywords MongoDB's $jsonSchema accepts (MongoDB manual, "$jsonSchema", available keywords).

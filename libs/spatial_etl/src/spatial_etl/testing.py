@@ -11,6 +11,8 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -35,6 +37,7 @@ __all__ = [
     "example_manifest",
     "example_run",
     "load_plugin",
+    "mongo_schema_errors",
 ]
 
 _EXAMPLE_SUFFIX = {
@@ -207,3 +210,55 @@ class FakeGdalRunner:
                 )
                 return check_result(result) if check else result
         raise GdalNotFoundError(f"FakeGdalRunner has no response scripted for {list(argv)}")
+
+
+_INT32 = 2**31
+_INT64 = 2**63
+
+
+def _is_int(value: object, bound: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -bound <= value < bound
+
+
+_BSON_CHECKS: dict[str, Callable[[Any, Any], bool]] = {
+    "string": lambda _, v: isinstance(v, str),
+    "int": lambda _, v: _is_int(v, _INT32),
+    "long": lambda _, v: _is_int(v, _INT64),
+    "double": lambda _, v: isinstance(v, float),
+    "bool": lambda _, v: isinstance(v, bool),
+    "object": lambda _, v: isinstance(v, dict),
+    "array": lambda _, v: isinstance(v, list | tuple),  # pymongo encodes both as arrays
+    "null": lambda _, v: v is None,
+    "date": lambda _, v: isinstance(v, datetime),
+    "binData": lambda _, v: isinstance(v, bytes),
+}
+
+
+@cache
+def _mongo_validator() -> Any:
+    # jsonschema is a test dependency only: imported when a test asks for the evaluator.
+    from bson import ObjectId  # noqa: PLC0415
+    from jsonschema import Draft4Validator, ValidationError, validators  # noqa: PLC0415
+
+    def bson_type(validator: Any, expected: str | list[str], instance: Any, _: Any) -> Any:
+        names = [expected] if isinstance(expected, str) else expected
+        if not any(validator.is_type(instance, name) for name in names):
+            yield ValidationError(f"{instance!r} is not of bsonType {expected}")
+
+    checks = {**_BSON_CHECKS, "objectId": lambda _, v: isinstance(v, ObjectId)}
+    return validators.extend(  # type: ignore[no-untyped-call]  # untyped in types-jsonschema
+        Draft4Validator,
+        validators={"bsonType": bson_type},
+        type_checker=Draft4Validator.TYPE_CHECKER.redefine_many(checks),
+    )
+
+
+def mongo_schema_errors(schema: Mapping[str, Any], document: Mapping[str, Any]) -> list[str]:
+    """What MongoDB's ``$jsonSchema`` validator would say about ``document``, one line each.
+
+    MongoDB cannot run everywhere tests run, and mongomock ignores validators; this evaluates
+    the same schema with ``jsonschema`` (draft 4, MongoDB's dialect, plus ``bsonType``, with
+    datetimes as BSON dates). Needs the ``jsonschema`` package.
+    """
+    found = _mongo_validator()(dict(schema)).iter_errors(dict(document))
+    return sorted(f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in found)
