@@ -432,6 +432,10 @@ BAD_SQL = Intent(
     name="broken_sql", summary="bad SQL", accepts=ACCEPTS,
     steps=(LOAD, SqlStep(name="oops", description="typo", statement="UPDATE {schema}.{table} SET nope = 1"), EXPORT),
 )
+DROPS_ROWS = Intent(
+    name="drops_rows", summary="loses a feature", accepts=ACCEPTS,
+    steps=(LOAD, SqlStep(name="lose", description="drops n=2", statement="DELETE FROM {schema}.{table} WHERE n = '2'"), EXPORT),
+)
 BAD_GDAL = Intent(
     name="broken_gdal", summary="bad GDAL", accepts=ACCEPTS,
     steps=(
@@ -445,6 +449,7 @@ BAD_GDAL = Intent(
 def register_intents(registry):
     registry.register(BAD_SQL)
     registry.register(BAD_GDAL)
+    registry.register(DROPS_ROWS)
 """
 
 
@@ -548,3 +553,50 @@ def test_a_corrupted_upload_is_removed_and_its_document_failed(
     [asset] = list(world.ledger.db["assets"].find())
     assert asset["status"] == "failed"
     assert "content_hash" in asset["failure"]
+
+
+def test_a_step_that_loses_features_fails_naming_them(
+    broken_world: World, make_vector: Callable[..., Path]
+) -> None:
+    rows = [
+        {"wkt": UTM_SQUARE, "n": "1"},
+        {"wkt": UTM_BOWTIE, "n": "2"},
+        {"wkt": UTM_SQUARE, "n": "3"},
+    ]
+    src = make_vector("three.geojson", rows, driver="GeoJSON", crs="EPSG:32633")
+    path = broken_world.upload("lossy", src)
+    report = broken_world.run(manifest("lossy", "drops_rows", [vector_file(path, "GeoJSON")]))
+    assert_failed_cleanly(
+        broken_world,
+        report,
+        step="count",
+        text="3 features were read but 2 remain after the SQL steps; missing feature ids (1-based, in source order): 2",
+    )
+
+
+def test_same_output_from_other_parameters_is_a_duplicate(
+    world: World, make_raster: Callable[..., Path]
+) -> None:
+    # 64x48 is smaller than one tile: no overviews, so overview_resampling cannot change a byte.
+    path = world.upload("params", make_raster("small.tif"))
+    first = world.run(
+        manifest(
+            "params",
+            "ingest_satellite_raster",
+            [raster_file(path, "EPSG:4326")],
+            parameters={"overview_resampling": "nearest"},
+        )
+    )
+    second = world.run(
+        manifest(
+            "params",
+            "ingest_satellite_raster",
+            [raster_file(path, "EPSG:4326")],
+            parameters={"overview_resampling": "average"},
+        )
+    )
+    assert first.status == second.status == "succeeded"
+    assert second.outputs[0].status == "duplicate"
+    assert second.outputs[0].duplicate_of == first.outputs[0].asset_id
+    assert "process" in second.timings  # the work was done, the result was the same
+    assert world.lake_keys() == [first.outputs[0].s3_key]
