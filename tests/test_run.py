@@ -600,3 +600,20 @@ def test_same_output_from_other_parameters_is_a_duplicate(
     assert second.outputs[0].duplicate_of == first.outputs[0].asset_id
     assert "process" in second.timings  # the work was done, the result was the same
     assert world.lake_keys() == [first.outputs[0].s3_key]
+
+
+def test_invalid_parameters_are_a_recorded_failure(
+    world: World, make_raster: Callable[..., Path]
+) -> None:
+    path = world.upload("badparams", make_raster("p.tif"))
+    report = world.run(
+        manifest(
+            "badparams",
+            "ingest_satellite_raster",
+            [raster_file(path, "EPSG:4326")],
+            parameters={"resampling": "sideways"},
+        )
+    )
+    assert_failed_cleanly(
+        world, report, step=None, text="invalid parameters: metadata.parameters.resampling"
+    )

@@ -107,12 +107,19 @@ class RunReport(BaseModel):
 
 
 def execute_run(run_id: str, manifest: Manifest, platform: Platform) -> RunReport:
-    """Run ``manifest``'s intent for every file; record the run; never leave half a result."""
+    """Run ``manifest``'s intent for every file; record the run; never leave half a result.
+
+    An unknown or contested intent raises (the sensor rejects such manifests before a run
+    exists); every later failure, invalid parameters included, is a recorded failed run.
+    """
     registered = platform.catalog.get(manifest.intent)
-    parameters = _parameters(manifest, registered)
+    invalid = _parameter_error(manifest, registered)
+    parameters = {} if invalid else _parameters(manifest, registered)
     run = _Run(run_id, manifest, platform, registered, parameters)
     platform.ledger.start_run(run.document())
     try:
+        if invalid:
+            raise invalid
         run.execute()
     except SpatialEtlError as error:
         logger.error("run %s failed: %s", run_id, error)
@@ -328,10 +335,14 @@ class _BoundRunner:
         return self._runner.run(argv, timeout_s=timeout_s, env=merged, check=check)
 
 
-def _parameters(manifest: Manifest, registered: RegisteredIntent) -> dict[str, JsonValue]:
+def _parameter_error(manifest: Manifest, registered: RegisteredIntent) -> InputError | None:
     problems = parameter_problems(manifest, registered)
-    if problems:
-        raise InputError("; ".join(str(problem) for problem in problems))
+    if not problems:
+        return None
+    return InputError("invalid parameters: " + "; ".join(str(problem) for problem in problems))
+
+
+def _parameters(manifest: Manifest, registered: RegisteredIntent) -> dict[str, JsonValue]:
     model = registered.intent.parameters
     if model is None:
         return {}
