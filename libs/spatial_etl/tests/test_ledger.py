@@ -675,10 +675,25 @@ def test_batch_round_trip_and_replay(ledger: Ledger, db: Any) -> None:
     assert ledger.get_batch("other") is None
 
 
-def test_a_new_manifest_cannot_reuse_an_accepted_batch_id(ledger: Ledger) -> None:
+@pytest.mark.parametrize("status", ["running", "succeeded"])
+def test_a_new_manifest_cannot_reuse_an_accepted_batch_id(ledger: Ledger, status: str) -> None:
     ledger.record_batch(batch())
+    ledger.update_batch_status("batch_01", "running", run_id=RUN_ID)
+    if status == "succeeded":
+        ledger.update_batch_status("batch_01", "succeeded")
     with pytest.raises(DuplicateBatchError, match="new batch id"):
         ledger.record_batch(batch(manifest_etag='"other"'))
+
+
+def test_a_reuploaded_manifest_replaces_a_waiting_or_failed_batch(ledger: Ledger) -> None:
+    ledger.record_batch(batch())
+    waiting_again = batch(manifest_etag='"second"')
+    assert ledger.record_batch(waiting_again) is True
+    ledger.update_batch_status("batch_01", "running", run_id=RUN_ID)
+    ledger.update_batch_status("batch_01", "failed")
+    retry = batch(manifest_etag='"third"')
+    assert ledger.record_batch(retry) is True
+    assert ledger.get_batch("batch_01") == retry
 
 
 def test_a_corrected_manifest_replaces_a_rejected_batch(ledger: Ledger) -> None:

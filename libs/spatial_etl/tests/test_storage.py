@@ -462,3 +462,28 @@ def test_importing_reads_no_environment() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.s3
+def test_get_bytes_reads_a_small_object_with_its_etag_and_hash(
+    store: ObjectStore, bucket: str
+) -> None:
+    stored = store.put_bytes(bucket, "manifests/b1.json", b'{"a": 1}', metadata={})
+    data, read = store.get_bytes(bucket, "manifests/b1.json")
+    assert data == b'{"a": 1}'
+    assert read.etag == stored.etag
+    assert read.sha256 == hashlib.sha256(data).hexdigest()
+    with pytest.raises(StorageError, match="more than the 4 allowed"):
+        store.get_bytes(bucket, "manifests/b1.json", max_size=4)
+    with pytest.raises(ObjectNotFoundError):
+        store.get_bytes(bucket, "manifests/none.json")
+
+
+@pytest.mark.s3
+def test_move_copies_then_deletes(store: ObjectStore, bucket: str) -> None:
+    store.put_bytes(bucket, "manifests/b2.json", b"{}", metadata={"uploader": "me"})
+    store.move(bucket, "manifests/b2.json", "manifests/processed/b2.json")
+    assert store.head(bucket, "manifests/b2.json") is None
+    moved = store.head(bucket, "manifests/processed/b2.json")
+    assert moved is not None
+    assert moved.metadata["uploader"] == "me"

@@ -174,6 +174,9 @@ _BATCH_TRANSITIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
 )
 """Allowed batch status changes; a re-execution takes a finished batch back to running."""
 
+_REPLACEABLE: Final = frozenset({"received", "rejected", "failed"})
+"""Batch statuses a re-uploaded manifest (new ETag) may replace."""
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -230,8 +233,9 @@ class Ledger:
     def record_batch(self, doc: BatchDocument) -> bool:
         """Record a manifest the sensor saw; False when this manifest object is already recorded.
 
-        The same manifest seen again (same key and ETag) is a no-op. A corrected manifest may
-        replace a *rejected* batch of the same id; any other reuse of a batch id raises
+        The same manifest seen again (same key and ETag) is a no-op. A re-uploaded manifest
+        may replace a batch that was rejected, failed, or is still waiting for its files (a
+        correction or a retry); reusing the id of a running or succeeded batch raises
         :class:`DuplicateBatchError`.
         """
         stored = _to_bson(doc)
@@ -249,12 +253,16 @@ class Ledger:
             )
         if (existing.manifest_key, existing.manifest_etag) == (doc.manifest_key, doc.manifest_etag):
             return False
-        if existing.status != "rejected":
+        if existing.status not in _REPLACEABLE:
             raise DuplicateBatchError(
                 f"batch {doc.batch_id!r} is already {existing.status} with another manifest; "
                 "upload the new one under a new batch id"
             )
-        guard = {"_id": doc.batch_id, "status": "rejected", "manifest_etag": existing.manifest_etag}
+        guard = {
+            "_id": doc.batch_id,
+            "status": existing.status,
+            "manifest_etag": existing.manifest_etag,
+        }
         if self._batches.replace_one(guard, stored).matched_count == 0:
             raise LedgerError(f"batch {doc.batch_id!r} changed while it was replaced; retry")
         return True

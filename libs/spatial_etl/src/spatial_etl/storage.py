@@ -239,6 +239,45 @@ class ObjectStore:
             self.client.put_object(**request)
         return self._written(bucket, key, digest)
 
+    def get_bytes(
+        self, bucket: str, key: str, *, max_size: int = 1 << 20
+    ) -> tuple[bytes, StoredObject]:
+        """Read a small object (a manifest) whole, with its ETag, size and sha256.
+
+        Refuses objects larger than ``max_size``: a manifest is a few kilobytes, and a huge
+        object in its place must not exhaust memory.
+        """
+        response = self._get(bucket, key)
+        size = response["ContentLength"]
+        if size > max_size:
+            response["Body"].close()
+            raise StorageError(
+                f"s3://{bucket}/{key} is {size} bytes, more than the {max_size} allowed",
+                bucket=bucket,
+                key=key,
+                code=None,
+            )
+        with _s3_errors("read", bucket, key):
+            data = response["Body"].read()
+        stored = StoredObject(
+            bucket=bucket,
+            key=key,
+            size=len(data),
+            etag=response["ETag"].strip('"'),
+            last_modified=response.get("LastModified"),
+            metadata=response.get("Metadata", {}),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+        return data, stored
+
+    def move(self, bucket: str, source: str, target: str) -> None:
+        """Move an object within a bucket (server-side copy, then delete of the source)."""
+        with _s3_errors("copy", bucket, source):
+            self.client.copy_object(
+                Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source}
+            )
+        self.delete(bucket, source)
+
     def delete(self, bucket: str, key: str) -> None:
         """Delete an object; deleting a missing key is not an error (S3 semantics)."""
         with _s3_errors("delete", bucket, key):
