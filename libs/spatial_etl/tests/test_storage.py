@@ -487,3 +487,18 @@ def test_move_copies_then_deletes(store: ObjectStore, bucket: str) -> None:
     moved = store.head(bucket, "manifests/processed/b2.json")
     assert moved is not None
     assert moved.metadata["uploader"] == "me"
+
+
+@pytest.mark.s3
+def test_non_recursive_listing_skips_sub_folders(store: ObjectStore, bucket: str) -> None:
+    for key in ("manifests/a.json", "manifests/processed/old.json", "manifests/z.json"):
+        store.put_bytes(bucket, key, b"{}", metadata={})
+    flat = [o.key for o in store.iter_objects(bucket, "manifests/", recursive=False)]
+    assert flat == ["manifests/a.json", "manifests/z.json"]
+    after = [
+        o.key
+        for o in store.iter_objects(
+            bucket, "manifests/", start_after="manifests/a.json", recursive=False
+        )
+    ]
+    assert after == ["manifests/z.json"]

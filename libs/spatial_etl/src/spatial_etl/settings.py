@@ -125,3 +125,21 @@ class LedgerSettings(BaseSettings):
     mongodb_database: str = Field(
         default="spatial_etl", description="SPATIAL_ETL_MONGODB_DATABASE: the ledger's database."
     )
+
+
+class IntakeSettings(BaseSettings):
+    """How the manifest sensor paces itself and how long it waits for files."""
+
+    model_config = _CONFIG
+
+    manifest_grace_period_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="SPATIAL_ETL_MANIFEST_GRACE_PERIOD_S: how long a manifest may wait for "
+        "files it lists that are not uploaded yet before it is rejected.",
+    )
+    sensor_max_manifests_per_tick: int = Field(
+        default=100,
+        gt=0,
+        description="SPATIAL_ETL_SENSOR_MAX_MANIFESTS_PER_TICK: manifests examined per tick.",
+    )

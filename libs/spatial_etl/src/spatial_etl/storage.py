@@ -331,7 +331,12 @@ class ObjectStore:
         return _from_head(bucket, key, response)
 
     def iter_objects(
-        self, bucket: str, prefix: str = "", *, start_after: str | None = None
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        start_after: str | None = None,
+        recursive: bool = True,
     ) -> Iterator[StoredObject]:
         """Every object under ``prefix``, in key order, one page of up to 1,000 at a time.
 
@@ -342,6 +347,8 @@ class ObjectStore:
             bucket: The bucket to list.
             prefix: Only keys starting with this.
             start_after: Only keys after this one (exclusive), e.g. to resume a listing.
+            recursive: False lists only the keys directly under ``prefix`` (S3's ``/``
+                delimiter), so sub-folders such as an archive cost nothing to skip.
 
         Raises:
             StorageError: The listing failed (raised while iterating).
@@ -349,6 +356,8 @@ class ObjectStore:
         request: ListObjectsV2RequestPaginateTypeDef = {"Bucket": bucket, "Prefix": prefix}
         if start_after is not None:
             request["StartAfter"] = start_after
+        if not recursive:
+            request["Delimiter"] = "/"
         paginator = self.client.get_paginator("list_objects_v2")
         with _s3_errors("list", bucket, prefix or None):
             for page in paginator.paginate(**request):

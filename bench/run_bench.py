@@ -1,0 +1,1114 @@
+"""Benchmark the run executor against the raw tools it drives, in one invocation.
+
+For a generated polygon GeoPackage and a generated 3-band Byte GeoTIFF, this script measures
+two ways of doing the same work, each in a fresh Python process of its own:
+
+* **raw**: the tools by hand. Vector: the ``ingest_vector_boundary`` intent's own ``ogr2ogr``
+  load command and SQL steps (taken from the plugin at run time, not copied), then PostGIS →
+  ADBC ``fetch_arrow_table()`` → ``pyarrow.parquet.write_table()``. Raster: ``gdal_translate
+  -of COG`` with the ``ingest_satellite_raster`` intent's creation options, on the local file.
+* **executor**: the platform: the file is uploaded to the landing bucket of the S3 endpoint,
+  a manifest is built, and :func:`spatial_etl.executor.execute_run` stages, processes,
+  exports and publishes it (mongomock ledger, real PostGIS, real GDAL, real S3 endpoint).
+
+For each it reports wall seconds (``time.perf_counter`` around the child process, Python's
+start-up and imports included; "work" seconds leave those out) and peak resident memory:
+
+* the Python process's own peak, ``VmHWM`` read from ``/proc/self/status`` at its end;
+* the largest GDAL program it started (ogr2ogr, gdal_translate...), and the peak of the whole
+  process tree (the sum of its processes' RSS at one moment), both sampled from ``/proc``
+  every 20 ms while the child runs: a spike shorter than that can be missed.
+
+``getrusage``'s ``ru_maxrss`` is recorded in the JSON too but not used: Linux carries a
+parent's peak into a child through fork and exec, so a child's ``ru_maxrss`` (and so
+``RUSAGE_CHILDREN``) never reads below the RSS its parent had when it started it (a 500 MB
+Python starting ``/bin/true`` reads 510 MB). The PostgreSQL server and the S3 server are
+separate processes and are counted in no figure. Ratios are executor / raw.
+
+This is a measurement, not a test: it asserts nothing about time or memory. It needs the
+services the integration tests use (``SPATIAL_ETL_POSTGIS_DSN``, ``SPATIAL_ETL_S3_ENDPOINT_URL``,
+``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``); ``make bench`` starts them, runs this
+script and stops them. Usage::
+
+    .venv/bin/python bench/run_bench.py [--polygons 200000] [--raster-size 8000]
+        [--repeat 1] [--json out.json] [--markdown] [--cases vector raster]
+"""
+
+# Child processes import only what their side needs, so that each one's peak memory counts
+# its own libraries and no others: imports inside functions are deliberate here.
+# ruff: noqa: PLC0415
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from string import Formatter
+from typing import Any, Final, ParamSpec, TypeVar
+
+EXIT_NO_SERVICES: Final = 2
+CRS: Final = "EPSG:32633"
+LAYER: Final = "parcels"
+RAW_TABLE: Final = "input_0"
+SEED: Final = 20240611
+REQUIRED_ENV: Final = (
+    "SPATIAL_ETL_POSTGIS_DSN",
+    "SPATIAL_ETL_S3_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+)
+GDAL_PROGRAMS: Final = ("ogr2ogr", "gdal_translate", "gdalinfo")
+SAMPLE_INTERVAL_S: Final = 0.02
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+# ============================================================================ results
+
+
+@dataclass
+class Measurement:
+    """One child process: what it did and what it cost."""
+
+    side: str
+    case: str
+    wall_s: float
+    work_s: float
+    imports_s: float
+    python_peak_mb: float
+    python_after_imports_mb: float
+    gdal_peak_mb: float
+    gdal_peak_program: str
+    tree_peak_mb: float
+    ru_maxrss_self_mb: float
+    ru_maxrss_children_mb: float
+    samples: int
+    steps: dict[str, float] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def peak_mb(self) -> float:
+        """The side's peak: the tree's sampled peak, or a larger single process's own HWM."""
+        return max(self.tree_peak_mb, self.python_peak_mb, self.gdal_peak_mb)
+
+
+@dataclass
+class CaseSummary:
+    """Median figures of one case over the repeats, raw and executor side by side."""
+
+    case: str
+    raw_s: float
+    executor_s: float
+    time_ratio: float
+    raw_work_s: float
+    executor_work_s: float
+    work_ratio: float
+    raw_peak_mb: float
+    executor_peak_mb: float
+    peak_ratio: float
+    raw_python_mb: float
+    executor_python_mb: float
+    raw_python_after_imports_mb: float
+    executor_python_after_imports_mb: float
+    raw_gdal_mb: float
+    executor_gdal_mb: float
+    raw_steps: dict[str, float]
+    executor_steps: dict[str, float]
+
+
+# ============================================================================ small helpers
+
+
+def _maxrss_mb(who: int) -> float:
+    """``ru_maxrss`` in MB (Linux reports KiB); inflated by inheritance, see the docstring."""
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def _proc_status(pid: int | str) -> tuple[str, int, int] | None:
+    """A process's name, ``VmHWM`` and ``VmRSS`` (KiB) from ``/proc``; None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    if "VmHWM" not in fields:  # a zombie: no memory any more
+        return None
+    return (
+        fields["Name"].strip(),
+        int(fields["VmHWM"].split()[0]),
+        int(fields["VmRSS"].split()[0]),
+    )
+
+
+def _own_hwm_mb() -> float:
+    status = _proc_status("self")
+    return status[1] / 1024 if status else 0.0
+
+
+def _process_tree(root: int) -> list[int]:
+    """``root`` and its descendants, through ``/proc/<pid>/task/<tid>/children``."""
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        with suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with suppress(OSError):
+                    todo += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+class TreeSampler:
+    """Samples the memory of a process tree from ``/proc`` on a thread while it runs.
+
+    Descendants still named like the root are skipped: between fork and exec a child is a copy
+    of its Python parent, and counting it would count the parent twice.
+    """
+
+    def __init__(self, root: int, interval_s: float = SAMPLE_INTERVAL_S) -> None:
+        self.root = root
+        self.interval_s = interval_s
+        self.samples = 0
+        self.tree_peak_kb = 0
+        self.hwm_kb: dict[tuple[int, str], int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        root_status = _proc_status(root)
+        self._root_name = root_status[0] if root_status else ""
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval_s)
+
+    def sample(self) -> None:
+        """Read every process of the tree once."""
+        total = 0
+        for pid in _process_tree(self.root):
+            status = _proc_status(pid)
+            if status is None:
+                continue
+            name, hwm, rss = status
+            if pid != self.root and name == self._root_name:
+                continue
+            total += rss
+            self.hwm_kb[(pid, name)] = max(self.hwm_kb.get((pid, name), 0), hwm)
+        self.samples += 1
+        self.tree_peak_kb = max(self.tree_peak_kb, total)
+
+    def largest_descendant(self) -> tuple[str, float]:
+        """The name and HWM (MB) of the largest process other than the root."""
+        others = [(hwm, name) for (pid, name), hwm in self.hwm_kb.items() if pid != self.root]
+        if not others:
+            return "-", 0.0
+        hwm, name = max(others)
+        return name, hwm / 1024
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    """Fill ``{name}`` placeholders by whole name (``{params.x}`` included); KeyError if unknown."""
+    parts: list[str] = []
+    for literal, name, _spec, _conversion in Formatter().parse(template):
+        parts.append(literal)
+        if name is not None:
+            parts.append(values[name])
+    return "".join(parts)
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit(f"bench: {name} not found on PATH (apt-get install gdal-bin)")
+    return found
+
+
+def _run_tool(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> None:
+    """Run a command; on failure show its output and stop."""
+    done = subprocess.run(
+        list(argv), capture_output=True, text=True, env=dict(env) if env else None, check=False
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"bench: {Path(argv[0]).name} exited with status {done.returncode}")
+
+
+def _pg_source(dsn: str) -> tuple[str, dict[str, str]]:
+    """GDAL's ``PG:`` connection string without the password, and the env carrying it."""
+    from psycopg2.extensions import parse_dsn
+
+    params = parse_dsn(dsn)
+    password = params.pop("password", "")
+    keys = ("host", "port", "dbname", "user")
+    source = "PG:" + " ".join(f"{key}={params[key]}" for key in keys if params.get(key))
+    return source, ({"PGPASSWORD": password} if password else {})
+
+
+@contextmanager
+def _timed(steps: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        steps[name] = steps.get(name, 0.0) + time.perf_counter() - started
+
+
+# ============================================================================ data generation
+
+
+def make_geopackage(path: Path, count: int) -> None:
+    """``count`` star-shaped polygons (8-14 vertices, ~1% self-intersecting) in EPSG:32633.
+
+    Written as CSV with WKT by numpy (seeded, so every run makes the same file), then turned
+    into a GeoPackage by ogr2ogr.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    side = int(np.ceil(np.sqrt(count)))
+    index = np.arange(count)
+    cx = 400_000.0 + (index % side) * 100.0 + rng.uniform(-10, 10, count)
+    cy = 5_400_000.0 + (index // side) * 100.0 + rng.uniform(-10, 10, count)
+    vertices = rng.integers(8, 15, count)
+    invalid = rng.random(count) < 0.01
+    classes = rng.integers(1, 13, count)
+    days = rng.integers(0, 3650, count)
+    base = np.datetime64("2010-01-01")
+    csv = path.with_suffix(".csv")
+    with csv.open("w") as out:
+        out.write("id,name,class,area_ha,surveyed,WKT\n")
+        for i in range(count):
+            n = int(vertices[i])
+            angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+            radius = rng.uniform(20, 45, n)
+            xs = cx[i] + radius * np.cos(angles)
+            ys = cy[i] + radius * np.sin(angles)
+            if invalid[i]:  # swap two vertices: a bow-tie that ST_MakeValid must split
+                xs[[0, 2]] = xs[[2, 0]]
+                ys[[0, 2]] = ys[[2, 0]]
+            ring = ", ".join(f"{x:.2f} {y:.2f}" for x, y in zip(xs, ys, strict=True))
+            area = 0.5 * abs(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1))) / 10_000
+            out.write(
+                f"{i + 1},parcel-{i + 1:07d},{classes[i]},{area:.4f},{base + days[i]},"
+                f'"POLYGON(({ring}, {xs[0]:.2f} {ys[0]:.2f}))"\n'
+            )
+    csv.with_suffix(".csvt").write_text("Integer,String,Integer,Real,Date,WKT\n")
+    _run_tool(
+        [
+            _tool("ogr2ogr"),
+            "-f",
+            "GPKG",
+            str(path),
+            str(csv),
+            "-nln",
+            LAYER,
+            "-nlt",
+            "POLYGON",
+            "-a_srs",
+            CRS,
+            "-oo",
+            "KEEP_GEOM_COLUMNS=NO",
+            "-gt",
+            "65536",
+        ]
+    )
+    csv.unlink()
+    csv.with_suffix(".csvt").unlink()
+
+
+def make_geotiff(path: Path, size: int) -> None:
+    """A ``size`` x ``size`` x 3 Byte GeoTIFF (striped, uncompressed) in EPSG:32633.
+
+    The pixels are smooth waves plus a little noise, like imagery: constant bands (a plain
+    ``gdal_create -burn``) compress to nothing and would understate the COG's cost. numpy writes
+    the raw bands with an ENVI header; gdal_translate makes the GeoTIFF.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    raw = path.with_suffix(".bsq")
+    x = np.arange(size, dtype=np.float32)
+    rows_per_chunk = max(1, 8_000_000 // size)
+    with raw.open("wb") as out:
+        for band in range(3):
+            wave_x = np.sin(x / (180.0 + 40 * band)) * 50
+            for top in range(0, size, rows_per_chunk):
+                y = np.arange(top, min(size, top + rows_per_chunk), dtype=np.float32)[:, None]
+                field_ = 120 + wave_x[None, :] * np.cos(y / (250.0 - 30 * band)) + 0.2 * (y % 97)
+                field_ += rng.normal(0, 6, field_.shape).astype(np.float32)
+                out.write(np.clip(field_, 0, 255).astype(np.uint8).tobytes())
+    raw.with_suffix(".hdr").write_text(
+        f"ENVI\nsamples = {size}\nlines = {size}\nbands = 3\nheader offset = 0\n"
+        "file type = ENVI Standard\ndata type = 1\ninterleave = bsq\nbyte order = 0\n"
+    )
+    left, top_ = 500_000, 5_600_000
+    _run_tool(
+        [
+            _tool("gdal_translate"),
+            "-q",
+            "-of",
+            "GTiff",
+            "-a_srs",
+            CRS,
+            "-a_ullr",
+            str(left),
+            str(top_),
+            str(left + size * 10),
+            str(top_ - size * 10),
+            str(raw),
+            str(path),
+        ]
+    )
+    raw.unlink()
+    raw.with_suffix(".hdr").unlink()
+
+
+# ============================================================================ child processes
+
+
+def _child(spec_path: Path) -> None:
+    """Entry point of a measured child: run one side of one case, write what it measured."""
+    started = time.perf_counter()
+    spec: dict[str, Any] = json.loads(spec_path.read_text())
+    side: str = spec["side"]
+    case: str = spec["case"]
+    if side == "raw" and case == "vector":
+        work = _raw_vector_importing()
+    elif side == "raw" and case == "raster":
+        work = _raw_raster_importing()
+    else:
+        work = _executor_importing()
+    after_imports = _own_hwm_mb()
+    imported = time.perf_counter()
+    steps, facts = work(spec)
+    done = time.perf_counter()
+    result = {
+        "work_s": done - imported,
+        "imports_s": imported - started,
+        "python_peak_mb": _own_hwm_mb(),
+        "python_after_imports_mb": after_imports,
+        "ru_maxrss_self_mb": _maxrss_mb(resource.RUSAGE_SELF),
+        "ru_maxrss_children_mb": _maxrss_mb(resource.RUSAGE_CHILDREN),
+        "steps": steps,
+        "facts": facts,
+    }
+    Path(spec["result"]).write_text(json.dumps(result))
+
+
+Work = Callable[[dict[str, Any]], tuple[dict[str, float], dict[str, Any]]]
+
+
+# ---------------------------------------------------------------------------- raw vector
+
+
+def _raw_vector_importing() -> Work:
+    import adbc_driver_postgresql.dbapi
+    import psycopg2
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from psycopg2 import sql
+
+    def work(spec: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
+        dsn: str = os.environ["SPATIAL_ETL_POSTGIS_DSN"]
+        schema: str = spec["schema"]
+        steps: dict[str, float] = {}
+        source, pg_env = _pg_source(dsn)
+        values = {
+            "postgis": source,
+            "src": spec["gpkg"],
+            "layer": LAYER,
+            "table": RAW_TABLE,
+            "schema": schema,
+            "crs": CRS,
+        }
+        conn = psycopg2.connect(dsn)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+            with _timed(steps, "load (ogr2ogr)"):
+                argv = [spec["ogr2ogr"], *(_fill(arg, values) for arg in spec["load_args"])]
+                _run_tool(argv, env={**os.environ, **pg_env})
+            identifiers = {"schema": sql.Identifier(schema), "table": sql.Identifier(RAW_TABLE)}
+            for step in spec["sql_steps"]:
+                with _timed(steps, f"sql: {step['name']}"), conn.cursor() as cur:
+                    cur.execute(sql.SQL(step["template"]).format(**identifiers))
+                    if step["check"] and cur.fetchmany(20):
+                        raise SystemExit(f"bench: check {step['name']} found offending rows")
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = %s AND table_name = %s "
+                    "AND column_name NOT IN ('geom', 'etl_fid') ORDER BY ordinal_position",
+                    (schema, RAW_TABLE),
+                )
+                attributes = [row[0] for row in cur.fetchall()]
+                query = (
+                    sql.SQL(
+                        "SELECT {}, ST_AsBinary(geom) AS geometry, ST_XMin(geom) AS xmin, "
+                        "ST_YMin(geom) AS ymin, ST_XMax(geom) AS xmax, ST_YMax(geom) AS ymax "
+                        "FROM {}.{}"
+                    )
+                    .format(
+                        sql.SQL(", ").join(map(sql.Identifier, attributes)),
+                        sql.Identifier(schema),
+                        sql.Identifier(RAW_TABLE),
+                    )
+                    .as_string(conn)
+                )
+            with _timed(steps, "export (ADBC table + write_table)"):
+                with (
+                    adbc_driver_postgresql.dbapi.connect(dsn) as adbc,
+                    adbc.cursor() as cursor,
+                ):
+                    cursor.execute(query)
+                    table = cursor.fetch_arrow_table()
+                keys = ["xmin", "ymin", "xmax", "ymax"]
+                bbox = pa.StructArray.from_arrays([table[k].combine_chunks() for k in keys], keys)
+                table = table.drop_columns(keys).append_column("bbox", bbox)
+                geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {}}
+                geo["columns"] = {"geometry": {"encoding": "WKB", "geometry_types": []}}
+                table = table.replace_schema_metadata({"geo": json.dumps(geo)})
+                rows = table.num_rows
+                pq.write_table(table, spec["out"], compression="zstd")
+                del table, bbox
+        finally:
+            with conn.cursor() as cur:
+                cur.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+                )
+            conn.close()
+        return steps, {"rows": rows, "output_bytes": Path(spec["out"]).stat().st_size}
+
+    return work
+
+
+# ---------------------------------------------------------------------------- raw raster
+
+
+def _raw_raster_importing() -> Work:
+    def work(spec: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
+        steps: dict[str, float] = {}
+        argv = [spec["gdal_translate"], "-q", "-of", "COG"]
+        for key, value in spec["creation_options"].items():
+            argv += ["-co", f"{key}={value}"]
+        with _timed(steps, "gdal_translate -of COG"):
+            _run_tool([*argv, spec["src"], spec["out"]])
+        return steps, {"output_bytes": Path(spec["out"]).stat().st_size}
+
+    return work
+
+
+# ---------------------------------------------------------------------------- executor
+
+
+def _executor_importing() -> Work:
+    import logging
+
+    import mongomock
+    from pydantic import SecretStr
+    from spatial_etl import products
+    from spatial_etl.compute import PostgisCompute
+    from spatial_etl.executor import Platform, execute_run
+    from spatial_etl.ledger import Ledger, ensure_indexes
+    from spatial_etl.models import Manifest
+    from spatial_etl.plugins import load_plugins
+    from spatial_etl.settings import PluginSettings, PostgisSettings, StorageSettings
+    from spatial_etl.spatial_utils.runner import CommandResult, SubprocessGdalRunner
+    from spatial_etl.storage import ObjectStore, StoredObject
+
+    logging.basicConfig(level=logging.WARNING, format="executor: %(name)s: %(message)s")
+    detail: dict[str, float] = {}
+
+    def timed(name: str, function: Callable[P, R]) -> Callable[P, R]:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            with _timed(detail, name):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    class TimedRunner(SubprocessGdalRunner):
+        """Adds each GDAL program's duration to the breakdown."""
+
+        def run(
+            self,
+            argv: Sequence[str],
+            *,
+            timeout_s: float | None = None,
+            env: Mapping[str, str] | None = None,
+            check: bool = True,
+        ) -> CommandResult:
+            with _timed(detail, f"gdal: {argv[0]}"):
+                return super().run(argv, timeout_s=timeout_s, env=env, check=check)
+
+    class TimedCompute(PostgisCompute):
+        """Adds each SQL statement's duration to the breakdown, by step name."""
+
+        def _run(
+            self, statement: Any, *, step: str, fetch: bool, limit: int = 1000
+        ) -> list[tuple[Any, ...]]:
+            with _timed(detail, f"sql: {step}"):
+                return super()._run(statement, step=step, fetch=fetch, limit=limit)
+
+    class TimedStore(ObjectStore):
+        """Adds the object store's transfers to the breakdown."""
+
+        def download(self, bucket: str, key: str, dest: Path) -> StoredObject:
+            with _timed(detail, "s3: download input (hashing)"):
+                return super().download(bucket, key, dest)
+
+        def sha256(self, bucket: str, key: str) -> str:
+            with _timed(detail, "s3: hash input in place"):
+                return super().sha256(bucket, key)
+
+        def put_file(
+            self,
+            bucket: str,
+            key: str,
+            path: Path,
+            *,
+            metadata: Mapping[str, str],
+            content_type: str | None = None,
+        ) -> StoredObject:
+            with _timed(detail, "s3: put_file output (hash + upload)"):
+                return super().put_file(
+                    bucket, key, path, metadata=metadata, content_type=content_type
+                )
+
+    from spatial_etl.export.geoparquet import export_geoparquet
+
+    # products.py calls export_geoparquet by its module-level name: time it there.
+    setattr(products, "export_geoparquet", timed("export_geoparquet", export_geoparquet))  # noqa: B010
+
+    def work(spec: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
+        storage = StorageSettings(
+            s3_endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
+            s3_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+            s3_secret_access_key=SecretStr(os.environ["AWS_SECRET_ACCESS_KEY"]),
+            landing_bucket=spec["landing_bucket"],
+            lake_bucket=spec["lake_bucket"],
+        )
+        db: Any = mongomock.MongoClient(tz_aware=True)["ledger"]
+        ensure_indexes(db)
+        compute = TimedCompute(
+            PostgisSettings(postgis_dsn=SecretStr(os.environ["SPATIAL_ETL_POSTGIS_DSN"]))
+        )
+        workdir = Path(spec["workdir"])
+        workdir.mkdir(parents=True, exist_ok=True)
+        platform_ = Platform(
+            store=TimedStore.from_settings(storage),
+            ledger=Ledger(db),
+            runner=TimedRunner(timeout_s=3600),
+            catalog=load_plugins(PluginSettings(plugins=None, block_plugins=frozenset())),
+            compute=compute,
+            workdir=workdir,
+        )
+        manifest = Manifest.model_validate(
+            spec["manifest"], context={"manifest_name": spec["manifest"]["batch_id"] + ".json"}
+        )
+        try:
+            report = execute_run(spec["run_id"], manifest, platform_)
+        finally:
+            compute.close()
+        if report.status != "succeeded":
+            raise SystemExit(f"bench: the executor's run failed: {report.error}")
+        [output] = report.outputs
+        steps = {f"stage: {name}": seconds for name, seconds in report.timings.items()}
+        steps.update(detail)
+        facts = {"s3_key": output.s3_key, "rows": output.feature_count, "sha256": output.sha256}
+        return steps, facts
+
+    return work
+
+
+# ============================================================================ the parent
+
+
+class Bench:
+    """Data, buckets and schemas of one invocation, and the children it measures."""
+
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        from pydantic import SecretStr
+        from spatial_etl.settings import StorageSettings
+        from spatial_etl.storage import ObjectStore
+
+        self.args = args
+        self.tmp = tmp
+        self.token = uuid.uuid4().hex[:8]
+        self.dsn = os.environ["SPATIAL_ETL_POSTGIS_DSN"]
+        self.landing = f"bench-landing-{self.token}"
+        self.lake = f"bench-lake-{self.token}"
+        self.raw_schemas: list[str] = []
+        self.store = ObjectStore.from_settings(
+            StorageSettings(
+                s3_endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
+                s3_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                s3_secret_access_key=SecretStr(os.environ["AWS_SECRET_ACCESS_KEY"]),
+                landing_bucket=self.landing,
+                lake_bucket=self.lake,
+            )
+        )
+        self.gpkg = tmp / f"{LAYER}.gpkg"
+        self.tif = tmp / "scene.tif"
+        self.measurements: list[Measurement] = []
+        self.sizes: dict[str, int] = {}
+        self.generation_s: dict[str, float] = {}
+
+    # ------------------------------------------------------------------------ setup
+
+    def prepare(self) -> None:
+        """Generate both inputs and upload them to the landing bucket."""
+        self.store.ensure_bucket(self.landing)
+        self.store.ensure_bucket(self.lake)
+        makers = {"vector": (self.gpkg, make_geopackage), "raster": (self.tif, make_geotiff)}
+        for case in self.args.cases:
+            path, make = makers[case]
+            size = self.args.polygons if case == "vector" else self.args.raster_size
+            _say(f"generating the {case} input ...")
+            started = time.perf_counter()
+            make(path, size)
+            self.generation_s[case] = time.perf_counter() - started
+            self.sizes[case] = path.stat().st_size
+            self.store.put_file(self.landing, f"{self._batch(case)}/{path.name}", path, metadata={})
+            _say(
+                f"{case} input: {path.name}, {self.sizes[case] / 1e6:.1f} MB, "
+                f"made in {self.generation_s[case]:.1f} s, uploaded"
+            )
+
+    def _batch(self, case: str) -> str:
+        return f"bench-{case}-{self.token}"
+
+    # ------------------------------------------------------------------------ specs
+
+    def _raw_spec(self, case: str, rep: int) -> dict[str, Any]:
+        if case == "raster":
+            from spatial_etl.models import ExportStep
+            from spatial_etl_satellite_raster import INTENT, RasterParameters
+
+            [export] = [s for s in INTENT.steps if isinstance(s, ExportStep)]
+            defaults = RasterParameters().model_dump(mode="json")
+            params = {f"params.{k}": str(v) for k, v in defaults.items() if v is not None}
+            options = {k: _fill(v, params) for k, v in export.creation_options.items()}
+            return {
+                "gdal_translate": _tool("gdal_translate"),
+                "creation_options": options,
+                "src": str(self.tif),
+                "out": str(self.tmp / f"raw-{rep}.tif"),
+            }
+        from spatial_etl.models import GdalStep, SqlCheckStep, SqlStep
+        from spatial_etl_vector_boundary import INTENT as VECTOR_INTENT
+
+        [load] = [s for s in VECTOR_INTENT.steps if isinstance(s, GdalStep)]
+        sql_steps = [
+            {
+                "name": s.name,
+                "template": s.statement if isinstance(s, SqlStep) else s.query,
+                "check": isinstance(s, SqlCheckStep),
+            }
+            for s in VECTOR_INTENT.steps
+            if isinstance(s, SqlStep | SqlCheckStep)
+        ]
+        schema = f"bench_raw_{self.token}_{rep}"
+        self.raw_schemas.append(schema)
+        return {
+            "ogr2ogr": _tool("ogr2ogr"),
+            "load_args": list(load.args),
+            "sql_steps": sql_steps,
+            "schema": schema,
+            "gpkg": str(self.gpkg),
+            "out": str(self.tmp / f"raw-{rep}.parquet"),
+        }
+
+    def _executor_spec(self, case: str, rep: int) -> dict[str, Any]:
+        batch = self._batch(case)
+        name = self.gpkg.name if case == "vector" else self.tif.name
+        kind = {"vector": "vector", "raster": "raster"}[case]
+        file_format = "GPKG" if case == "vector" else "GTiff"
+        intent = "ingest_vector_boundary" if case == "vector" else "ingest_satellite_raster"
+        return {
+            "landing_bucket": self.landing,
+            "lake_bucket": self.lake,
+            "run_id": f"bench-{self.token}-{case}-{rep}",
+            "workdir": str(self.tmp / "executor"),
+            "manifest": {
+                "batch_id": batch,
+                "uploader": "bench",
+                "intent": intent,
+                "files": [
+                    {
+                        "path": f"s3://landing-zone/{batch}/{name}",
+                        "type": kind,
+                        "format": file_format,
+                        "crs": CRS,
+                    }
+                ],
+                "metadata": {"project": "BENCH", "description": f"benchmark {case} input"},
+            },
+        }
+
+    # ------------------------------------------------------------------------ measuring
+
+    def measure(self, side: str, case: str, rep: int) -> Measurement:
+        """Run one side of one case in a fresh Python process and collect its figures."""
+        spec = self._raw_spec(case, rep) if side == "raw" else self._executor_spec(case, rep)
+        result = self.tmp / f"result-{side}-{case}-{rep}.json"
+        spec.update(side=side, case=case, result=str(result))
+        spec_path = self.tmp / f"spec-{side}-{case}-{rep}.json"
+        spec_path.write_text(json.dumps(spec))
+        _say(f"run {rep + 1}/{self.args.repeat}: {case}, {side} ...")
+        log = self.tmp / f"log-{side}-{case}-{rep}.txt"
+        argv = [sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)]
+        with log.open("w") as sink:
+            started = time.perf_counter()
+            with (
+                subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT) as child,
+                TreeSampler(child.pid) as sampler,
+            ):
+                try:
+                    returncode = child.wait(timeout=self.args.timeout)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    raise SystemExit(f"bench: {side} {case} ran over --timeout") from None
+            wall = time.perf_counter() - started
+        if returncode != 0 or not result.exists():
+            sys.stderr.write(log.read_text())
+            raise SystemExit(f"bench: {side} {case} failed (exit status {returncode})")
+        data = json.loads(result.read_text())
+        program, gdal_peak = sampler.largest_descendant()
+        measurement = Measurement(
+            side=side,
+            case=case,
+            wall_s=wall,
+            work_s=data["work_s"],
+            imports_s=data["imports_s"],
+            python_peak_mb=data["python_peak_mb"],
+            python_after_imports_mb=data["python_after_imports_mb"],
+            gdal_peak_mb=gdal_peak,
+            gdal_peak_program=program,
+            tree_peak_mb=sampler.tree_peak_kb / 1024,
+            ru_maxrss_self_mb=data["ru_maxrss_self_mb"],
+            ru_maxrss_children_mb=data["ru_maxrss_children_mb"],
+            samples=sampler.samples,
+            steps=data["steps"],
+            facts=data["facts"],
+        )
+        self._check(measurement)
+        self._clear_outputs(side, rep)
+        _say(f"  {wall:.1f} s, peak {measurement.peak_mb:.0f} MB")
+        self.measurements.append(measurement)
+        return measurement
+
+    def _check(self, m: Measurement) -> None:
+        """Both sides must have done the whole job: all features, one output."""
+        if m.case == "vector" and m.facts.get("rows") != self.args.polygons:
+            raise SystemExit(
+                f"bench: {m.side} vector wrote {m.facts.get('rows')} rows, "
+                f"expected {self.args.polygons}"
+            )
+
+    def _clear_outputs(self, side: str, rep: int) -> None:
+        """Keep neither the lake's objects nor local outputs between runs."""
+        if side == "executor":
+            for obj in list(self.store.iter_objects(self.lake)):
+                self.store.delete(self.lake, obj.key)
+        for path in self.tmp.glob(f"raw-{rep}.*"):
+            path.unlink()
+
+    def run(self) -> list[CaseSummary]:
+        """Alternate raw and executor runs (order flipped every repeat); summarise medians."""
+        cases = [c for c in ("vector", "raster") if c in self.args.cases]
+        for rep in range(self.args.repeat):
+            for case in cases:
+                sides = ("raw", "executor") if rep % 2 == 0 else ("executor", "raw")
+                for side in sides:
+                    self.measure(side, case, rep)
+        return [self._summary(case) for case in cases]
+
+    def _summary(self, case: str) -> CaseSummary:
+        def pick(side: str) -> list[Measurement]:
+            return [m for m in self.measurements if m.case == case and m.side == side]
+
+        raw, exe = pick("raw"), pick("executor")
+
+        def med(items: list[Measurement], get: Callable[[Measurement], float]) -> float:
+            return statistics.median(get(m) for m in items)
+
+        def steps(items: list[Measurement]) -> dict[str, float]:
+            names = dict.fromkeys(name for m in items for name in m.steps)
+            return {n: statistics.median(m.steps.get(n, 0.0) for m in items) for n in names}
+
+        raw_s, exe_s = med(raw, lambda m: m.wall_s), med(exe, lambda m: m.wall_s)
+        raw_w, exe_w = med(raw, lambda m: m.work_s), med(exe, lambda m: m.work_s)
+        raw_p, exe_p = med(raw, lambda m: m.peak_mb), med(exe, lambda m: m.peak_mb)
+        return CaseSummary(
+            case=case,
+            raw_s=raw_s,
+            executor_s=exe_s,
+            time_ratio=exe_s / raw_s,
+            raw_work_s=raw_w,
+            executor_work_s=exe_w,
+            work_ratio=exe_w / raw_w,
+            raw_peak_mb=raw_p,
+            executor_peak_mb=exe_p,
+            peak_ratio=exe_p / raw_p,
+            raw_python_mb=med(raw, lambda m: m.python_peak_mb),
+            executor_python_mb=med(exe, lambda m: m.python_peak_mb),
+            raw_python_after_imports_mb=med(raw, lambda m: m.python_after_imports_mb),
+            executor_python_after_imports_mb=med(exe, lambda m: m.python_after_imports_mb),
+            raw_gdal_mb=med(raw, lambda m: m.gdal_peak_mb),
+            executor_gdal_mb=med(exe, lambda m: m.gdal_peak_mb),
+            raw_steps=steps(raw),
+            executor_steps=steps(exe),
+        )
+
+    # ------------------------------------------------------------------------ cleanup
+
+    def cleanup(self) -> None:
+        """Drop the schemas, empty and remove the buckets; every step tolerates absence."""
+        import psycopg2
+        from botocore.exceptions import BotoCoreError, ClientError
+        from psycopg2 import sql
+        from pydantic import SecretStr
+        from spatial_etl.compute import PostgisCompute
+        from spatial_etl.errors import SpatialEtlError
+        from spatial_etl.settings import PostgisSettings
+
+        with suppress(psycopg2.Error), closing(psycopg2.connect(self.dsn)) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                for schema in self.raw_schemas:
+                    drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
+                    cur.execute(drop.format(sql.Identifier(schema)))
+        compute = PostgisCompute(PostgisSettings(postgis_dsn=SecretStr(self.dsn)))
+        with suppress(SpatialEtlError):
+            compute.drop_orphans(lambda run_id: not run_id.startswith(f"bench-{self.token}-"))
+        compute.close()
+        for bucket in (self.landing, self.lake):
+            with suppress(SpatialEtlError):
+                for obj in list(self.store.iter_objects(bucket)):
+                    self.store.delete(bucket, obj.key)
+            with suppress(BotoCoreError, ClientError):  # best effort: it may not exist
+                self.store.client.delete_bucket(Bucket=bucket)
+
+
+# ============================================================================ reporting
+
+
+def _say(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.2f}x"
+
+
+def _tables(summaries: Sequence[CaseSummary]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The report as (title, header, rows) tables, for rich and for Markdown alike."""
+    main = [
+        [
+            s.case,
+            f"{s.raw_s:.1f}",
+            f"{s.executor_s:.1f}",
+            _ratio(s.time_ratio),
+            f"{s.raw_peak_mb:.0f}",
+            f"{s.executor_peak_mb:.0f}",
+            _ratio(s.peak_ratio),
+        ]
+        for s in summaries
+    ]
+    detail = [
+        [
+            f"{s.case} {side}",
+            f"{work:.1f}",
+            f"{py:.0f}",
+            f"{imports:.0f}",
+            f"{gdal:.0f}",
+        ]
+        for s in summaries
+        for side, work, py, imports, gdal in (
+            ("raw", s.raw_work_s, s.raw_python_mb, s.raw_python_after_imports_mb, s.raw_gdal_mb),
+            (
+                "executor",
+                s.executor_work_s,
+                s.executor_python_mb,
+                s.executor_python_after_imports_mb,
+                s.executor_gdal_mb,
+            ),
+        )
+    ]
+    stages = [
+        [s.case, side, name, f"{seconds:.2f}"]
+        for s in summaries
+        for side, steps in (("raw", s.raw_steps), ("executor", s.executor_steps))
+        for name, seconds in steps.items()
+    ]
+    return [
+        (
+            "Executor vs raw tools (medians; ratio = executor / raw)",
+            [
+                "case",
+                "raw s",
+                "executor s",
+                "time ratio",
+                "raw peak MB",
+                "executor peak MB",
+                "peak ratio",
+            ],
+            main,
+        ),
+        (
+            "Where it goes: work s excludes start-up and imports; peaks per process",
+            [
+                "case side",
+                "work s",
+                "Python peak MB",
+                "Python after imports MB",
+                "largest GDAL child MB",
+            ],
+            detail,
+        ),
+        (
+            "Steps (s): executor 'stage:' rows are RunReport.timings, the others nest in them",
+            ["case", "side", "step", "s"],
+            stages,
+        ),
+    ]
+
+
+def _print_rich(tables: Sequence[tuple[str, list[str], list[list[str]]]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for title, header, rows in tables:
+        table = Table(title=title, title_justify="left")
+        for name in header:
+            table.add_column(
+                name, justify="left" if name in {"case", "side", "step", "case side"} else "right"
+            )
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+
+
+def _markdown(tables: Sequence[tuple[str, list[str], list[list[str]]]]) -> str:
+    lines: list[str] = []
+    for title, header, rows in tables:
+        lines += [f"**{title}**", "", "| " + " | ".join(header) + " |"]
+        lines.append("| " + " | ".join("---" for _ in header) + " |")
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _machine() -> dict[str, Any]:
+    gdal = subprocess.run(
+        [_tool("gdalinfo"), "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "gdal": gdal,
+    }
+
+
+# ============================================================================ main
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Executor vs raw GDAL/PostGIS tools: time and peak memory, as ratios.",
+    )
+    parser.add_argument("--polygons", type=int, default=200_000, help="polygons in the GeoPackage")
+    parser.add_argument("--raster-size", type=int, default=8000, help="raster width = height")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each side; medians shown")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
+    parser.add_argument(
+        "--cases", nargs="+", choices=("vector", "raster"), default=["vector", "raster"]
+    )
+    parser.add_argument("--workdir", type=Path, help="where temporary files go (default: TMPDIR)")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per child process")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.polygons < 1 or args.raster_size < 64 or args.repeat < 1:
+        parser.error("--polygons >= 1, --raster-size >= 64 and --repeat >= 1 are required")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; return the exit status."""
+    args = _parse(argv)
+    if args.child is not None:
+        _child(args.child)
+        return 0
+    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    if missing:
+        print(
+            f"bench: {', '.join(missing)} not set: this benchmark needs PostGIS and an S3 "
+            "endpoint; run `make bench`, which starts them",
+            file=sys.stderr,
+        )
+        return EXIT_NO_SERVICES
+    for program in GDAL_PROGRAMS:
+        _tool(program)
+    tmp = Path(tempfile.mkdtemp(prefix="spatial-etl-bench-", dir=args.workdir))
+    bench = Bench(args, tmp)
+    try:
+        bench.prepare()
+        summaries = bench.run()
+    finally:
+        bench.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+    tables = _tables(summaries)
+    _print_rich(tables)
+    if args.markdown:
+        print(_markdown(tables))
+    if args.json is not None:
+        report = {
+            "machine": _machine(),
+            "parameters": {
+                "polygons": args.polygons,
+                "raster_size": args.raster_size,
+                "repeat": args.repeat,
+            },
+            "inputs": {
+                case: {"bytes": bench.sizes[case], "generation_s": bench.generation_s[case]}
+                for case in bench.sizes
+            },
+            "summary": [asdict(s) for s in summaries],
+            "runs": [{**asdict(m), "peak_mb": m.peak_mb} for m in bench.measurements],
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
