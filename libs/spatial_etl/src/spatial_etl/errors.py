@@ -219,3 +219,20 @@ class StepError(SpatialEtlError):
 
 class PublishError(SpatialEtlError):
     """An output could not be published; its object was removed and its document marked failed."""
+
+
+class StaleManifestError(SpatialEtlError):
+    """A run was asked for a manifest version that has since been replaced in the landing zone."""
+
+
+class UploadError(SpatialEtlError):
+    """A local directory cannot be uploaded as a batch, or its batch cannot be committed.
+
+    ``problems`` lists every problem found before anything was sent (unknown file types,
+    missing shapefile sidecars, an invalid generated manifest...), each located by the file's
+    path relative to the directory or by the manifest field.
+    """
+
+    def __init__(self, message: str, problems: Sequence[object] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)

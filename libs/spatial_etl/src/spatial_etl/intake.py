@@ -26,8 +26,8 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 
-from spatial_etl.errors import DuplicateBatchError
-from spatial_etl.executor import Platform, RunReport
+from spatial_etl.errors import DuplicateBatchError, StaleManifestError
+from spatial_etl.executor import Platform, RunReport, execute_run
 from spatial_etl.ledger import Ledger
 from spatial_etl.models.landing import MANIFESTS_PREFIX
 from spatial_etl.models.ledger import BatchDocument
@@ -220,6 +220,25 @@ def settle(ref: ManifestRef, report: RunReport, platform: Platform) -> str:
     return f"{target}{ref.name}"
 
 
+def run_batch(ref: ManifestRef, run_id: str, platform: Platform) -> RunReport:
+    """Run the manifest a ticket named: the very version examined, then settle the batch.
+
+    A manifest replaced since its ticket was issued is not run: the new version gets a ticket
+    of its own, and running the old one would run what nobody asked for any more.
+    """
+    data, stored = platform.store.get_bytes(platform.store.settings.landing_bucket, ref.key)
+    if stored.etag != ref.etag:
+        raise StaleManifestError(
+            f"{ref.key} changed since it was examined (ETag {ref.etag} -> {stored.etag}); "
+            "the new version runs separately"
+        )
+    manifest = Manifest.from_json(data, name=ref.name)
+    platform.ledger.update_batch_status(manifest.batch_id, "running", run_id=run_id)
+    report = execute_run(run_id, manifest, platform)
+    settle(ref, report, platform)
+    return report
+
+
 def _missing_files(store: ObjectStore, manifest: Manifest) -> list[tuple[int, str]]:
     bucket = store.settings.landing_bucket
     return [
@@ -313,5 +332,6 @@ __all__ = [
     "examine",
     "pending_manifests",
     "reject",
+    "run_batch",
     "settle",
 ]

@@ -2,8 +2,8 @@
 
 Each resource is a ``ConfigurableResource`` whose every field is described (the Dagster UI
 shows the descriptions) and whose values come from the environment through ``EnvVar`` in the
-``Definitions``. The resource builds a core object; it does no work of its own, so a test can
-swap the object (``spatial_etl.testing.FakeGdalRunner``) without Dagster.
+``Definitions``. A resource builds a core object and does no work of its own, so tests swap the
+object (a ``FakeGdalRunner``, a mongomock ledger) without touching the code that uses it.
 """
 
 from __future__ import annotations
@@ -11,8 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from dagster import ConfigurableResource
-from pydantic import Field
+from pydantic import Field, SecretStr
+from spatial_etl.compute import PostgisCompute
+from spatial_etl.ledger import Ledger
+from spatial_etl.settings import LedgerSettings, PostgisSettings, StorageSettings
 from spatial_etl.spatial_utils.runner import GdalRunner, SubprocessGdalRunner
+from spatial_etl.storage import ObjectStore
 
 
 class GDALResource(ConfigurableResource):  # type: ignore[type-arg]  # generic only for typing
@@ -38,4 +42,64 @@ class GDALResource(ConfigurableResource):  # type: ignore[type-arg]  # generic o
             bin_dir=Path(self.bin_dir) if self.bin_dir else None,
             timeout_s=self.timeout_s,
             env=self.config_options,
+        )
+
+
+class MinIOResource(ConfigurableResource):  # type: ignore[type-arg]
+    """The seed's MinIOResource: the S3-compatible object store, through boto3."""
+
+    endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint, e.g. http://minio:9000; unset uses AWS's."
+    )
+    access_key_id: str | None = Field(default=None, description="Access key of the pipeline.")
+    secret_access_key: str | None = Field(default=None, description="Its secret.")
+    region: str = Field(default="us-east-1", description="Region name the endpoint expects.")
+    landing_bucket: str = Field(default="landing-zone", description="Where users upload.")
+    lake_bucket: str = Field(default="data-lake", description="Processed, versioned data.")
+
+    def store(self) -> ObjectStore:
+        """The core's object store for these settings."""
+        secret = SecretStr(self.secret_access_key) if self.secret_access_key else None
+        return ObjectStore.from_settings(
+            StorageSettings(
+                s3_endpoint_url=self.endpoint_url,
+                s3_access_key_id=self.access_key_id,
+                s3_secret_access_key=secret,
+                s3_region=self.region,
+                landing_bucket=self.landing_bucket,
+                lake_bucket=self.lake_bucket,
+            )
+        )
+
+
+class PostGISResource(ConfigurableResource):  # type: ignore[type-arg]
+    """The seed's PostGISResource: the compute database and its run-schema lifecycle."""
+
+    dsn: str = Field(description="postgresql://user:password@host:port/database of PostGIS.")
+    statement_timeout_s: int = Field(default=3600, description="Limit of one SQL statement.")
+    lock_timeout_s: int = Field(default=30, description="Limit of a wait for a lock.")
+    pool_size: int = Field(default=4, description="Connections kept open per process.")
+
+    def compute(self) -> PostgisCompute:
+        """The core's compute engine for these settings."""
+        return PostgisCompute(
+            PostgisSettings(
+                postgis_dsn=SecretStr(self.dsn),
+                postgis_statement_timeout_s=self.statement_timeout_s,
+                postgis_lock_timeout_s=self.lock_timeout_s,
+                postgis_pool_size=self.pool_size,
+            )
+        )
+
+
+class LedgerResource(ConfigurableResource):  # type: ignore[type-arg]
+    """The MongoDB ledger."""
+
+    uri: str = Field(description="mongodb://user:password@host:27017/?authSource=... of MongoDB.")
+    database: str = Field(default="spatial_etl", description="The ledger's database.")
+
+    def ledger(self) -> Ledger:
+        """The core's ledger for these settings (connects lazily)."""
+        return Ledger.from_settings(
+            LedgerSettings(mongodb_uri=SecretStr(self.uri), mongodb_database=self.database)
         )

@@ -1,0 +1,71 @@
+"""The manifest sensor: each tick, examine a bounded page of pending manifests.
+
+A thin adapter over :mod:`spatial_etl.intake`. The cursor records where the listing stopped,
+so a tick examines at most ``SPATIAL_ETL_SENSOR_MAX_MANIFESTS_PER_TICK`` manifests and the next
+tick continues after them; when the listing is exhausted the cursor wraps to the start. A
+restart resumes from the cursor. Nothing is lost: a manifest leaves the pending listing only
+when it is rejected (with its report) or its run has settled it; and nothing runs twice: the run
+key is the manifest's key, ETag and modification time.
+"""
+
+# No `from __future__ import annotations`: Dagster reads these annotations at runtime.
+import json
+
+import dagster as dg
+from spatial_etl.intake import Rejection, RunTicket, Waiting, examine, pending_manifests
+from spatial_etl.settings import IntakeSettings
+
+from spatial_etl_dagster.job import ingest_job
+from spatial_etl_dagster.platform import build_platform
+from spatial_etl_dagster.resources import GDALResource, LedgerResource, MinIOResource
+
+
+def _cursor(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    after = json.loads(raw).get("after")
+    return after if isinstance(after, str) else None
+
+
+@dg.sensor(
+    job=ingest_job,
+    minimum_interval_seconds=30,
+    description="Request a run for each committed manifest in s3://landing-zone/manifests/.",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def manifest_sensor(
+    context: dg.SensorEvaluationContext,
+    gdal: GDALResource,
+    minio: MinIOResource,
+    ledger: LedgerResource,
+) -> dg.SensorResult:
+    """Examine the next page of pending manifests; request runs, write rejections."""
+    settings = IntakeSettings()
+    platform = build_platform(gdal, minio, ledger)
+    limit = settings.sensor_max_manifests_per_tick
+    refs = pending_manifests(platform.store, start_after=_cursor(context.cursor), limit=limit)
+    requests: list[dg.RunRequest] = []
+    for ref in refs:
+        decision = examine(ref, platform, grace_period_s=settings.manifest_grace_period_s)
+        if isinstance(decision, RunTicket):
+            requests.append(_request(decision))
+        elif isinstance(decision, Rejection):
+            context.log.warning(f"rejected {ref.key}: report at {decision.report_key}")
+        elif isinstance(decision, Waiting):
+            context.log.info(f"{ref.key} waits for {len(decision.missing)} file(s)")
+    after = refs[-1].key if len(refs) == limit else None
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps({"after": after}))
+
+
+def _request(ticket: RunTicket) -> dg.RunRequest:
+    ref = ticket.ref
+    config = {
+        "key": ref.key,
+        "etag": ref.etag,
+        "last_modified": ref.last_modified.isoformat() if ref.last_modified else None,
+    }
+    return dg.RunRequest(
+        run_key=ref.run_key,
+        run_config={"ops": {"ingest_manifest": {"config": config}}},
+        tags=ticket.tags,
+    )

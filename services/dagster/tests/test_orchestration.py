@@ -1,0 +1,214 @@
+"""The sensor and the shared job, as Dagster runs them, against moto's S3 server and PostGIS.
+
+Resources are the real ones pointed at the test services; only the ledger is mongomock (no
+MongoDB here), swapped in through ``LedgerResource.ledger``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from spatial_etl.intake import FAILED, PROCESSED, REJECTED
+from spatial_etl_dagster import GDALResource, LedgerResource, MinIOResource, PostGISResource
+from spatial_etl_dagster.job import ingest_job
+from spatial_etl_dagster.sensor import manifest_sensor
+from support import World, make_world, manifest, raster_file
+
+pytestmark = [pytest.mark.s3, pytest.mark.postgis]
+
+
+@pytest.fixture
+def world(postgis_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with make_world(postgis_dsn, tmp_path) as made:
+        monkeypatch.setattr(LedgerResource, "ledger", lambda self: made.ledger)
+        yield made
+
+
+def resources(world: World, postgis_dsn: str) -> dict[str, Any]:
+    settings = world.store.settings
+    return {
+        "gdal": GDALResource(timeout_s=120),
+        "minio": MinIOResource(
+            endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
+            access_key_id="testing",
+            secret_access_key="testing",
+            landing_bucket=settings.landing_bucket,
+            lake_bucket=settings.lake_bucket,
+        ),
+        "postgis": PostGISResource(dsn=postgis_dsn),
+        "ledger": LedgerResource(uri="mongodb://unused"),
+    }
+
+
+def tick(world: World, postgis_dsn: str, cursor: str | None = None) -> dg.SensorResult:
+    context = dg.build_sensor_context(cursor=cursor, resources=resources(world, postgis_dsn))
+    result = manifest_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def commit(world: World, name: str, body: str) -> None:
+    world.store.put_bytes(
+        world.store.settings.landing_bucket, f"manifests/{name}.json", body.encode(), metadata={}
+    )
+
+
+def keys(world: World) -> list[str]:
+    return [
+        o.key for o in world.store.iter_objects(world.store.settings.landing_bucket, "manifests/")
+    ]
+
+
+@pytest.mark.gdal
+def test_a_tick_requests_valid_batches_and_rejects_the_rest(
+    world: World, postgis_dsn: str, make_raster: Callable[..., Path]
+) -> None:
+    path = world.upload("good", make_raster("a.tif"))
+    commit(
+        world,
+        "good",
+        json.dumps(manifest("good", "ingest_satellite_raster", [raster_file(path, "EPSG:4326")])),
+    )
+    commit(world, "broken", "{not json")
+    commit(
+        world,
+        "lidar",
+        json.dumps(
+            manifest("lidar", "ingest_lidar", [raster_file("s3://landing-zone/lidar/x.tif")])
+        ),
+    )
+    result = tick(world, postgis_dsn)
+    [request] = result.run_requests or []
+    assert request.run_key is not None
+    assert request.run_key.startswith("manifests/good.json@")
+    assert request.tags["spatial_etl/batch_id"] == "good"
+    assert request.tags["spatial_etl/intent"] == "ingest_satellite_raster"
+    assert request.tags["spatial_etl/plugin"] == "spatial-etl-satellite-raster==0.1.0"
+    assert request.tags["spatial_etl/uploader"] == "tests"
+    assert request.run_config["ops"]["ingest_manifest"]["config"]["key"] == "manifests/good.json"
+    assert json.loads(result.cursor or "") == {"after": None}
+    assert keys(world) == [
+        "manifests/good.json",
+        f"{REJECTED}broken.json",
+        f"{REJECTED}broken.report.json",
+        f"{REJECTED}lidar.json",
+        f"{REJECTED}lidar.report.json",
+    ]
+    data, _ = world.store.get_bytes(
+        world.store.settings.landing_bucket, f"{REJECTED}lidar.report.json"
+    )
+    assert json.loads(data)["known_intents"] == [
+        "ingest_satellite_raster",
+        "ingest_vector_boundary",
+    ]
+    assert world.ledger.get_batch("broken").status == "rejected"  # type: ignore[union-attr]
+    again = tick(world, postgis_dsn, result.cursor)  # the same manifest: the same run key
+    assert [r.run_key for r in again.run_requests or []] == [request.run_key]
+
+
+def test_missing_files_wait_for_the_grace_period(
+    world: World, postgis_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commit(
+        world,
+        "late",
+        json.dumps(
+            manifest(
+                "late", "ingest_satellite_raster", [raster_file("s3://landing-zone/late/x.tif")]
+            )
+        ),
+    )
+    monkeypatch.setenv("SPATIAL_ETL_MANIFEST_GRACE_PERIOD_S", "600")
+    assert tick(world, postgis_dsn).run_requests == []
+    assert keys(world) == ["manifests/late.json"]
+    monkeypatch.setenv("SPATIAL_ETL_MANIFEST_GRACE_PERIOD_S", "0")
+    assert tick(world, postgis_dsn).run_requests == []
+    assert keys(world) == [f"{REJECTED}late.json", f"{REJECTED}late.report.json"]
+
+
+def test_1500_manifests_are_examined_in_bounded_ticks_without_loss(
+    world: World, postgis_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPATIAL_ETL_SENSOR_MAX_MANIFESTS_PER_TICK", "600")
+    monkeypatch.setenv("SPATIAL_ETL_MANIFEST_GRACE_PERIOD_S", "3600")
+    names = [f"m{i:05d}" for i in range(1500)]
+
+    def put(name: str) -> None:
+        doc = manifest(
+            name, "ingest_satellite_raster", [raster_file(f"s3://landing-zone/{name}/x.tif")]
+        )
+        commit(world, name, json.dumps(doc))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, names))
+    cursors = []
+    cursor = None
+    for _ in range(3):
+        cursor = tick(world, postgis_dsn, cursor).cursor
+        cursors.append(json.loads(cursor or ""))
+    assert cursors == [
+        {"after": "manifests/m00599.json"},
+        {"after": "manifests/m01199.json"},
+        {"after": None},  # 300 left: the listing is exhausted and wraps
+    ]
+    assert world.ledger.db["batches"].count_documents({"status": "received"}) == 1500
+
+
+@pytest.mark.gdal
+def test_the_job_publishes_reports_assets_and_settles_the_manifest(
+    world: World, postgis_dsn: str, make_raster: Callable[..., Path]
+) -> None:
+    path = world.upload("scene", make_raster("scene.tif", size=(700, 600)))
+    commit(
+        world,
+        "scene",
+        json.dumps(manifest("scene", "ingest_satellite_raster", [raster_file(path, "EPSG:4326")])),
+    )
+    [request] = tick(world, postgis_dsn).run_requests or []
+    result = ingest_job.execute_in_process(
+        run_config=request.run_config, resources=resources(world, postgis_dsn), tags=request.tags
+    )
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("ingest_manifest")
+    assert materialization.asset_key == dg.AssetKey(["ingest_satellite_raster", "scene"])
+    metadata = materialization.metadata
+    asset = world.ledger.latest_committed("ingest_satellite_raster", "scene")
+    assert asset is not None
+    assert metadata["sha256"].value == asset.sha256
+    assert metadata["version"].value == 1
+    assert metadata["s3_uri"].value == f"s3://{world.store.settings.lake_bucket}/{asset.s3_key}"
+    assert asset.run_id == result.run_id
+    assert keys(world) == [f"{PROCESSED}scene.json"]
+    batch = world.ledger.get_batch("scene")
+    assert batch is not None
+    assert (batch.status, batch.run_ids) == ("succeeded", [result.run_id])
+    assert tick(world, postgis_dsn).run_requests == []  # nothing pending any more
+
+
+@pytest.mark.gdal
+def test_a_failed_job_says_why_and_leaves_the_manifest_in_failed(
+    world: World, postgis_dsn: str, make_raster: Callable[..., Path]
+) -> None:
+    path = world.upload("wrong", make_raster("w.tif", crs="EPSG:4326"))
+    commit(
+        world,
+        "wrong",
+        json.dumps(manifest("wrong", "ingest_satellite_raster", [raster_file(path, "EPSG:32633")])),
+    )
+    [request] = tick(world, postgis_dsn).run_requests or []
+    result = ingest_job.execute_in_process(
+        run_config=request.run_config, resources=resources(world, postgis_dsn), raise_on_error=False
+    )
+    assert not result.success
+    failure = result.failure_data_for_node("ingest_manifest")
+    assert failure is not None
+    assert "differs from the manifest's crs" in str(failure.user_failure_data.description)  # type: ignore[union-attr]
+    assert keys(world) == [f"{FAILED}wrong.json", f"{FAILED}wrong.report.json"]
+    assert world.ledger.get_batch("wrong").status == "failed"  # type: ignore[union-attr]
