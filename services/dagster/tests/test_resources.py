@@ -68,3 +68,21 @@ def test_resource_runs_real_gdal_inside_an_op() -> None:
     assert outputs[0].startswith("GDAL ")
     with pytest.raises(GdalCommandError, match=r"No such file or directory"):
         bad_job.execute_in_process(resources={"gdal": GDALResource()})
+
+
+def test_the_code_location_validates_with_dagsters_own_cli(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("dagster")
+    done = subprocess.run(
+        [str(exe), "definitions", "validate", "-m", "spatial_etl_dagster.definitions"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path), "HOME": str(tmp_path)},
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All code locations passed validation" in done.stdout + done.stderr
