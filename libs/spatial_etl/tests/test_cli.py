@@ -190,3 +190,40 @@ def test_console_script_is_installed_and_runs() -> None:
         "ingest_satellite_raster",
         "ingest_vector_boundary",
     }
+
+
+def test_extension_command_groups_load_and_a_broken_one_is_reported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from importlib.metadata import EntryPoint
+
+    import typer
+    from spatial_etl import cli
+
+    (tmp_path / "greeting_commands.py").write_text(
+        "import typer\n"
+        "app = typer.Typer()\n"
+        "@app.command()\n"
+        "def hello() -> None:\n"
+        "    typer.echo('hello from an extension')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    points = [
+        EntryPoint(name="broken", value="no_such_module_xyz:app", group=cli.COMMANDS_GROUP),
+        EntryPoint(name="greeting", value="greeting_commands:app", group=cli.COMMANDS_GROUP),
+    ]
+    monkeypatch.setattr(cli, "entry_points", lambda group: points)
+    target = typer.Typer()
+    target.command("noop")(lambda: None)
+    cli.add_extensions(target)
+    assert "command group 'broken' did not load" in capsys.readouterr().err
+    result = runner.invoke(target, ["greeting", "hello"])
+    assert result.exit_code == 0
+    assert "hello from an extension" in result.stdout
+
+
+def test_the_dagster_service_adds_the_local_command() -> None:
+    exe = shutil.which("spatial-etl") or str(Path(__file__).parents[3] / ".venv/bin/spatial-etl")
+    done = subprocess.run([exe, "local", "--help"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "run" in done.stdout

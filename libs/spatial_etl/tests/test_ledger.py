@@ -25,6 +25,7 @@ from spatial_etl.ledger import (
     Ledger,
     collection_commands,
     ensure_indexes,
+    index_commands,
     init_ledger,
     mongo_json_schema,
 )
@@ -619,6 +620,7 @@ def test_init_ledger_creates_collections_validators_and_indexes(db: Any) -> None
         "intent_dataset_status_version",
         "sha256",
         "run_id",
+        "batch_id",
     }
     version = assets["intent_dataset_version_unique"]
     assert version["unique"] is True
@@ -627,6 +629,21 @@ def test_init_ledger_creates_collections_validators_and_indexes(db: Any) -> None
     assert list(assets["intent_dataset_status_version"]["key"])[-1] == ("version", -1)
     assert db.batches.index_information()["manifest_key_etag_unique"]["unique"] is True
     assert "batch_id" in db.runs.index_information()
+
+
+def test_index_commands_are_what_ensure_indexes_creates(db: Any) -> None:
+    ensure_indexes(db)
+    commands = index_commands()
+    assert [command["createIndexes"] for command in commands] == list(COLLECTIONS)
+    for command in commands:
+        created = db[command["createIndexes"]].index_information()
+        assert set(created) - {"_id_"} == {index["name"] for index in command["indexes"]}
+        for index in command["indexes"]:
+            made = created[index["name"]]
+            assert list(made["key"]) == list(index["key"].items())
+            assert made.get("unique", False) is index["unique"]
+            assert made.get("partialFilterExpression") == index.get("partialFilterExpression")
+    assert bson.decode(bson.encode({"commands": commands}))["commands"] == commands
 
 
 def test_init_ledger_twice_changes_nothing(db: Any) -> None:
@@ -906,3 +923,62 @@ def test_from_settings_does_not_connect() -> None:
         assert ledger.db.client.codec_options.tz_aware is True
     finally:
         ledger.close()
+
+
+def test_from_settings_takes_a_server_selection_timeout() -> None:
+    settings = LedgerSettings(mongodb_uri=SecretStr("mongodb://127.0.0.1:1/"))
+    ledger = Ledger.from_settings(settings, server_selection_timeout_s=0.25)
+    try:
+        assert ledger.db.client.options.server_selection_timeout == 0.25
+    finally:
+        ledger.close()
+    with pytest.raises(ValueError, match="must be positive"):
+        Ledger.from_settings(settings, server_selection_timeout_s=0)
+
+
+# ----------------------------------------------------------------------------- reads for people
+
+
+def test_runs_of_batch_oldest_first(ledger: Ledger) -> None:
+    later = run(run_id="run-b", started_at=T0 + timedelta(hours=1))
+    ledger.start_run(later)
+    ledger.start_run(run(run_id="run-a"))
+    ledger.start_run(run(run_id="run-other", batch_id="batch_02"))
+    assert [r.run_id for r in ledger.runs_of_batch("batch_01")] == ["run-a", "run-b"]
+    assert ledger.runs_of_batch("batch_02")[0].run_id == "run-other"
+    assert ledger.runs_of_batch("nope") == []
+
+
+def test_assets_of_batch_and_of_run_in_every_status(ledger: Ledger) -> None:
+    first = _publish(ledger, 1)
+    failed = _publish(ledger, 2, commit=False)
+    failed = ledger.fail_asset(failed.asset_id, "upload refused")
+    other = vector_asset(version=3, run_id="run-2", batch_id="batch_02", created_at=T0)
+    ledger.insert_pending_asset(other)
+    assert ledger.assets_of_batch("batch_01") == [first, failed]
+    assert ledger.assets_of_run(RUN_ID) == [first, failed]
+    assert ledger.assets_of_batch("batch_02") == [other]
+    assert ledger.assets_of_run("run-2") == [other]
+    assert ledger.assets_of_batch("nope") == []
+
+
+def test_list_assets_latest_committed_version_of_each_dataset(ledger: Ledger) -> None:
+    _publish(ledger, 1)
+    districts_2 = _publish(ledger, 2)
+    _publish(ledger, 3, commit=False)  # pending: not listed
+    scene = raster_asset(created_at=T0)
+    ledger.insert_pending_asset(scene)
+    scene = ledger.commit_asset(scene.asset_id, T0)
+    rivers = vector_asset(dataset="rivers", s3_key="rivers/v1.parquet")
+    ledger.insert_pending_asset(rivers)
+    rivers = ledger.commit_asset(rivers.asset_id, T0)
+    assert ledger.list_assets() == [scene, districts_2, rivers]
+    assert ledger.list_assets(intent="ingest_vector_boundary") == [districts_2, rivers]
+    assert ledger.list_assets(dataset="districts") == [districts_2]
+    assert ledger.list_assets(intent="ingest_lidar") == []
+    assert ledger.list_assets(limit=2) == [scene, districts_2]
+    versions = ledger.list_assets(dataset="districts", latest_only=False)
+    assert [a.version for a in versions] == [2, 1]
+    assert [a.version for a in ledger.list_assets(status="pending", latest_only=False)] == [3]
+    with pytest.raises(ValueError, match="limit"):
+        ledger.list_assets(limit=0)

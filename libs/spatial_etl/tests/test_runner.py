@@ -283,6 +283,30 @@ def test_timeout_kills_the_process_group(
         os.killpg(process.pid, 0)  # nothing left in its process group either
 
 
+@pytest.mark.gdal
+def test_an_interrupt_kills_the_process_group(
+    tmp_path: Path, spawned: list[subprocess.Popen[bytes]]
+) -> None:
+    fifo = tmp_path / "blocked.tif"
+    os.mkfifo(fifo)
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            SubprocessGdalRunner(timeout_s=60).run(["gdalinfo", str(fifo)])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    [process] = spawned
+    assert process.returncode == -signal.SIGKILL  # killed and reaped, not left running
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)
+
+
 # ----------------------------------------------------------------------------- refusals
 
 

@@ -30,6 +30,7 @@ from pymongo.errors import DuplicateKeyError
 from spatial_etl.errors import DuplicateAssetError, DuplicateBatchError, LedgerError
 from spatial_etl.models.ledger import (
     AssetDocument,
+    AssetStatus,
     BatchDocument,
     BatchStatus,
     InputRecord,
@@ -63,6 +64,10 @@ class IndexSpec(NamedTuple):
         if self.partial is not None:
             options["partialFilterExpression"] = dict(self.partial)
         return options
+
+    def document(self) -> Document:
+        """The index as a ``createIndexes`` command lists it: ``key`` then the options."""
+        return {"key": dict(self.keys), **self.options()}
 
 
 class CollectionSpec(NamedTuple):
@@ -102,6 +107,7 @@ COLLECTIONS: Final[Mapping[str, CollectionSpec]] = MappingProxyType(
                 ),
                 IndexSpec("sha256", (("sha256", _UP),)),
                 IndexSpec("run_id", (("run_id", _UP),)),
+                IndexSpec("batch_id", (("batch_id", _UP),)),
             ),
         ),
     }
@@ -128,6 +134,17 @@ def collection_commands(existing: Set[str] = frozenset()) -> list[Document]:
             }
         )
     return commands
+
+
+def index_commands() -> list[Document]:
+    """The ``createIndexes`` commands equivalent to :func:`ensure_indexes`, one per collection.
+
+    Pure, like :func:`collection_commands`: what ``spatial-etl ledger init --dry-run`` prints.
+    """
+    return [
+        {"createIndexes": name, "indexes": [index.document() for index in spec.indexes]}
+        for name, spec in COLLECTIONS.items()
+    ]
 
 
 def ensure_indexes(db: Database[Document]) -> list[str]:
@@ -177,6 +194,9 @@ _BATCH_TRANSITIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
 _REPLACEABLE: Final = frozenset({"received", "rejected", "failed"})
 """Batch statuses a re-uploaded manifest (new ETag) may replace."""
 
+_ASSET_ORDER: Final = (("created_at", ASCENDING), ("dataset", ASCENDING), ("version", ASCENDING))
+"""How a batch's or a run's assets are listed: in the order they were published."""
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -213,14 +233,32 @@ class Ledger:
         self._assets = db.get_collection("assets", codec_options=options)
 
     @classmethod
-    def from_settings(cls, settings: LedgerSettings | None = None) -> Ledger:
-        """A ledger on the configured database; the client connects on first use."""
+    def from_settings(
+        cls,
+        settings: LedgerSettings | None = None,
+        *,
+        server_selection_timeout_s: float | None = None,
+    ) -> Ledger:
+        """A ledger on the configured database; the client connects on first use.
+
+        ``server_selection_timeout_s`` bounds how long an operation waits for a reachable
+        server before raising ``ServerSelectionTimeoutError`` (pymongo's default is 30 s;
+        the command line uses a few seconds). ``None`` keeps the URI's or pymongo's value.
+        """
         settings = settings if settings is not None else LedgerSettings()
+        options: dict[str, Any] = {}
+        if server_selection_timeout_s is not None:
+            if server_selection_timeout_s <= 0:
+                raise ValueError(
+                    f"server_selection_timeout_s must be positive, not {server_selection_timeout_s}"
+                )
+            options["serverSelectionTimeoutMS"] = round(server_selection_timeout_s * 1000)
         client: MongoClient[Document] = MongoClient(
             settings.mongodb_uri.get_secret_value(),
             tz_aware=True,
             connect=False,
             appname="spatial-etl",
+            **options,
         )
         return cls(client[settings.mongodb_database])
 
@@ -404,7 +442,79 @@ class Ledger:
         top = self._find(self._assets, AssetDocument, query, newest=True)
         return 1 if top is None else top.version + 1
 
+    # reads for people (the command line)
+
+    def runs_of_batch(self, batch_id: str) -> list[RunDocument]:
+        """Every run of a batch, oldest first (index ``batch_id`` of ``runs``)."""
+        query = {"batch_id": batch_id}
+        order = [("started_at", ASCENDING), ("_id", ASCENDING)]
+        return self._find_all(self._runs, RunDocument, query, order)
+
+    def assets_of_run(self, run_id: str) -> list[AssetDocument]:
+        """Every asset document a run wrote, in any status (index ``run_id``)."""
+        return self._find_all(self._assets, AssetDocument, {"run_id": run_id}, _ASSET_ORDER)
+
+    def assets_of_batch(self, batch_id: str) -> list[AssetDocument]:
+        """Every asset document of a batch's runs, in any status (index ``batch_id``).
+
+        Readers must check ``status``: only committed assets exist in the lake.
+        """
+        query = {"batch_id": batch_id}
+        return self._find_all(self._assets, AssetDocument, query, _ASSET_ORDER)
+
+    def list_assets(
+        self,
+        *,
+        intent: str | None = None,
+        dataset: str | None = None,
+        status: AssetStatus = "committed",
+        latest_only: bool = True,
+        limit: int = 100,
+    ) -> list[AssetDocument]:
+        """Assets in ``status``, by intent and dataset, newest version first.
+
+        ``latest_only`` keeps the highest version of each (intent, dataset) (a ``$group`` over
+        the index ``intent_dataset_status_version``, whose order the sort follows). ``limit``
+        bounds the documents returned (datasets, when ``latest_only``).
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        query: Document = {"status": status}
+        if intent is not None:
+            query["intent"] = intent
+        if dataset is not None:
+            query["dataset"] = dataset
+        order = {"intent": _UP, "dataset": _UP, "status": _UP, "version": _DOWN}
+        if not latest_only:
+            return self._find_all(self._assets, AssetDocument, query, list(order.items()), limit)
+        pipeline: list[Document] = [
+            {"$match": query},
+            {"$sort": order},
+            {
+                "$group": {
+                    "_id": {"intent": "$intent", "dataset": "$dataset"},
+                    "latest": {"$first": "$$ROOT"},
+                }
+            },
+            {"$replaceRoot": {"newRoot": "$latest"}},
+            {"$sort": {"intent": ASCENDING, "dataset": ASCENDING}},
+            {"$limit": limit},
+        ]
+        cursor = self._assets.aggregate(pipeline, allowDiskUse=True)
+        return [AssetDocument.model_validate(raw) for raw in cursor]
+
     # helpers
+
+    def _find_all(
+        self,
+        collection: Collection[Document],
+        model: type[_D],
+        query: Mapping[str, Any],
+        sort: Sequence[tuple[str, int]],
+        limit: int = 0,
+    ) -> list[_D]:
+        cursor = collection.find(dict(query), sort=list(sort), limit=limit)
+        return [model.model_validate(raw) for raw in cursor]
 
     def _settle(self, asset_id: str, changes: Mapping[str, Any]) -> AssetDocument:
         """Move a pending asset to committed or failed; any other status is an error."""

@@ -176,6 +176,9 @@ class SubprocessGdalRunner:
             err.join()
             out.join()
             raise GdalTimeoutError(shown, limit, redact(err.text)) from None
+        except BaseException:  # an interrupt (Ctrl-C, SIGTERM): the child must not outlive it
+            _kill_group(process)
+            raise
         out.join()
         err.join()
         result = CommandResult(
