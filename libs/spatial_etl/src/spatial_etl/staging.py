@@ -1,10 +1,13 @@
-"""Stage a manifest's files for GDAL: read in place through /vsis3/, or download first.
+"""Stage a manifest's files for GDAL: download each object, hashing it as it is written.
 
-Streaming reads are the default: GDAL opens ``/vsis3/<bucket>/<key>`` (``/vsizip//vsis3/...``
-for a zipped shapefile) and the object's sha256 is computed in one streaming pass. Formats
-whose readers seek all over the file are downloaded first (a GeoPackage read through /vsis3/
-was 8x slower than a local one in our measurements), as are plain shapefiles, whose sidecars
-(.shx, .dbf, .prj, ...) must sit beside the .shp. Downloads hash while they write.
+Every input is downloaded to the run's work directory, so that the bytes a run processes are
+exactly the bytes whose sha256 the ledger records: reading in place through /vsis3/ would
+hash one read and process another, and an object overwritten in between would be recorded
+under the wrong digest. It is also faster in practice: GDAL reads a GeoTIFF or a GeoPackage
+through many ranged requests (129 for an 8000x8000 COG conversion, 8x slower for a
+GeoPackage), while one streaming download costs a fraction of the conversion
+(bench/README.md). Plain shapefiles bring their sidecars (.shx, .dbf, .prj, ...) along;
+zipped ones are opened with /vsizip/ on the local copy.
 """
 
 from __future__ import annotations
@@ -19,9 +22,6 @@ from spatial_etl.models.ledger import InputRecord
 from spatial_etl.models.manifest import Manifest, ManifestFile
 from spatial_etl.storage import ObjectStore, StoredObject
 
-DOWNLOAD_DRIVERS: Final = frozenset({"GPKG", "SQLite", "OpenFileGDB"})
-"""Drivers that read randomly enough that a local copy beats ranged HTTP reads."""
-
 ARCHIVE_SUFFIXES: Final = (".zip", ".shz")
 SHAPEFILE_REQUIRED: Final = (".shx", ".dbf")
 
@@ -35,7 +35,6 @@ class StagedInput(BaseModel):
     file: ManifestFile
     gdal_path: str
     records: tuple[InputRecord, ...]
-    downloaded: bool
 
 
 def stage_inputs(store: ObjectStore, manifest: Manifest, workdir: Path) -> list[StagedInput]:
@@ -50,22 +49,13 @@ def _stage(store: ObjectStore, index: int, item: ManifestFile, workdir: Path) ->
     local_dir = workdir / f"input_{index}"
     if item.format == "ESRI Shapefile" and suffix == ".shp":
         records, path = _download_shapefile(store, bucket, key, local_dir)
-        return StagedInput(
-            index=index, file=item, gdal_path=str(path), records=records, downloaded=True
-        )
-    if item.format in DOWNLOAD_DRIVERS:
-        stored = _download(store, bucket, key, local_dir / PurePosixPath(key).name)
-        path = local_dir / PurePosixPath(key).name
-        return StagedInput(
-            index=index, file=item, gdal_path=str(path), records=(_record(stored),), downloaded=True
-        )
-    stored = _hash_in_place(store, bucket, key)
-    gdal_path = store.vsis3_path(bucket, key)
+        return StagedInput(index=index, file=item, gdal_path=str(path), records=records)
+    name = PurePosixPath(key).name
+    stored = _download(store, bucket, key, local_dir / name)
+    gdal_path = str(local_dir / name)
     if suffix in ARCHIVE_SUFFIXES:
         gdal_path = f"/vsizip/{gdal_path}"
-    return StagedInput(
-        index=index, file=item, gdal_path=gdal_path, records=(_record(stored),), downloaded=False
-    )
+    return StagedInput(index=index, file=item, gdal_path=gdal_path, records=(_record(stored),))
 
 
 def _download_shapefile(
@@ -97,17 +87,6 @@ def _download(store: ObjectStore, bucket: str, key: str, dest: Path) -> StoredOb
         return store.download(bucket, key, dest)
     except ObjectNotFoundError:
         raise _missing(bucket, key) from None
-
-
-def _hash_in_place(store: ObjectStore, bucket: str, key: str) -> StoredObject:
-    head = store.head(bucket, key)
-    if head is None:
-        raise _missing(bucket, key)
-    try:
-        digest = store.sha256(bucket, key)
-    except ObjectNotFoundError:
-        raise _missing(bucket, key) from None
-    return head.model_copy(update={"sha256": digest})
 
 
 def _record(stored: StoredObject) -> InputRecord:
