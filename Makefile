@@ -1,14 +1,26 @@
 # Single entry point. `make test` is the README's (and CI's) test command.
-.PHONY: help setup test lint format typecheck services-up services-down clean
+.PHONY: help demo setup test bench lint format typecheck services-up services-down clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+demo:  ## Set up, then run examples/landing through the real sensor and job into demo-output/
+	bash scripts/bootstrap.sh
+	@status=0; .venv/bin/python -m spatial_etl_dagster.local run examples/landing \
+	  --out demo-output || status=$$?; \
+	[ $$status -le 1 ] || exit $$status; \
+	echo; echo "demo-output/ (exit status $$status: examples/landing/manifests/roads_2026.json" \
+	  "is rejected on purpose):"; \
+	find demo-output -type f -not -name '.*' | sort | sed 's/^/  /'
 
 setup:  ## Install system packages (GDAL, PostgreSQL+PostGIS) and .venv from uv.lock
 	bash scripts/bootstrap.sh
 
 test:  ## Set up, start PostGIS + S3, run ruff, mypy --strict and pytest, stop the services
 	bash scripts/test.sh
+
+bench:  ## Executor vs raw GDAL/PostGIS: time and peak memory (bench/README.md; BENCH_ARGS=...)
+	bash scripts/bench.sh $(BENCH_ARGS)
 
 lint:  ## ruff check and format check
 	.venv/bin/ruff check .
@@ -19,7 +31,7 @@ format:  ## Apply ruff's formatting and safe fixes
 	.venv/bin/ruff format .
 
 typecheck:  ## mypy --strict over every distribution
-	.venv/bin/mypy libs/spatial_etl/src services/dagster/src plugins/vector_boundary/src plugins/satellite_raster/src
+	.venv/bin/mypy libs/spatial_etl/src services/dagster/src plugins/vector_boundary/src plugins/satellite_raster/src bench/run_bench.py
 
 services-up:  ## Start PostGIS and moto's S3 server for tests (writes .run/services.env)
 	bash scripts/services.sh start

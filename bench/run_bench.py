@@ -7,6 +7,9 @@ two ways of doing the same work, each in a fresh Python process of its own:
   load command and SQL steps (taken from the plugin at run time, not copied), then PostGIS →
   ADBC ``fetch_arrow_table()`` → ``pyarrow.parquet.write_table()``. Raster: ``gdal_translate
   -of COG`` with the ``ingest_satellite_raster`` intent's creation options, on the local file.
+* **raw, input on S3** (raster only): the same ``gdal_translate`` reading the landing object
+  through ``/vsis3/`` as the executor does, to tell the executor's own cost from the S3
+  endpoint's (moto's server answers every ranged GET in ~0.1 s whatever its length).
 * **executor**: the platform: the file is uploaded to the landing bucket of the S3 endpoint,
   a manifest is built, and :func:`spatial_etl.executor.execute_run` stages, processes,
   exports and publishes it (mongomock ledger, real PostGIS, real GDAL, real S3 endpoint).
@@ -21,8 +24,8 @@ start-up and imports included; "work" seconds leave those out) and peak resident
 
 ``getrusage``'s ``ru_maxrss`` is recorded in the JSON too but not used: Linux carries a
 parent's peak into a child through fork and exec, so a child's ``ru_maxrss`` (and so
-``RUSAGE_CHILDREN``) never reads below the RSS its parent had when it started it (a 500 MB
-Python starting ``/bin/true`` reads 510 MB). The PostgreSQL server and the S3 server are
+``RUSAGE_CHILDREN``) never reads below the RSS its parent had when it started it (a 500 MiB
+Python starting ``/bin/true`` reads 510 MiB). The PostgreSQL server and the S3 server are
 separate processes and are counted in no figure. Ratios are executor / raw.
 
 This is a measurement, not a test: it asserts nothing about time or memory. It needs the
@@ -74,6 +77,7 @@ REQUIRED_ENV: Final = (
 )
 GDAL_PROGRAMS: Final = ("ogr2ogr", "gdal_translate", "gdalinfo")
 SAMPLE_INTERVAL_S: Final = 0.02
+RASTER_FROM_S3: Final = "raster, raw reads /vsis3/"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -91,52 +95,94 @@ class Measurement:
     wall_s: float
     work_s: float
     imports_s: float
-    python_peak_mb: float
-    python_after_imports_mb: float
-    gdal_peak_mb: float
+    python_peak_mib: float
+    python_after_imports_mib: float
+    gdal_peak_mib: float
     gdal_peak_program: str
-    tree_peak_mb: float
-    ru_maxrss_self_mb: float
-    ru_maxrss_children_mb: float
+    tree_peak_mib: float
+    ru_maxrss_self_mib: float
+    ru_maxrss_children_mib: float
     samples: int
     steps: dict[str, float] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def peak_mb(self) -> float:
+    def peak_mib(self) -> float:
         """The side's peak: the tree's sampled peak, or a larger single process's own HWM."""
-        return max(self.tree_peak_mb, self.python_peak_mb, self.gdal_peak_mb)
+        return max(self.tree_peak_mib, self.python_peak_mib, self.gdal_peak_mib)
+
+
+@dataclass
+class SideSummary:
+    """Median figures of one side of one case over the repeats."""
+
+    wall_s: float
+    work_s: float
+    imports_s: float
+    peak_mib: float
+    tree_peak_mib: float
+    python_peak_mib: float
+    python_after_imports_mib: float
+    gdal_peak_mib: float
+    gdal_peak_program: str
+    steps: dict[str, float]
+
+    @classmethod
+    def of(cls, runs: Sequence[Measurement]) -> SideSummary:
+        """Medians of ``runs`` (one side of one case)."""
+
+        def med(get: Callable[[Measurement], float]) -> float:
+            return statistics.median(get(m) for m in runs)
+
+        names = dict.fromkeys(name for m in runs for name in m.steps)
+        return cls(
+            wall_s=med(lambda m: m.wall_s),
+            work_s=med(lambda m: m.work_s),
+            imports_s=med(lambda m: m.imports_s),
+            peak_mib=med(lambda m: m.peak_mib),
+            tree_peak_mib=med(lambda m: m.tree_peak_mib),
+            python_peak_mib=med(lambda m: m.python_peak_mib),
+            python_after_imports_mib=med(lambda m: m.python_after_imports_mib),
+            gdal_peak_mib=med(lambda m: m.gdal_peak_mib),
+            gdal_peak_program=max(runs, key=lambda m: m.gdal_peak_mib).gdal_peak_program,
+            steps={n: statistics.median(m.steps.get(n, 0.0) for m in runs) for n in names},
+        )
 
 
 @dataclass
 class CaseSummary:
-    """Median figures of one case over the repeats, raw and executor side by side."""
+    """One case, raw and executor side by side; ratios are executor / raw."""
 
     case: str
-    raw_s: float
-    executor_s: float
-    time_ratio: float
-    raw_work_s: float
-    executor_work_s: float
-    work_ratio: float
-    raw_peak_mb: float
-    executor_peak_mb: float
-    peak_ratio: float
-    raw_python_mb: float
-    executor_python_mb: float
-    raw_python_after_imports_mb: float
-    executor_python_after_imports_mb: float
-    raw_gdal_mb: float
-    executor_gdal_mb: float
-    raw_steps: dict[str, float]
-    executor_steps: dict[str, float]
+    raw: SideSummary
+    executor: SideSummary
+
+    @property
+    def time_ratio(self) -> float:
+        """Wall time, start-up and imports included."""
+        return self.executor.wall_s / self.raw.wall_s
+
+    @property
+    def work_ratio(self) -> float:
+        """Time after the imports."""
+        return self.executor.work_s / self.raw.work_s
+
+    @property
+    def peak_ratio(self) -> float:
+        """Peak memory of the process tree."""
+        return self.executor.peak_mib / self.raw.peak_mib
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the JSON report."""
+        ratios = {"time": self.time_ratio, "work": self.work_ratio, "peak": self.peak_ratio}
+        return {**asdict(self), "ratios": ratios}
 
 
 # ============================================================================ small helpers
 
 
-def _maxrss_mb(who: int) -> float:
-    """``ru_maxrss`` in MB (Linux reports KiB); inflated by inheritance, see the docstring."""
+def _maxrss_mib(who: int) -> float:
+    """``ru_maxrss`` in MiB (Linux reports KiB); inflated by inheritance, see the docstring."""
     return resource.getrusage(who).ru_maxrss / 1024
 
 
@@ -156,7 +202,7 @@ def _proc_status(pid: int | str) -> tuple[str, int, int] | None:
     )
 
 
-def _own_hwm_mb() -> float:
+def _own_hwm_mib() -> float:
     status = _proc_status("self")
     return status[1] / 1024 if status else 0.0
 
@@ -222,7 +268,7 @@ class TreeSampler:
         self.tree_peak_kb = max(self.tree_peak_kb, total)
 
     def largest_descendant(self) -> tuple[str, float]:
-        """The name and HWM (MB) of the largest process other than the root."""
+        """The name and HWM (MiB) of the largest process other than the root."""
         others = [(hwm, name) for (pid, name), hwm in self.hwm_kb.items() if pid != self.root]
         if not others:
             return "-", 0.0
@@ -268,6 +314,20 @@ def _pg_source(dsn: str) -> tuple[str, dict[str, str]]:
     return source, ({"PGPASSWORD": password} if password else {})
 
 
+def _gdal_s3_env() -> dict[str, str]:
+    """GDAL's own /vsis3/ settings for the S3 endpoint (what the platform sets, by hand)."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"])
+    return {
+        "AWS_S3_ENDPOINT": url.netloc,
+        "AWS_HTTPS": "YES" if url.scheme == "https" else "NO",
+        "AWS_VIRTUAL_HOSTING": "FALSE",
+        "AWS_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    }
+
+
 @contextmanager
 def _timed(steps: dict[str, float], name: str) -> Iterator[None]:
     started = time.perf_counter()
@@ -281,7 +341,7 @@ def _timed(steps: dict[str, float], name: str) -> Iterator[None]:
 
 
 def make_geopackage(path: Path, count: int) -> None:
-    """``count`` star-shaped polygons (8-14 vertices, ~1% self-intersecting) in EPSG:32633.
+    """``count`` star-shaped polygons (5-9 vertices, ~1% self-intersecting) in EPSG:32633.
 
     Written as CSV with WKT by numpy (seeded, so every run makes the same file), then turned
     into a GeoPackage by ogr2ogr.
@@ -293,7 +353,7 @@ def make_geopackage(path: Path, count: int) -> None:
     index = np.arange(count)
     cx = 400_000.0 + (index % side) * 100.0 + rng.uniform(-10, 10, count)
     cy = 5_400_000.0 + (index // side) * 100.0 + rng.uniform(-10, 10, count)
-    vertices = rng.integers(8, 15, count)
+    vertices = rng.integers(5, 10, count)
     invalid = rng.random(count) < 0.01
     classes = rng.integers(1, 13, count)
     days = rng.integers(0, 3650, count)
@@ -359,7 +419,7 @@ def make_geotiff(path: Path, size: int) -> None:
             for top in range(0, size, rows_per_chunk):
                 y = np.arange(top, min(size, top + rows_per_chunk), dtype=np.float32)[:, None]
                 field_ = 120 + wave_x[None, :] * np.cos(y / (250.0 - 30 * band)) + 0.2 * (y % 97)
-                field_ += rng.normal(0, 6, field_.shape).astype(np.float32)
+                field_ += rng.normal(0, 3, field_.shape).astype(np.float32)
                 out.write(np.clip(field_, 0, 255).astype(np.uint8).tobytes())
     raw.with_suffix(".hdr").write_text(
         f"ENVI\nsamples = {size}\nlines = {size}\nbands = 3\nheader offset = 0\n"
@@ -398,21 +458,21 @@ def _child(spec_path: Path) -> None:
     case: str = spec["case"]
     if side == "raw" and case == "vector":
         work = _raw_vector_importing()
-    elif side == "raw" and case == "raster":
+    elif side in {"raw", "raw_s3"} and case == "raster":
         work = _raw_raster_importing()
     else:
         work = _executor_importing()
-    after_imports = _own_hwm_mb()
+    after_imports = _own_hwm_mib()
     imported = time.perf_counter()
     steps, facts = work(spec)
     done = time.perf_counter()
     result = {
         "work_s": done - imported,
         "imports_s": imported - started,
-        "python_peak_mb": _own_hwm_mb(),
-        "python_after_imports_mb": after_imports,
-        "ru_maxrss_self_mb": _maxrss_mb(resource.RUSAGE_SELF),
-        "ru_maxrss_children_mb": _maxrss_mb(resource.RUSAGE_CHILDREN),
+        "python_peak_mib": _own_hwm_mib(),
+        "python_after_imports_mib": after_imports,
+        "ru_maxrss_self_mib": _maxrss_mib(resource.RUSAGE_SELF),
+        "ru_maxrss_children_mib": _maxrss_mib(resource.RUSAGE_CHILDREN),
         "steps": steps,
         "facts": facts,
     }
@@ -517,7 +577,7 @@ def _raw_raster_importing() -> Work:
         for key, value in spec["creation_options"].items():
             argv += ["-co", f"{key}={value}"]
         with _timed(steps, "gdal_translate -of COG"):
-            _run_tool([*argv, spec["src"], spec["out"]])
+            _run_tool([*argv, spec["src"], spec["out"]], env={**os.environ, **spec["env"]})
         return steps, {"output_bytes": Path(spec["out"]).stat().st_size}
 
     return work
@@ -695,16 +755,19 @@ class Bench:
             self.sizes[case] = path.stat().st_size
             self.store.put_file(self.landing, f"{self._batch(case)}/{path.name}", path, metadata={})
             _say(
-                f"{case} input: {path.name}, {self.sizes[case] / 1e6:.1f} MB, "
+                f"{case} input: {path.name}, {self.sizes[case] / 2**20:.1f} MiB, "
                 f"made in {self.generation_s[case]:.1f} s, uploaded"
             )
 
     def _batch(self, case: str) -> str:
         return f"bench-{case}-{self.token}"
 
+    def _vsis3(self, case: str, name: str) -> str:
+        return f"/vsis3/{self.landing}/{self._batch(case)}/{name}"
+
     # ------------------------------------------------------------------------ specs
 
-    def _raw_spec(self, case: str, rep: int) -> dict[str, Any]:
+    def _raw_spec(self, side: str, case: str, rep: int) -> dict[str, Any]:
         if case == "raster":
             from spatial_etl.models import ExportStep
             from spatial_etl_satellite_raster import INTENT, RasterParameters
@@ -716,7 +779,8 @@ class Bench:
             return {
                 "gdal_translate": _tool("gdal_translate"),
                 "creation_options": options,
-                "src": str(self.tif),
+                "src": str(self.tif) if side == "raw" else self._vsis3(case, self.tif.name),
+                "env": {} if side == "raw" else _gdal_s3_env(),
                 "out": str(self.tmp / f"raw-{rep}.tif"),
             }
         from spatial_etl.models import GdalStep, SqlCheckStep, SqlStep
@@ -774,7 +838,11 @@ class Bench:
 
     def measure(self, side: str, case: str, rep: int) -> Measurement:
         """Run one side of one case in a fresh Python process and collect its figures."""
-        spec = self._raw_spec(case, rep) if side == "raw" else self._executor_spec(case, rep)
+        spec = (
+            self._executor_spec(case, rep)
+            if side == "executor"
+            else self._raw_spec(side, case, rep)
+        )
         result = self.tmp / f"result-{side}-{case}-{rep}.json"
         spec.update(side=side, case=case, result=str(result))
         spec_path = self.tmp / f"spec-{side}-{case}-{rep}.json"
@@ -805,20 +873,20 @@ class Bench:
             wall_s=wall,
             work_s=data["work_s"],
             imports_s=data["imports_s"],
-            python_peak_mb=data["python_peak_mb"],
-            python_after_imports_mb=data["python_after_imports_mb"],
-            gdal_peak_mb=gdal_peak,
+            python_peak_mib=data["python_peak_mib"],
+            python_after_imports_mib=data["python_after_imports_mib"],
+            gdal_peak_mib=gdal_peak,
             gdal_peak_program=program,
-            tree_peak_mb=sampler.tree_peak_kb / 1024,
-            ru_maxrss_self_mb=data["ru_maxrss_self_mb"],
-            ru_maxrss_children_mb=data["ru_maxrss_children_mb"],
+            tree_peak_mib=sampler.tree_peak_kb / 1024,
+            ru_maxrss_self_mib=data["ru_maxrss_self_mib"],
+            ru_maxrss_children_mib=data["ru_maxrss_children_mib"],
             samples=sampler.samples,
             steps=data["steps"],
             facts=data["facts"],
         )
         self._check(measurement)
         self._clear_outputs(side, rep)
-        _say(f"  {wall:.1f} s, peak {measurement.peak_mb:.0f} MB")
+        _say(f"  {wall:.1f} s, peak {measurement.peak_mib:.0f} MiB")
         self.measurements.append(measurement)
         return measurement
 
@@ -843,47 +911,20 @@ class Bench:
         cases = [c for c in ("vector", "raster") if c in self.args.cases]
         for rep in range(self.args.repeat):
             for case in cases:
-                sides = ("raw", "executor") if rep % 2 == 0 else ("executor", "raw")
-                for side in sides:
+                sides = ["raw", "raw_s3", "executor"] if case == "raster" else ["raw", "executor"]
+                for side in sides if rep % 2 == 0 else reversed(sides):
                     self.measure(side, case, rep)
-        return [self._summary(case) for case in cases]
+        summaries = [self._summary(case, "raw", case) for case in cases]
+        if "raster" in cases:
+            summaries.append(self._summary("raster", "raw_s3", RASTER_FROM_S3))
+        return summaries
 
-    def _summary(self, case: str) -> CaseSummary:
-        def pick(side: str) -> list[Measurement]:
-            return [m for m in self.measurements if m.case == case and m.side == side]
+    def _summary(self, case: str, baseline: str, label: str) -> CaseSummary:
+        def side(name: str) -> SideSummary:
+            runs = [m for m in self.measurements if (m.case, m.side) == (case, name)]
+            return SideSummary.of(runs)
 
-        raw, exe = pick("raw"), pick("executor")
-
-        def med(items: list[Measurement], get: Callable[[Measurement], float]) -> float:
-            return statistics.median(get(m) for m in items)
-
-        def steps(items: list[Measurement]) -> dict[str, float]:
-            names = dict.fromkeys(name for m in items for name in m.steps)
-            return {n: statistics.median(m.steps.get(n, 0.0) for m in items) for n in names}
-
-        raw_s, exe_s = med(raw, lambda m: m.wall_s), med(exe, lambda m: m.wall_s)
-        raw_w, exe_w = med(raw, lambda m: m.work_s), med(exe, lambda m: m.work_s)
-        raw_p, exe_p = med(raw, lambda m: m.peak_mb), med(exe, lambda m: m.peak_mb)
-        return CaseSummary(
-            case=case,
-            raw_s=raw_s,
-            executor_s=exe_s,
-            time_ratio=exe_s / raw_s,
-            raw_work_s=raw_w,
-            executor_work_s=exe_w,
-            work_ratio=exe_w / raw_w,
-            raw_peak_mb=raw_p,
-            executor_peak_mb=exe_p,
-            peak_ratio=exe_p / raw_p,
-            raw_python_mb=med(raw, lambda m: m.python_peak_mb),
-            executor_python_mb=med(exe, lambda m: m.python_peak_mb),
-            raw_python_after_imports_mb=med(raw, lambda m: m.python_after_imports_mb),
-            executor_python_after_imports_mb=med(exe, lambda m: m.python_after_imports_mb),
-            raw_gdal_mb=med(raw, lambda m: m.gdal_peak_mb),
-            executor_gdal_mb=med(exe, lambda m: m.gdal_peak_mb),
-            raw_steps=steps(raw),
-            executor_steps=steps(exe),
-        )
+        return CaseSummary(case=label, raw=side(baseline), executor=side("executor"))
 
     # ------------------------------------------------------------------------ cleanup
 
@@ -931,63 +972,52 @@ def _tables(summaries: Sequence[CaseSummary]) -> list[tuple[str, list[str], list
     main = [
         [
             s.case,
-            f"{s.raw_s:.1f}",
-            f"{s.executor_s:.1f}",
+            f"{s.raw.wall_s:.1f}",
+            f"{s.executor.wall_s:.1f}",
             _ratio(s.time_ratio),
-            f"{s.raw_peak_mb:.0f}",
-            f"{s.executor_peak_mb:.0f}",
+            f"{s.raw.work_s:.1f}",
+            f"{s.executor.work_s:.1f}",
+            _ratio(s.work_ratio),
+            f"{s.raw.peak_mib:.0f}",
+            f"{s.executor.peak_mib:.0f}",
             _ratio(s.peak_ratio),
         ]
         for s in summaries
     ]
     detail = [
         [
-            f"{s.case} {side}",
-            f"{work:.1f}",
-            f"{py:.0f}",
-            f"{imports:.0f}",
-            f"{gdal:.0f}",
+            s.case,
+            name,
+            f"{side.imports_s:.1f}",
+            f"{side.python_after_imports_mib:.0f}",
+            f"{side.python_peak_mib:.0f}",
+            f"{side.gdal_peak_mib:.0f} ({side.gdal_peak_program})",
+            f"{side.tree_peak_mib:.0f}",
         ]
         for s in summaries
-        for side, work, py, imports, gdal in (
-            ("raw", s.raw_work_s, s.raw_python_mb, s.raw_python_after_imports_mb, s.raw_gdal_mb),
-            (
-                "executor",
-                s.executor_work_s,
-                s.executor_python_mb,
-                s.executor_python_after_imports_mb,
-                s.executor_gdal_mb,
-            ),
-        )
+        for name, side in (("raw", s.raw), ("executor", s.executor))
     ]
     stages = [
-        [s.case, side, name, f"{seconds:.2f}"]
+        [s.case, name, step, f"{seconds:.2f}"]
         for s in summaries
-        for side, steps in (("raw", s.raw_steps), ("executor", s.executor_steps))
-        for name, seconds in steps.items()
+        for name, side in (("raw", s.raw), ("executor", s.executor))
+        if not (s.case == RASTER_FROM_S3 and name == "executor")  # the raster row's executor
+        for step, seconds in side.steps.items()
     ]
+    header = ["case", "raw s", "executor s", "ratio", "raw work s", "executor work s", "ratio"]
+    header += ["raw peak MiB", "executor peak MiB", "ratio"]
     return [
+        ("Executor vs raw tools (medians; ratio = executor / raw)", header, main),
         (
-            "Executor vs raw tools (medians; ratio = executor / raw)",
+            "Memory by process (MiB; peaks are high-water marks)",
             [
                 "case",
-                "raw s",
-                "executor s",
-                "time ratio",
-                "raw peak MB",
-                "executor peak MB",
-                "peak ratio",
-            ],
-            main,
-        ),
-        (
-            "Where it goes: work s excludes start-up and imports; peaks per process",
-            [
-                "case side",
-                "work s",
-                "Python peak MB",
-                "Python after imports MB",
-                "largest GDAL child MB",
+                "side",
+                "imports s",
+                "Python after imports",
+                "Python peak",
+                "largest GDAL program",
+                "process tree peak",
             ],
             detail,
         ),
@@ -1004,12 +1034,12 @@ def _print_rich(tables: Sequence[tuple[str, list[str], list[list[str]]]]) -> Non
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # a pipe or a file: do not squeeze the tables into 80 columns
+        console = Console(width=140)
     for title, header, rows in tables:
         table = Table(title=title, title_justify="left")
         for name in header:
-            table.add_column(
-                name, justify="left" if name in {"case", "side", "step", "case side"} else "right"
-            )
+            table.add_column(name, justify="left" if name in {"case", "side", "step"} else "right")
         for row in rows:
             table.add_row(*row)
         console.print(table)
@@ -1103,8 +1133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 case: {"bytes": bench.sizes[case], "generation_s": bench.generation_s[case]}
                 for case in bench.sizes
             },
-            "summary": [asdict(s) for s in summaries],
-            "runs": [{**asdict(m), "peak_mb": m.peak_mb} for m in bench.measurements],
+            "summary": [s.as_dict() for s in summaries],
+            "runs": [{**asdict(m), "peak_mib": m.peak_mib} for m in bench.measurements],
         }
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -5,9 +5,11 @@
 # 'start' writes .run/services.env (variables the tests read); 'stop' removes everything it
 # started. initdb refuses to run as root, so as root the cluster belongs to 'postgres' and
 # lives under /tmp, where that user can reach it whatever the checkout's path.
+# RUN_DIR (an absolute path; default .run) holds the state of one set of services: another
+# RUN_DIR starts and stops a second, independent set (scripts/bench.sh uses that).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-RUN_DIR="$ROOT/.run"
+RUN_DIR="${RUN_DIR:-$ROOT/.run}"
 ENV_FILE="$RUN_DIR/services.env"
 
 free_port() {
