@@ -6,7 +6,7 @@ help:  ## List the targets
 
 demo:  ## Set up, then run examples/landing through the real sensor and job into demo-output/
 	bash scripts/bootstrap.sh
-	@status=0; .venv/bin/python -m spatial_etl_dagster.local run examples/landing \
+	@status=0; .venv/bin/spatial-etl local run examples/landing \
 	  --out demo-output || status=$$?; \
 	[ $$status -le 1 ] || exit $$status; \
 	echo; echo "demo-output/ (exit status $$status: examples/landing/manifests/roads_2026.json" \

@@ -1,0 +1,429 @@
+"""``spatial-etl local run``: the real sensor and job on embedded services, as a user runs it.
+
+Most tests start the runner as a subprocess (``python -m spatial_etl_dagster.local run``) and
+read what it leaves in OUT_DIR. It starts its own S3 server and ledger, so no ``s3`` marker;
+it needs GDAL and PostGIS, and uses the suite's PostGIS (SPATIAL_ETL_POSTGIS_DSN) except in
+the one test of the throw-away cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+import typer
+from bson import json_util
+from spatial_etl_dagster.local import app
+from support import UTM_SQUARE, manifest, raster_file, vector_file
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "examples" / "landing"
+
+
+def run_local(
+    landing: Path, out: Path, env: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    merged = {**os.environ, "COLUMNS": "250"}
+    for name, value in (env or {}).items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return subprocess.run(
+        [sys.executable, "-m", "spatial_etl_dagster.local", "run", str(landing), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=merged,
+        timeout=600,
+        check=False,
+    )
+
+
+def commit(landing: Path, body: dict[str, Any] | str, name: str | None = None) -> None:
+    name = name or str(body["batch_id"])  # type: ignore[index]
+    text = body if isinstance(body, str) else json.dumps(body, indent=2)
+    (landing / "manifests").mkdir(parents=True, exist_ok=True)
+    (landing / "manifests" / f"{name}.json").write_text(text)
+
+
+def place(landing: Path, batch: str, source: Path) -> str:
+    target = landing / batch / source.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return f"s3://landing-zone/{batch}/{source.name}"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ledger(out: Path, collection: str) -> list[dict[str, Any]]:
+    documents = json_util.loads((out / "ledger" / f"{collection}.json").read_text())
+    assert isinstance(documents, list)
+    return documents
+
+
+def by_batch(out: Path) -> dict[str, dict[str, Any]]:
+    summary = json.loads((out / "summary.json").read_text())
+    return {entry["batch_id"]: entry for entry in summary["manifests"]}
+
+
+def assert_lake_matches_ledger(out: Path) -> list[dict[str, Any]]:
+    """Every lake object is exported, hashes as recorded, and is its committed asset's."""
+    objects = json.loads((out / "objects.json").read_text())
+    lake = [o for o in objects if o["bucket"] == "data-lake"]
+    assets = {doc["_id"]: doc for doc in ledger(out, "assets")}
+    exported = sorted(
+        p.relative_to(out / "data-lake").as_posix()
+        for p in (out / "data-lake").rglob("*")
+        if p.is_file()
+    )
+    assert exported == sorted(o["key"] for o in lake)
+    for entry in lake:
+        data = out / "data-lake" / entry["key"]
+        assert sha256(data) == entry["sha256"] == entry["metadata"]["content_hash"]
+        assert data.stat().st_size == entry["size"]
+        asset = assets[entry["metadata"]["mongodb_doc_id"]]
+        assert asset["status"] == "committed"
+        assert (asset["s3_key"], asset["sha256"]) == (entry["key"], entry["sha256"])
+        assert asset["run_id"] == entry["metadata"]["run_id"]
+    return lake
+
+
+def landing_keys(out: Path) -> list[str]:
+    base = out / "landing-zone"
+    return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+
+
+@pytest.mark.gdal
+@pytest.mark.postgis
+def test_a_landing_zone_runs_through_sensor_and_job_and_is_exported(
+    tmp_path: Path,
+    postgis_dsn: str,
+    make_raster: Callable[..., Path],
+    make_vector: Callable[..., Path],
+) -> None:
+    landing, out = tmp_path / "landing", tmp_path / "out"
+    scene = place(landing, "scene_a", make_raster("scene.tif", crs="EPSG:4326"))
+    commit(
+        landing, manifest("scene_a", "ingest_satellite_raster", [raster_file(scene, "EPSG:4326")])
+    )
+    parcels = place(
+        landing,
+        "parcels",
+        make_vector("parcels.gpkg", [{"wkt": UTM_SQUARE, "name": "one"}], crs="EPSG:32633"),
+    )
+    commit(landing, manifest("parcels", "ingest_vector_boundary", [vector_file(parcels, "GPKG")]))
+    commit(
+        landing,
+        manifest("lidar", "ingest_lidar", [raster_file("s3://landing-zone/lidar/x.tif")]),
+    )
+    commit(
+        landing,
+        manifest("late", "ingest_satellite_raster", [raster_file("s3://landing-zone/late/x.tif")]),
+    )
+    wrong = place(landing, "wrong_crs", make_raster("w.tif", crs="EPSG:4326"))
+    commit(
+        landing,
+        manifest("wrong_crs", "ingest_satellite_raster", [raster_file(wrong, "EPSG:32633")]),
+    )
+
+    done = run_local(landing, out, {"SPATIAL_ETL_POSTGIS_DSN": postgis_dsn})
+
+    assert done.returncode == 1, done.stderr
+    outcomes = by_batch(out)
+    assert {batch: o["outcome"] for batch, o in outcomes.items()} == {
+        "scene_a": "succeeded",
+        "parcels": "succeeded",
+        "lidar": "rejected",
+        "late": "rejected",
+        "wrong_crs": "failed",
+    }
+    assert outcomes["scene_a"]["outputs"] == [
+        "data-lake/ingest_satellite_raster/scene/v1/scene.tif"
+    ]
+    assert outcomes["parcels"]["outputs"] == [
+        "data-lake/ingest_vector_boundary/parcels/v1/parcels.parquet"
+    ]
+    assert "unknown intent 'ingest_lidar'" in outcomes["lidar"]["reason"]
+    assert "is not in the landing zone 0 s after" in outcomes["late"]["reason"]
+    assert "differs from the manifest's crs" in outcomes["wrong_crs"]["reason"]
+    # the printed summary: one row per manifest, the verdict, where the results are
+    rows = {line.split("│")[1].strip(): line for line in done.stdout.splitlines() if "│" in line}
+    assert "succeeded" in rows["scene_a"]
+    assert "scene/v1/scene.tif" in rows["scene_a"]
+    assert "rejected" in rows["lidar"]
+    assert "unknown intent" in rows["lidar"]
+    assert "failed" in rows["wrong_crs"]
+    assert "1 failed, 2 rejected, 2 succeeded; exit status 1" in done.stdout
+    assert f"results in {out}/" in done.stdout
+
+    lake = assert_lake_matches_ledger(out)
+    assert sorted(o["key"] for o in lake) == [
+        "ingest_satellite_raster/scene/v1/scene.tif",
+        "ingest_vector_boundary/parcels/v1/parcels.parquet",
+    ]
+    assert pq.read_table(out / "data-lake" / lake[1]["key"]).num_rows == 1
+
+    batches = {doc["_id"]: doc for doc in ledger(out, "batches")}
+    assert {batch: doc["status"] for batch, doc in batches.items()} == {
+        "scene_a": "succeeded",
+        "parcels": "succeeded",
+        "lidar": "rejected",
+        "late": "rejected",
+        "wrong_crs": "failed",
+    }
+    assert batches["late"]["problems"][0]["code"] == "file_missing"
+    assert isinstance(batches["late"]["received_at"], datetime)  # a BSON date, not a string
+    runs = {doc["batch_id"]: doc for doc in ledger(out, "runs")}
+    assert {batch: doc["status"] for batch, doc in runs.items()} == {
+        "scene_a": "succeeded",
+        "parcels": "succeeded",
+        "wrong_crs": "failed",
+    }
+    assert runs["scene_a"]["_id"] == outcomes["scene_a"]["run_id"]
+
+    assert landing_keys(out) == [
+        "manifests/failed/wrong_crs.json",
+        "manifests/failed/wrong_crs.report.json",
+        "manifests/processed/parcels.json",
+        "manifests/processed/scene_a.json",
+        "manifests/rejected/late.json",
+        "manifests/rejected/late.report.json",
+        "manifests/rejected/lidar.json",
+        "manifests/rejected/lidar.report.json",
+        "parcels/parcels.gpkg",
+        "scene_a/scene.tif",
+        "wrong_crs/w.tif",
+    ]
+    zone = out / "landing-zone"
+    assert sha256(zone / "scene_a/scene.tif") == sha256(landing / "scene_a/scene.tif")
+    lidar = json.loads((zone / "manifests/rejected/lidar.report.json").read_text())
+    assert [p["code"] for p in lidar["problems"]] == ["unknown_intent"]
+    assert lidar["known_intents"] == ["ingest_satellite_raster", "ingest_vector_boundary"]
+    failed = json.loads((zone / "manifests/failed/wrong_crs.report.json").read_text())
+    assert failed["status"] == "failed"
+    assert failed["error"]["message"].startswith("s3://landing-zone/wrong_crs/w.tif: ")
+    assert (out / "logs" / "run.log").read_text()
+    assert len(list((out / "logs").glob("*.*.log"))) == 3  # one per run
+
+
+@pytest.mark.gdal
+@pytest.mark.postgis
+def test_all_succeeded_exits_0_and_a_second_run_replaces_the_output(
+    tmp_path: Path, postgis_dsn: str, make_raster: Callable[..., Path]
+) -> None:
+    landing, out = tmp_path / "landing", tmp_path / "out"
+    path = place(landing, "only", make_raster("only.tif", crs="EPSG:4326"))
+    commit(landing, manifest("only", "ingest_satellite_raster", [raster_file(path, "EPSG:4326")]))
+    (landing / ".DS_Store").write_text("not part of the mirror")
+    env: dict[str, str | None] = {"SPATIAL_ETL_POSTGIS_DSN": postgis_dsn}
+
+    first = run_local(landing, out, env)
+
+    assert first.returncode == 0, first.stderr
+    assert "1 succeeded; exit status 0" in first.stdout
+    assert landing_keys(out) == ["manifests/processed/only.json", "only/only.tif"]
+    [lake] = assert_lake_matches_ledger(out)
+    (out / "data-lake" / lake["key"]).write_bytes(b"stale")
+    second = run_local(landing, out, env)
+    assert second.returncode == 0, second.stderr
+    assert_lake_matches_ledger(out)  # a fresh output: the stale file is gone
+
+
+@pytest.mark.gdal
+@pytest.mark.postgis
+def test_the_example_landing_zone_of_make_demo(tmp_path: Path, postgis_dsn: str) -> None:
+    out = tmp_path / "demo-output"
+
+    done = run_local(EXAMPLES, out, {"SPATIAL_ETL_POSTGIS_DSN": postgis_dsn})
+
+    assert done.returncode == 1, done.stderr  # roads_2026 is rejected on purpose
+    assert {b: o["outcome"] for b, o in by_batch(out).items()} == {
+        "dem_2026": "succeeded",
+        "districts_2026": "succeeded",
+        "roads_2026": "rejected",
+    }
+    lake = assert_lake_matches_ledger(out)
+    assert sorted(o["key"] for o in lake) == [
+        "ingest_satellite_raster/elevation/v1/elevation.tif",
+        "ingest_vector_boundary/districts/v1/districts.parquet",
+    ]
+    districts = pq.read_table(
+        out / "data-lake/ingest_vector_boundary/districts/v1/districts.parquet"
+    )
+    assert districts.num_rows == 6
+    assert json.loads(districts.schema.metadata[b"geo"])["columns"]["geometry"][
+        "geometry_types"
+    ] == ["MultiPolygon"]
+    [elevation] = [a for a in ledger(out, "assets") if a["dataset"] == "elevation"]
+    assert elevation["raster"]["nodata"] == -32768
+    assert elevation["crs"] == "EPSG:32633"
+    report = json.loads(
+        (out / "landing-zone/manifests/rejected/roads_2026.report.json").read_text()
+    )
+    assert {p["loc"] for p in report["problems"]} == {"files[0].path", "intent"}
+    assert (out / "landing-zone/manifests/processed/districts_2026.json").is_file()
+
+
+@pytest.mark.gdal
+@pytest.mark.postgis  # needs the PostgreSQL + PostGIS binaries rather than the suite's server
+def test_without_a_dsn_a_throwaway_cluster_is_started_and_removed(
+    tmp_path: Path, make_vector: Callable[..., Path]
+) -> None:
+    landing, out = tmp_path / "landing", tmp_path / "out"
+    path = place(
+        landing,
+        "zones",
+        make_vector(
+            "zones.geojson", [{"wkt": UTM_SQUARE, "zone": "A"}], driver="GeoJSON", crs="EPSG:32633"
+        ),
+    )
+    commit(landing, manifest("zones", "ingest_vector_boundary", [vector_file(path, "GeoJSON")]))
+
+    done = run_local(landing, out, {"SPATIAL_ETL_POSTGIS_DSN": None})
+
+    assert done.returncode == 0, done.stderr
+    found = re.search(r"throw-away cluster in (/tmp/spatial-etl-local-pg\.\w+)", done.stderr)
+    assert found, done.stderr
+    assert not Path(found.group(1)).exists()  # stopped and removed
+    [lake] = assert_lake_matches_ledger(out)
+    assert lake["key"] == "ingest_vector_boundary/zones/v1/zones.parquet"
+
+
+def test_a_missing_landing_dir_exits_2(tmp_path: Path) -> None:
+    done = run_local(tmp_path / "nowhere", tmp_path / "out")
+
+    assert done.returncode == 2
+    assert f"LANDING_DIR {tmp_path / 'nowhere'} is not a directory" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_postgis_exits_2_saying_what_to_install_or_set(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    commit(
+        landing,
+        manifest("x", "ingest_satellite_raster", [raster_file("s3://landing-zone/x/a.tif")]),
+    )
+    empty = tmp_path / "no-postgres"
+    empty.mkdir()
+
+    done = run_local(
+        landing,
+        tmp_path / "out",
+        {"SPATIAL_ETL_POSTGIS_DSN": None, "SPATIAL_ETL_LOCAL_PG_BIN_DIR": str(empty)},
+    )
+
+    assert done.returncode == 2
+    message = " ".join(done.stderr.split())
+    assert f"no PostgreSQL server programs in {empty}" in message
+    assert "apt-get install postgresql postgresql-15-postgis-3" in message
+    assert "SPATIAL_ETL_POSTGIS_DSN" in message
+
+
+# ----------------------------------------------------------------------------- in process
+
+
+def test_the_app_is_a_typer_group_with_run() -> None:
+    assert isinstance(app, typer.Typer)
+    result = CliRunner().invoke(app, ["run", "--help"])
+    assert result.exit_code == 0
+    assert "--out" in result.output
+    assert "SPATIAL_ETL_POSTGIS_DSN" in result.output
+
+
+def test_the_core_cli_offers_the_local_group() -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("spatial-etl")), "local", "run", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Upload LANDING_DIR to an embedded S3" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        pytest.param("no-manifests", "has no manifests/ folder", id="no-manifests-folder"),
+        pytest.param("empty-manifests", "holds no manifest", id="no-manifest"),
+        pytest.param("foreign-out", "is not the output of an earlier local run", id="foreign-out"),
+        pytest.param("out-is-landing", "must lie outside LANDING_DIR", id="out-in-landing"),
+        pytest.param("no-gdal", "apt-get install gdal-bin", id="no-gdal"),
+        pytest.param("bad-dsn", "cannot connect to SPATIAL_ETL_POSTGIS_DSN", id="bad-dsn"),
+    ],
+)
+def test_what_cannot_run_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setup: str, expected: str
+) -> None:
+    landing, out = tmp_path / "landing", tmp_path / "out"
+    landing.mkdir()
+    monkeypatch.delenv("SPATIAL_ETL_POSTGIS_DSN", raising=False)
+    if setup == "bad-dsn":
+        monkeypatch.setenv("SPATIAL_ETL_POSTGIS_DSN", "postgresql://nobody@127.0.0.1:1/x")
+    if setup != "no-manifests":
+        (landing / "manifests").mkdir()
+    if setup not in {"no-manifests", "empty-manifests"}:
+        commit(
+            landing,
+            manifest("x", "ingest_satellite_raster", [raster_file("s3://landing-zone/x/a.tif")]),
+        )
+    if setup == "foreign-out":
+        out.mkdir()
+        (out / "thesis.tex").write_text("keep me")
+    if setup == "out-is-landing":
+        out = landing / "results"
+    if setup == "no-gdal":
+        monkeypatch.setenv("SPATIAL_ETL_GDAL_BIN_DIR", str(tmp_path))
+
+    result = CliRunner().invoke(app, ["run", str(landing), "--out", str(out)])
+
+    assert result.exit_code == 2, result.output
+    assert expected in " ".join(result.output.split())
+    if setup == "foreign-out":
+        assert (out / "thesis.tex").read_text() == "keep me"
+
+
+@pytest.mark.gdal
+@pytest.mark.postgis
+def test_a_run_that_crashes_before_settling_is_reported_and_not_retried(
+    tmp_path: Path, postgis_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    def crash(ref: Any, run_id: str, platform: Any) -> None:
+        calls.append(ref.key)
+        raise RuntimeError("boom: a bug, not bad data")
+
+    monkeypatch.setattr("spatial_etl_dagster.job.run_batch", crash)
+    monkeypatch.setenv("SPATIAL_ETL_POSTGIS_DSN", postgis_dsn)
+    landing, out = tmp_path / "landing", tmp_path / "out"
+    commit(
+        landing,
+        manifest("x", "ingest_satellite_raster", [raster_file("s3://landing-zone/x/a.tif")]),
+    )
+    (landing / "x").mkdir()
+    (landing / "x" / "a.tif").write_bytes(b"never read")
+
+    result = CliRunner().invoke(app, ["run", str(landing), "--out", str(out)])
+
+    assert result.exit_code == 1, result.output
+    assert calls == ["manifests/x.json"]  # the second pass saw the same run key: not run again
+    [outcome] = json.loads((out / "summary.json").read_text())["manifests"]
+    assert outcome["outcome"] == "failed"
+    assert "boom: a bug, not bad data" in outcome["reason"]
+    assert (out / "landing-zone/manifests/x.json").is_file()  # still pending, as in production
