@@ -212,3 +212,24 @@ def test_a_failed_job_says_why_and_leaves_the_manifest_in_failed(
     assert "differs from the manifest's crs" in str(failure.user_failure_data.description)  # type: ignore[union-attr]
     assert keys(world) == [f"{FAILED}wrong.json", f"{FAILED}wrong.report.json"]
     assert world.ledger.get_batch("wrong").status == "failed"  # type: ignore[union-attr]
+
+
+@pytest.mark.gdal
+def test_a_reuploaded_manifest_is_a_new_run_request_after_a_restart(
+    world: World, postgis_dsn: str, make_raster: Callable[..., Path]
+) -> None:
+    import time
+
+    path = world.upload("again", make_raster("a.tif"))
+    body = json.dumps(
+        manifest("again", "ingest_satellite_raster", [raster_file(path, "EPSG:4326")])
+    )
+    commit(world, "again", body)
+    first = tick(world, postgis_dsn)
+    time.sleep(1.1)  # S3 modification times have one-second resolution
+    commit(world, "again", body)  # the same bytes uploaded again: same ETag, new object
+    restarted = tick(world, postgis_dsn, first.cursor)  # a new context: as after a restart
+    [before] = first.run_requests or []
+    [after] = restarted.run_requests or []
+    assert before.run_key != after.run_key
+    assert before.run_key.split("@")[1] == after.run_key.split("@")[1]  # same ETag
