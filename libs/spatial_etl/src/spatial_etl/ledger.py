@@ -198,6 +198,15 @@ _ASSET_ORDER: Final = (("created_at", ASCENDING), ("dataset", ASCENDING), ("vers
 """How a batch's or a run's assets are listed: in the order they were published."""
 
 
+def _inserted(collection: Collection[Document], document: Document) -> bool:
+    """Insert unless a unique index already holds an equal key; tell which happened."""
+    try:
+        collection.insert_one(document)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -277,11 +286,7 @@ class Ledger:
         :class:`DuplicateBatchError`.
         """
         stored = _to_bson(doc)
-        try:
-            self._batches.insert_one(stored)
-        except DuplicateKeyError:
-            pass
-        else:
+        if _inserted(self._batches, stored):
             return True
         existing = self.get_batch(doc.batch_id)
         if existing is None:

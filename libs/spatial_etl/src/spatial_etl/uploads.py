@@ -19,6 +19,7 @@ a shapefile by its ``.shp``. The manifest's paths always name the contract's log
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
@@ -436,11 +437,9 @@ def crs_code(definition: str) -> str:
     """``EPSG:n`` when that code is exactly ``definition`` (axis order aside), else WKT2."""
     crs = CRS.from_user_input(definition)
     code = crs.to_epsg(min_confidence=70)
-    try:
+    with contextlib.suppress(CRSError):  # a code PROJ cannot build is no match
         if code is not None and CRS.from_epsg(code).equals(crs, ignore_axis_order=True):
             return f"EPSG:{code}"
-    except CRSError:
-        pass
     return str(crs.to_wkt())
 
 
