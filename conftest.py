@@ -1,7 +1,7 @@
 """Test configuration shared by every test directory of the workspace.
 
-Tests that need a real capability carry a marker (``gdal``, ``postgis``, ``s3``). When the
-capability is missing they are skipped with the reason, and the summary reports it; under
+Tests that need a real capability carry a marker (``gdal``, ``postgis``, ``s3``, ``kubectl``).
+When the capability is missing they are skipped with the reason, and the summary reports it; under
 ``SPATIAL_ETL_REQUIRE_CAPABILITIES=1`` (what ``make test`` and CI set) a missing capability
 fails the session instead, so CI can never pass by skipping.
 """
@@ -67,15 +67,37 @@ def _s3_endpoint() -> str | None:
     return url
 
 
+@cache
+def _kubectl_version() -> str | None:
+    """Version of kubectl if it has its built-in kustomize (renders configs/k8s offline)."""
+    if shutil.which("kubectl") is None:
+        return None
+    done = subprocess.run(
+        ["kubectl", "kustomize", "--help"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        return None
+    version = subprocess.run(
+        ["kubectl", "version", "--client"], capture_output=True, text=True, check=False
+    )
+    return version.stdout.strip().splitlines()[0] if version.stdout.strip() else "kubectl"
+
+
 _MISSING_REASON = {
     "gdal": "GDAL command-line tools not found (apt-get install gdal-bin)",
     "postgis": "no reachable PostGIS: set SPATIAL_ETL_POSTGIS_DSN (make services-up)",
     "s3": "no reachable S3 endpoint: set SPATIAL_ETL_S3_ENDPOINT_URL (make services-up)",
+    "kubectl": "kubectl with kustomize not found (apt-get install kubernetes-client)",
 }
 
 
 def _available(capability: str) -> bool:
-    probe = {"gdal": _gdal_version, "postgis": _postgis_version, "s3": _s3_endpoint}[capability]
+    probe = {
+        "gdal": _gdal_version,
+        "postgis": _postgis_version,
+        "s3": _s3_endpoint,
+        "kubectl": _kubectl_version,
+    }[capability]
     return probe() is not None
 
 
@@ -92,6 +114,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"gdal: {_gdal_version() or 'missing'}{drivers}",
         f"postgis: {_postgis_version() or 'missing'}",
         f"s3: {_s3_endpoint() or 'missing'}",
+        f"kubectl: {_kubectl_version() or 'missing'}",
     ]
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what a fresh Debian machine lacks for development and tests, then build the virtual
 # environment from the committed lock file. Idempotent: a second run installs nothing.
-#   - system packages: GDAL command-line tools, PostgreSQL server, PostGIS
+#   - system packages: GDAL command-line tools, PostgreSQL server, PostGIS, kubectl (renders
+#     configs/k8s with its built-in kustomize, offline)
 #   - .tools/: a private venv holding the pinned uv
 #   - .venv/: every workspace distribution + dev tools, exactly as uv.lock pins them
 set -euo pipefail
@@ -26,6 +27,7 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 missing=()
 command -v ogr2ogr >/dev/null 2>&1 || missing+=(gdal-bin)
 [ -x "$(pg_bin)/postgres" ] || missing+=(postgresql)
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 pg_major=$(basename "$(dirname "$(pg_bin)")")
 if [ ! -f "/usr/share/postgresql/$pg_major/extension/postgis.control" ]; then
