@@ -1,5 +1,5 @@
 # Single entry point. `make test` is the README's (and CI's) test command.
-.PHONY: help demo setup test bench lint format typecheck services-up services-down clean
+.PHONY: help demo setup test bench lint format typecheck services-up services-down up down smoke clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -38,6 +38,16 @@ services-up:  ## Start PostGIS and moto's S3 server for tests (writes .run/servi
 
 services-down:  ## Stop them and remove their data
 	bash scripts/services.sh stop
+
+up:  ## Build and start the Compose stack (needs Docker and .env: cp .env.example .env)
+	@test -f .env || { echo "no .env: cp .env.example .env, then replace every change-me"; exit 2; }
+	docker compose up -d --build --wait
+
+down:  ## Stop the Compose stack (data volumes kept; `docker compose down -v` deletes them)
+	docker compose down
+
+smoke:  ## Upload examples/landing's districts batch to the running stack; wait for success
+	bash scripts/smoke.sh
 
 clean:  ## Remove the virtual environments and caches
 	rm -rf .venv .tools .run .mypy_cache .ruff_cache .pytest_cache

