@@ -226,3 +226,26 @@ def test_settle_moves_the_manifest_and_records_the_outcome(
     assert failure["status"] == "failed"
     assert "differs from the manifest's crs" in failure["error"]["message"]
     assert [world.ledger.get_batch(b).status for b in ("b8", "b9")] == ["succeeded", "failed"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("alive", "expected"), [(False, Waiting), (True, Rejection)])
+def test_reupload_retries_a_batch_whose_run_died(world: World, alive: bool, expected: type) -> None:
+    first = manifest("b10", "ingest_satellite_raster", [raster_file("s3://landing-zone/b10/a.tif")])
+    commit(world, first)
+    decide(world, grace=600)
+    world.ledger.update_batch_status("b10", "running", run_id="killed-run")
+    second = manifest(
+        "b10", "ingest_satellite_raster", [raster_file("s3://landing-zone/b10/a.tif")], note="retry"
+    )
+    commit(world, second)  # new bytes, new ETag
+    [ref] = pending_manifests(world.store)
+    decision = examine(ref, world.platform, grace_period_s=600, is_run_alive=lambda run_id: alive)
+    if expected is Rejection:
+        assert isinstance(decision, Rejection)
+        assert decision.problems[0].code == "batch_id_taken"
+        assert world.ledger.get_batch("b10").status == "running"  # type: ignore[union-attr]
+    else:
+        assert isinstance(decision, Waiting)  # its file is not uploaded: it waits, as a new batch
+        batch = world.ledger.get_batch("b10")
+        assert batch is not None
+        assert (batch.status, batch.manifest_etag) == ("received", decision.ref.etag)

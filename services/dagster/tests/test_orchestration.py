@@ -233,3 +233,21 @@ def test_a_reuploaded_manifest_is_a_new_run_request_after_a_restart(
     [after] = restarted.run_requests or []
     assert before.run_key != after.run_key
     assert before.run_key.split("@")[1] == after.run_key.split("@")[1]  # same ETag
+
+
+def test_a_batch_left_running_by_a_dead_run_can_be_retried(world: World, postgis_dsn: str) -> None:
+    body = manifest(
+        "stuck", "ingest_satellite_raster", [raster_file("s3://landing-zone/stuck/x.tif")]
+    )
+    commit(world, "stuck", json.dumps(body))
+    tick(world, postgis_dsn)
+    world.ledger.update_batch_status("stuck", "running", run_id="a-run-the-instance-never-saw")
+    commit(world, "stuck", json.dumps({**body, "uploader": "retrying"}))
+    context = dg.build_sensor_context(
+        resources=resources(world, postgis_dsn), instance=dg.DagsterInstance.ephemeral()
+    )
+    manifest_sensor(context)
+    batch = world.ledger.get_batch("stuck")
+    assert batch is not None
+    assert (batch.status, batch.uploader) == ("received", "retrying")
+    assert keys(world) == ["manifests/stuck.json"]  # waiting for its file, not rejected

@@ -142,8 +142,14 @@ def examine(
     *,
     grace_period_s: float,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    is_run_alive: Callable[[str], bool] | None = None,
 ) -> Decision:
-    """Decide what to do with one pending manifest (see the module docstring)."""
+    """Decide what to do with one pending manifest (see the module docstring).
+
+    ``is_run_alive`` (the orchestrator's view of a run id) lets a re-uploaded manifest retry a
+    batch whose run died without settling it (a killed process): that batch is marked failed
+    first. Without it, a batch still recorded as running keeps its id.
+    """
     store, bucket = platform.store, platform.store.settings.landing_bucket
     data, stored = store.get_bytes(bucket, ref.key)
     ref = ManifestRef(key=ref.key, etag=stored.etag, last_modified=stored.last_modified)
@@ -153,6 +159,8 @@ def examine(
     if not report.valid:
         return reject(ref, report, platform, batch)
     manifest = Manifest.from_json(data, name=ref.name)
+    if is_run_alive is not None:
+        _release_dead_batch(platform.ledger, ref, manifest.batch_id, is_run_alive)
     try:
         platform.ledger.record_batch(batch)
     except DuplicateBatchError as error:
@@ -237,6 +245,23 @@ def run_batch(ref: ManifestRef, run_id: str, platform: Platform) -> RunReport:
     report = execute_run(run_id, manifest, platform)
     settle(ref, report, platform)
     return report
+
+
+def _release_dead_batch(
+    ledger: Ledger, ref: ManifestRef, batch_id: str, is_run_alive: Callable[[str], bool]
+) -> None:
+    """Mark failed a batch left running by runs that are gone, when a new manifest replaces it."""
+    existing = ledger.get_batch(batch_id)
+    if existing is None or existing.status != "running":
+        return
+    if (existing.manifest_key, existing.manifest_etag) == (ref.key, ref.etag):
+        return  # the same object: its run may still be queued or running
+    if any(is_run_alive(run_id) for run_id in existing.run_ids):
+        return
+    logger.warning(
+        "batch %s was left running by dead runs %s; failing it", batch_id, existing.run_ids
+    )
+    ledger.update_batch_status(batch_id, "failed")
 
 
 def _missing_files(store: ObjectStore, manifest: Manifest) -> list[tuple[int, str]]:

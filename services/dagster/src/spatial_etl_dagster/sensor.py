@@ -46,7 +46,12 @@ def manifest_sensor(
     refs = pending_manifests(platform.store, start_after=_cursor(context.cursor), limit=limit)
     requests: list[dg.RunRequest] = []
     for ref in refs:
-        decision = examine(ref, platform, grace_period_s=settings.manifest_grace_period_s)
+        decision = examine(
+            ref,
+            platform,
+            grace_period_s=settings.manifest_grace_period_s,
+            is_run_alive=lambda run_id: _alive(context, run_id),
+        )
         if isinstance(decision, RunTicket):
             requests.append(_request(decision))
         elif isinstance(decision, Rejection):
@@ -55,6 +60,12 @@ def manifest_sensor(
             context.log.info(f"{ref.key} waits for {len(decision.missing)} file(s)")
     after = refs[-1].key if len(refs) == limit else None
     return dg.SensorResult(run_requests=requests, cursor=json.dumps({"after": after}))
+
+
+def _alive(context: dg.SensorEvaluationContext, run_id: str) -> bool:
+    """Whether Dagster still has the run queued or running (a killed run is finished)."""
+    run = context.instance.get_run_by_id(run_id)
+    return run is not None and not run.is_finished
 
 
 def _request(ticket: RunTicket) -> dg.RunRequest:
