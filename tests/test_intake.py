@@ -17,6 +17,7 @@ from spatial_etl.intake import (
     FAILED,
     PROCESSED,
     REJECTED,
+    Deferred,
     Rejection,
     RunTicket,
     Waiting,
@@ -165,21 +166,24 @@ def test_reuploaded_manifest_is_a_new_request(
     assert first.ref.run_key != second.ref.run_key
 
 
-def test_a_batch_id_already_running_is_refused(world: World) -> None:
+def test_a_new_manifest_for_a_running_batch_waits_for_its_run(world: World) -> None:
     commit(
         world,
         manifest("b7", "ingest_satellite_raster", [raster_file("s3://landing-zone/b7/a.tif")]),
     )
     decide(world, grace=600)
-    world.ledger.update_batch_status("b7", "running", run_id="r1")
+    world.ledger.acquire_batch("b7", "r1")
     changed = manifest("b7", "ingest_satellite_raster", [raster_file("s3://landing-zone/b7/b.tif")])
     commit(world, changed)
-    [decision] = decide(world, grace=600)
-    assert isinstance(decision, Rejection)
-    assert decision.problems[0].code == "batch_id_taken"
+    [decision] = decide(world, grace=600, is_run_alive=lambda run_id: True)
+    assert isinstance(decision, Deferred)
+    assert "being processed by run r1" in decision.reason
     batch = world.ledger.get_batch("b7")
     assert batch is not None
     assert batch.status == "running"  # the running batch's record is untouched
+    assert batch.lease is not None
+    assert batch.lease.run_id == "r1"
+    assert [r.key for r in pending_manifests(world.store)] == ["manifests/b7.json"]
 
 
 def test_pending_listing_pages_through_1500_manifests_and_skips_sub_folders(world: World) -> None:
@@ -228,7 +232,7 @@ def test_settle_moves_the_manifest_and_records_the_outcome(
     assert [world.ledger.get_batch(b).status for b in ("b8", "b9")] == ["succeeded", "failed"]  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("alive", "expected"), [(False, Waiting), (True, Rejection)])
+@pytest.mark.parametrize(("alive", "expected"), [(False, Waiting), (True, Deferred)])
 def test_reupload_retries_a_batch_whose_run_died(world: World, alive: bool, expected: type) -> None:
     first = manifest("b10", "ingest_satellite_raster", [raster_file("s3://landing-zone/b10/a.tif")])
     commit(world, first)
@@ -240,9 +244,8 @@ def test_reupload_retries_a_batch_whose_run_died(world: World, alive: bool, expe
     commit(world, second)  # new bytes, new ETag
     [ref] = pending_manifests(world.store)
     decision = examine(ref, world.platform, grace_period_s=600, is_run_alive=lambda run_id: alive)
-    if expected is Rejection:
-        assert isinstance(decision, Rejection)
-        assert decision.problems[0].code == "batch_id_taken"
+    if expected is Deferred:
+        assert isinstance(decision, Deferred)
         assert world.ledger.get_batch("b10").status == "running"  # type: ignore[union-attr]
     else:
         assert isinstance(decision, Waiting)  # its file is not uploaded: it waits, as a new batch

@@ -9,6 +9,8 @@ commands are asserted as data.
 
 from __future__ import annotations
 
+import hashlib
+
 import math
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -170,7 +172,8 @@ def vector_asset(**changes: Any) -> AssetDocument:
         "version": version,
         "bucket": "data-lake",
         "s3_key": key,
-        "sha256": SHA_B,
+        # one content per version: the ledger refuses the same content twice in a dataset
+        "sha256": SHA_B if version == 1 else hashlib.sha256(f"v{version}".encode()).hexdigest(),
         "size": 12_345_678,
         "format": "GeoParquet",
         "crs": "EPSG:4326",
@@ -621,7 +624,13 @@ def test_init_ledger_creates_collections_validators_and_indexes(db: Any) -> None
         "sha256",
         "run_id",
         "batch_id",
+        "intent_dataset_sha256_unique",
+        "status",
     }
+    content = assets["intent_dataset_sha256_unique"]
+    assert content["unique"] is True
+    assert list(content["key"]) == [("intent", 1), ("dataset", 1), ("sha256", 1)]
+    assert content["partialFilterExpression"] == {"status": {"$in": ["pending", "committed"]}}
     version = assets["intent_dataset_version_unique"]
     assert version["unique"] is True
     assert list(version["key"]) == [("intent", 1), ("dataset", 1), ("version", 1)]
@@ -858,9 +867,9 @@ def test_writes_validate_copies_again(ledger: Ledger) -> None:
 
 
 def _publish(
-    ledger: Ledger, version: int, sha: str = SHA_B, *, commit: bool = True
+    ledger: Ledger, version: int, sha: str | None = None, *, commit: bool = True
 ) -> AssetDocument:
-    doc = vector_asset(version=version, sha256=sha)
+    doc = vector_asset(version=version, **({"sha256": sha} if sha else {}))
     ledger.insert_pending_asset(doc)
     return ledger.commit_asset(doc.asset_id, T0) if commit else doc
 
@@ -882,10 +891,22 @@ def test_latest_committed_ignores_pending_and_failed(ledger: Ledger) -> None:
 def test_find_committed_by_sha256(ledger: Ledger) -> None:
     first = _publish(ledger, 1, SHA_A)
     _publish(ledger, 2, SHA_B)
-    _publish(ledger, 3, SHA_A, commit=False)
     assert ledger.find_committed_by_sha256("ingest_vector_boundary", "districts", SHA_A) == first
     assert ledger.find_committed_by_sha256("ingest_vector_boundary", "other", SHA_A) is None
     assert ledger.find_committed_by_sha256("ingest_vector_boundary", "districts", "c" * 64) is None
+
+
+def test_the_same_content_never_holds_two_versions_of_a_dataset(ledger: Ledger) -> None:
+    _publish(ledger, 1, SHA_A)
+    with pytest.raises(DuplicateAssetError, match="version 2"):
+        _publish(ledger, 2, SHA_A, commit=False)  # the unique index, not a check before it
+    pending = _publish(ledger, 2, SHA_B, commit=False)
+    with pytest.raises(DuplicateAssetError):
+        _publish(ledger, 3, SHA_B, commit=False)  # a pending version holds its content too
+    ledger.fail_asset(pending.asset_id, "upload failed")
+    assert _publish(ledger, 3, SHA_B).version == 3  # a failed attempt frees it
+    other = vector_asset(version=1, sha256=SHA_A, dataset="other", s3_key="x/other/v1/o.parquet")
+    ledger.insert_pending_asset(other)  # the same content in another dataset is fine
 
 
 def test_a_duplicate_is_recorded_without_claiming_a_version(ledger: Ledger, db: Any) -> None:

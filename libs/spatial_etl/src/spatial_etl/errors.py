@@ -169,6 +169,10 @@ class ObjectIntegrityError(StorageError):
     """
 
 
+class ObjectTooLargeError(StorageError):
+    """An object read whole (a manifest) is larger than the caller allows; nothing was read."""
+
+
 class InvalidMetadataError(StorageError):
     """User metadata S3 cannot store as given; refused before anything is uploaded.
 
@@ -202,6 +206,23 @@ class DuplicateBatchError(LedgerError):
     """
 
 
+class BatchBusyError(LedgerError):
+    """Another run holds the batch's lease: one run per batch at a time.
+
+    Raised to the second of two runs of the same batch (a re-uploaded manifest, a manual
+    re-execution); it publishes nothing and leaves the manifest to the holder. ``holder`` is the
+    run id that holds the lease.
+    """
+
+    def __init__(self, batch_id: str, holder: str) -> None:
+        super().__init__(
+            f"batch {batch_id!r} is being processed by run {holder}; "
+            "this run did nothing (one run per batch at a time)"
+        )
+        self.batch_id = batch_id
+        self.holder = holder
+
+
 class StepError(SpatialEtlError):
     """A step of a run failed; names the step and the input file, and says why.
 
@@ -223,6 +244,14 @@ class PublishError(SpatialEtlError):
 
 class StaleManifestError(SpatialEtlError):
     """A run was asked for a manifest version that has since been replaced in the landing zone."""
+
+
+class SettleError(SpatialEtlError):
+    """A run ended but its batch could not be fully settled (report, manifest move, status).
+
+    The run itself is recorded; every settling step is idempotent, and the next sensor tick or
+    the reconciler finishes what this one could not.
+    """
 
 
 class UploadError(SpatialEtlError):

@@ -9,21 +9,20 @@ failed in the ledger with a message that names the step and the file.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Final, Literal
 
 from psycopg2 import sql
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from spatial_etl import __version__
 from spatial_etl.compute import PostgisCompute, RunSchema
-from spatial_etl.errors import InputError, SpatialEtlError
+from spatial_etl.errors import BatchBusyError, InputError, LedgerError, SpatialEtlError
 from spatial_etl.inputs import inspect_input
 from spatial_etl.ledger import Ledger
 from spatial_etl.models.ledger import (
@@ -42,6 +41,7 @@ from spatial_etl.spatial_utils.runner import CommandResult, GdalRunner
 from spatial_etl.staging import StagedInput, stage_inputs
 from spatial_etl.storage import ObjectStore
 from spatial_etl.validation import parameter_problems
+from spatial_etl.workdirs import run_workdir
 
 logger = logging.getLogger(__name__)
 
@@ -104,79 +104,131 @@ class RunReport(BaseModel):
     outputs: list[OutputReport] = Field(default_factory=list)
     error: RunError | None = None
     timings: dict[str, float] = Field(default_factory=dict)
+    recorded: bool = Field(
+        default=True, description="False when the ledger could not be written at the end."
+    )
+    cleanup_errors: list[str] = Field(default_factory=list)
 
 
-def execute_run(run_id: str, manifest: Manifest, platform: Platform) -> RunReport:
+def execute_run(
+    run_id: str, manifest: Manifest, platform: Platform, *, lease: bool = False
+) -> RunReport:
     """Run ``manifest``'s intent for every file; record the run; never leave half a result.
 
-    An unknown or contested intent raises (the sensor rejects such manifests before a run
-    exists); every later failure, invalid parameters included, is a recorded failed run.
+    Whatever is raised inside — a platform error, a plugin's or a library's exception of any
+    type, in any stage — the run ends recorded as failed with the error's type, message, step
+    and file, and a failed report is returned. An interrupt (``KeyboardInterrupt``,
+    ``SystemExit``: a run terminated by its orchestrator) is recorded the same way, after every
+    ``finally`` has run, and then re-raised. When the ledger itself cannot be written the
+    report says so (``recorded=False``) and the reconciler finishes the record later.
+
+    With ``lease`` the run first takes the batch's lease (:meth:`Ledger.acquire_batch`), so a
+    second run of the same batch fails without doing anything, and every publish checks the
+    lease is still held before it claims a version and before it commits.
     """
-    registered = platform.catalog.get(manifest.intent)
-    invalid = _parameter_error(manifest, registered)
-    parameters = {} if invalid else _parameters(manifest, registered)
-    run = _Run(run_id, manifest, platform, registered, parameters)
-    platform.ledger.start_run(run.document())
+    run = _Run(run_id, manifest, platform, lease=lease)
     try:
-        if invalid:
-            raise invalid
+        run.begin()
         run.execute()
-    except SpatialEtlError as error:
-        logger.error("run %s failed: %s", run_id, error)
-        failure = RunError(
-            message=str(error),
-            step=getattr(error, "step", None),
-            file=getattr(error, "file", None),
-        )
-        platform.ledger.finish_run(
-            run_id,
-            "failed",
-            error=failure,
-            outputs=run.asset_ids,
-            inputs=run.inputs,
-            timings=run.timings,
-        )
-        return run.report("failed", failure)
-    platform.ledger.finish_run(
-        run_id, "succeeded", outputs=run.asset_ids, inputs=run.inputs, timings=run.timings
-    )
-    return run.report("succeeded", None)
+    except BaseException as error:
+        report = run.finish_failed(error)
+        if not isinstance(error, Exception):
+            raise
+        return report
+    return run.finish_succeeded()
+
+
+_UNKNOWN_PLUGIN: Final = PluginRecord(name="-", distribution=None, version=None)
+_MESSAGE_LIMIT: Final = 8000
 
 
 class _Run:
     """The state of one run while it executes."""
 
-    def __init__(
-        self,
-        run_id: str,
-        manifest: Manifest,
-        platform: Platform,
-        registered: RegisteredIntent,
-        parameters: dict[str, JsonValue],
-    ) -> None:
+    def __init__(self, run_id: str, manifest: Manifest, platform: Platform, *, lease: bool) -> None:
         self.run_id = run_id
         self.manifest = manifest
         self.platform = platform
-        self.registered = registered
-        self.parameters = parameters
-        self.plugin = PluginRecord.from_info(registered.plugin)
+        self.lease = lease
+        self.registered: RegisteredIntent | None = None
+        self.parameters: dict[str, JsonValue] = {}
+        self.plugin = _UNKNOWN_PLUGIN
         self.inputs: list[InputRecord] = []
         self.outputs: list[AssetDocument] = []
         self.timings: dict[str, float] = {}
-        self.context = PublishContext(
-            store=platform.store,
-            ledger=platform.ledger,
-            run_id=run_id,
-            batch_id=manifest.batch_id,
-            intent=manifest.intent,
-            plugin=self.plugin,
-            parameters=parameters,
-            abstract=manifest.metadata.description or registered.intent.summary,
-        )
+        self.cleanup_errors: list[str] = []
+        self.started = False
 
     @property
     def asset_ids(self) -> list[str]:
         return [doc.asset_id for doc in self.outputs]
+
+    # ----------------------------------------------------------------------- life cycle
+
+    def begin(self) -> None:
+        """Resolve the intent and its parameters, record the run, take the lease.
+
+        The run is recorded before anything that can fail for a reason worth recording (an
+        intent gone since the sensor's tick, invalid parameters, a busy batch).
+        """
+        setup_error: Exception | None = None
+        try:
+            self.registered = self.platform.catalog.get(self.manifest.intent)
+            self.plugin = PluginRecord.from_info(self.registered.plugin)
+            self.parameters = _parameters(self.manifest, self.registered)
+        except Exception as error:  # noqa: BLE001 - recorded below as the run's failure
+            setup_error = error
+        self._record_start()
+        if setup_error is not None:
+            raise setup_error
+        if self.lease:
+            self.platform.ledger.acquire_batch(self.manifest.batch_id, self.run_id)
+
+    def _record_start(self) -> None:
+        try:
+            self.platform.ledger.start_run(self.document())
+        except LedgerError:
+            existing = self.platform.ledger.get_run(self.run_id)
+            if existing is None or existing.status != "running":
+                raise
+            logger.warning("run %s is already recorded as running: resuming it", self.run_id)
+        self.started = True
+
+    def finish_succeeded(self) -> RunReport:
+        try:
+            self.platform.ledger.finish_run(
+                self.run_id,
+                "succeeded",
+                outputs=self.asset_ids,
+                inputs=self.inputs,
+                timings=self.timings,
+                cleanup_errors=self.cleanup_errors,
+            )
+        except Exception as error:  # noqa: BLE001 - the ledger is down: say it, do not raise
+            logger.error("run %s succeeded but could not be recorded: %s", self.run_id, error)
+            return self.report("succeeded", None, recorded=False)
+        return self.report("succeeded", None)
+
+    def finish_failed(self, error: BaseException) -> RunReport:
+        """Record ``error`` as the run's failure; never raises (the report says if it could)."""
+        failure = run_error(error)
+        logger.error("run %s failed: %s: %s", self.run_id, failure.type, failure.message)
+        try:
+            if not self.started:
+                self._record_start()
+            self.platform.ledger.finish_run(
+                self.run_id,
+                "failed",
+                error=failure,
+                outputs=self.asset_ids,
+                inputs=self.inputs,
+                timings=self.timings,
+                cleanup_errors=self.cleanup_errors,
+            )
+        except Exception as record_error:  # noqa: BLE001 - reported, finished by the reconciler
+            logger.error("run %s: the failure could not be recorded: %s", self.run_id, record_error)
+            return self.report("failed", failure, recorded=False)
+        return self.report("failed", failure)
 
     def document(self) -> RunDocument:
         return RunDocument(
@@ -194,7 +246,13 @@ class _Run:
             versions=_versions(self.platform, self.registered),
         )
 
-    def report(self, status: Literal["succeeded", "failed"], error: RunError | None) -> RunReport:
+    def report(
+        self,
+        status: Literal["succeeded", "failed"],
+        error: RunError | None,
+        *,
+        recorded: bool = True,
+    ) -> RunReport:
         return RunReport(
             run_id=self.run_id,
             batch_id=self.manifest.batch_id,
@@ -203,6 +261,8 @@ class _Run:
             outputs=[OutputReport.of(doc) for doc in self.outputs],
             error=error,
             timings=self.timings,
+            recorded=recorded,
+            cleanup_errors=list(self.cleanup_errors),
         )
 
     @contextmanager
@@ -213,25 +273,51 @@ class _Run:
         finally:
             self.timings[stage] = self.timings.get(stage, 0.0) + time.monotonic() - started
 
+    # ----------------------------------------------------------------------- the work
+
     def execute(self) -> None:
-        with tempfile.TemporaryDirectory(dir=self.platform.workdir, prefix="spatial-etl-") as tmp:
-            work = Path(tmp)
+        assert self.registered is not None  # noqa: S101 - begin() raised otherwise
+        context = self._context(self.registered)
+        with run_workdir(self.run_id, self.platform.workdir, self.cleanup_errors.append) as work:
             with self.timed("stage"):
                 staged = stage_inputs(self.platform.store, self.manifest, work)
             self.inputs = [record for item in staged for record in item.records]
             datasets = _dataset_names(self.manifest, staged)
             todo = [
-                item for item in staged if not self._already_published(item, datasets[item.index])
+                item
+                for item in staged
+                if not self._already_published(item, datasets[item.index], context)
             ]
             if not todo:
                 return
             products = self._process(todo, work)
             with self.timed("publish"):
                 for item, product in products:
-                    doc = publish(product, datasets[item.index], item.records, self.context)
+                    doc = publish(product, datasets[item.index], item.records, context)
                     self.outputs.append(doc)
 
-    def _already_published(self, item: StagedInput, dataset: str) -> bool:
+    def _context(self, registered: RegisteredIntent) -> PublishContext:
+        guard = self._check_lease if self.lease else None
+        return PublishContext(
+            store=self.platform.store,
+            ledger=self.platform.ledger,
+            run_id=self.run_id,
+            batch_id=self.manifest.batch_id,
+            intent=self.manifest.intent,
+            plugin=self.plugin,
+            parameters=self.parameters,
+            abstract=self.manifest.metadata.description or registered.intent.summary,
+            guard=guard,
+        )
+
+    def _check_lease(self) -> None:
+        """Raise unless this run still holds its batch (the reconciler may have freed it)."""
+        batch = self.platform.ledger.get_batch(self.manifest.batch_id)
+        holder = batch.lease.run_id if batch is not None and batch.lease is not None else None
+        if holder != self.run_id:
+            raise BatchBusyError(self.manifest.batch_id, holder or "nobody")
+
+    def _already_published(self, item: StagedInput, dataset: str, ctx: PublishContext) -> bool:
         """Skip the work when the same inputs, plugin version and parameters made the latest."""
         latest = self.platform.ledger.latest_committed(self.manifest.intent, dataset)
         if latest is None:
@@ -247,13 +333,14 @@ class _Run:
                 dataset,
                 latest.version,
             )
-            self.outputs.append(record_duplicate(latest, item.records, self.context))
+            self.outputs.append(record_duplicate(latest, item.records, ctx))
         return same
 
     def _process(
         self, todo: Sequence[StagedInput], work: Path
     ) -> list[tuple[StagedInput, Product]]:
-        runner = _BoundRunner(self.platform.runner, self.platform.store.gdal_env())
+        runner: GdalRunner = self.platform.runner
+        assert self.registered is not None  # noqa: S101 - begin() raised otherwise
         if not self.registered.intent.is_vector:
             with self.timed("process"):
                 return [(item, self._raster(item, runner, work)) for item in todo]
@@ -264,7 +351,10 @@ class _Run:
             )
         source, pg_env = compute.gdal_source()
         runner = _BoundRunner(runner, pg_env)
-        with self.timed("process"), compute.run_schema(self.run_id) as schema:
+        with (
+            self.timed("process"),
+            compute.run_schema(self.run_id, on_cleanup_error=self.cleanup_errors.append) as schema,
+        ):
             return [
                 (
                     item,
@@ -281,6 +371,7 @@ class _Run:
             ]
 
     def _raster(self, item: StagedInput, runner: GdalRunner, work: Path) -> Product:
+        assert self.registered is not None  # noqa: S101 - begin() raised otherwise
         inspect_input(runner, self.registered, item.file, item.gdal_path, self.parameters)
         binding = InputBinding(index=item.index, file=item.file, gdal_path=item.gdal_path)
         run = RunValues(run_id=self.run_id, schema_name="", workdir=work)
@@ -297,6 +388,7 @@ class _Run:
         source: str,
         work: Path,
     ) -> Product:
+        assert self.registered is not None  # noqa: S101 - begin() raised otherwise
         inspection = inspect_input(
             runner, self.registered, item.file, item.gdal_path, self.parameters
         )
@@ -314,6 +406,28 @@ class _Run:
             schema=schema,
             out=work / f"output_{item.index}.parquet",
         )
+
+
+def run_error(error: BaseException) -> RunError:
+    """The ledger's record of an exception: type, message, and step and file when known.
+
+    Interrupts get a message that says what happened (their own text is empty).
+    """
+    kind = type(error).__name__
+    if isinstance(error, KeyboardInterrupt | SystemExit):
+        message = f"the run was interrupted ({kind}): terminated by its orchestrator or a signal"
+    else:
+        message = str(error).strip() or kind
+    if len(message) > _MESSAGE_LIMIT:
+        message = message[:_MESSAGE_LIMIT] + " [...]"
+    step = getattr(error, "step", None)
+    file = getattr(error, "file", None)
+    return RunError(
+        message=message,
+        type=kind,
+        step=step if isinstance(step, str) else None,
+        file=file if isinstance(file, str) else None,
+    )
 
 
 class _BoundRunner:
@@ -335,14 +449,11 @@ class _BoundRunner:
         return self._runner.run(argv, timeout_s=timeout_s, env=merged, check=check)
 
 
-def _parameter_error(manifest: Manifest, registered: RegisteredIntent) -> InputError | None:
-    problems = parameter_problems(manifest, registered)
-    if not problems:
-        return None
-    return InputError("invalid parameters: " + "; ".join(str(problem) for problem in problems))
-
-
 def _parameters(manifest: Manifest, registered: RegisteredIntent) -> dict[str, JsonValue]:
+    """The intent's parameters as validated JSON; :class:`InputError` listing every problem."""
+    problems = parameter_problems(manifest, registered)
+    if problems:
+        raise InputError("invalid parameters: " + "; ".join(str(problem) for problem in problems))
     model = registered.intent.parameters
     if model is None:
         return {}
@@ -373,15 +484,15 @@ def _dataset_names(manifest: Manifest, staged: Sequence[StagedInput]) -> dict[in
     return names
 
 
-def _versions(platform: Platform, registered: RegisteredIntent) -> dict[str, str]:
-    versions = {
-        "spatial-etl": __version__,
-        registered.plugin.distribution or registered.plugin.name: registered.plugin.version
-        or "unknown",
-    }
+def _versions(platform: Platform, registered: RegisteredIntent | None) -> dict[str, str]:
+    versions = {"spatial-etl": __version__}
+    if registered is None:
+        return versions
+    plugin = registered.plugin
+    versions[plugin.distribution or plugin.name] = plugin.version or "unknown"
     try:
         versions["gdal"] = platform.runner.run(["gdalinfo", "--version"]).stdout.strip()
-    except SpatialEtlError as error:
+    except Exception as error:  # noqa: BLE001 - a version is informative, never fatal
         versions["gdal"] = f"unavailable: {error}"
     if registered.intent.is_vector and platform.compute is not None:
         try:
@@ -391,6 +502,6 @@ def _versions(platform: Platform, registered: RegisteredIntent) -> dict[str, str
             versions["postgis"] = (
                 str(postgis).split('"')[1] if '"' in str(postgis) else str(postgis)
             )
-        except SpatialEtlError as error:
+        except Exception as error:  # noqa: BLE001 - a version is informative, never fatal
             versions["postgis"] = f"unavailable: {error}"
     return versions

@@ -27,11 +27,17 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from spatial_etl.errors import DuplicateAssetError, DuplicateBatchError, LedgerError
+from spatial_etl.errors import (
+    BatchBusyError,
+    DuplicateAssetError,
+    DuplicateBatchError,
+    LedgerError,
+)
 from spatial_etl.models.ledger import (
     AssetDocument,
     AssetStatus,
     BatchDocument,
+    BatchLease,
     BatchStatus,
     InputRecord,
     RunDocument,
@@ -88,9 +94,13 @@ COLLECTIONS: Final[Mapping[str, CollectionSpec]] = MappingProxyType(
                     (("manifest_key", _UP), ("manifest_etag", _UP)),
                     unique=True,
                 ),
+                IndexSpec("status", (("status", _UP),)),
             ),
         ),
-        "runs": CollectionSpec(RunDocument, (IndexSpec("batch_id", (("batch_id", _UP),)),)),
+        "runs": CollectionSpec(
+            RunDocument,
+            (IndexSpec("batch_id", (("batch_id", _UP),)), IndexSpec("status", (("status", _UP),))),
+        ),
         "assets": CollectionSpec(
             AssetDocument,
             (
@@ -101,6 +111,13 @@ COLLECTIONS: Final[Mapping[str, CollectionSpec]] = MappingProxyType(
                     partial=_SLOT_HOLDERS,
                 ),
                 IndexSpec("s3_key_unique", (("s3_key", _UP),), unique=True, partial=_SLOT_HOLDERS),
+                IndexSpec(
+                    "intent_dataset_sha256_unique",
+                    (("intent", _UP), ("dataset", _UP), ("sha256", _UP)),
+                    unique=True,
+                    partial=_SLOT_HOLDERS,
+                ),
+                IndexSpec("status", (("status", _UP),)),
                 IndexSpec(
                     "intent_dataset_status_version",
                     (("intent", _UP), ("dataset", _UP), ("status", _UP), ("version", _DOWN)),
@@ -295,7 +312,7 @@ class Ledger:
                 "another batch id"
             )
         if (existing.manifest_key, existing.manifest_etag) == (doc.manifest_key, doc.manifest_etag):
-            return False
+            return self._note_reupload(existing, doc)
         if existing.status not in _REPLACEABLE:
             raise DuplicateBatchError(
                 f"batch {doc.batch_id!r} is already {existing.status} with another manifest; "
@@ -308,6 +325,24 @@ class Ledger:
         }
         if self._batches.replace_one(guard, stored).matched_count == 0:
             raise LedgerError(f"batch {doc.batch_id!r} changed while it was replaced; retry")
+        return True
+
+    def _note_reupload(self, existing: BatchDocument, doc: BatchDocument) -> bool:
+        """The same bytes uploaded again: a retry, unless the batch is running.
+
+        Records the new modification time (so the upload is told apart from the one already
+        examined) and returns True; returns False for the very object already recorded, and
+        for a running batch (its run will settle this manifest).
+        """
+        if (
+            doc.manifest_modified is None
+            or doc.manifest_modified == existing.manifest_modified
+            or existing.status == "running"
+        ):
+            return False
+        guard = {"_id": existing.batch_id, "status": existing.status}
+        changes = {"manifest_modified": doc.manifest_modified, "updated_at": self._clock()}
+        self._batches.update_one(guard, {"$set": changes})
         return True
 
     def update_batch_status(
@@ -325,13 +360,77 @@ class Ledger:
         current = self._load(self._batches, BatchDocument, batch_id)
         if status not in _BATCH_TRANSITIONS[current.status]:
             raise LedgerError(f"batch {batch_id!r} is {current.status}; it cannot become {status}")
-        changes = {"status": status, "problems": list(problems), "updated_at": self._clock()}
+        changes: dict[str, Any] = {
+            "status": status,
+            "problems": list(problems),
+            "updated_at": self._clock(),
+        }
+        if status != "running":
+            changes["lease"] = None
         added = {"run_ids": run_id} if run_id is not None else {}
         return self._apply(self._batches, current, current.status, changes, added=added)
+
+    def acquire_batch(self, batch_id: str, run_id: str) -> BatchDocument:
+        """Lease the batch to ``run_id`` (status ``running``); compare-and-set, so one run wins.
+
+        A batch already leased to ``run_id`` is returned unchanged (a retried call). A batch
+        leased to another run raises :class:`BatchBusyError` naming it: only the reconciler,
+        once that run is dead, frees the batch (:meth:`release_batch` or
+        :meth:`update_batch_status`).
+        """
+        current = self._load(self._batches, BatchDocument, batch_id)
+        if current.status == "running":
+            holder = current.lease.run_id if current.lease else None
+            if holder == run_id:
+                return current
+            raise BatchBusyError(batch_id, holder or ", ".join(current.run_ids) or "unknown")
+        if "running" not in _BATCH_TRANSITIONS[current.status]:
+            raise LedgerError(f"batch {batch_id!r} is {current.status}; it cannot run")
+        now = self._clock()
+        changes = {
+            "status": "running",
+            "problems": [],
+            "updated_at": now,
+            "lease": BatchLease(run_id=run_id, acquired_at=now),
+        }
+        try:
+            return self._apply(
+                self._batches, current, current.status, changes, added={"run_ids": run_id}
+            )
+        except LedgerError:
+            latest = self.get_batch(batch_id)
+            holder = latest.lease.run_id if latest and latest.lease else "another run"
+            raise BatchBusyError(batch_id, holder) from None
+
+    def release_batch(
+        self, batch_id: str, run_id: str, status: Literal["succeeded", "failed"]
+    ) -> BatchDocument:
+        """End ``run_id``'s lease with the batch's outcome; idempotent for the same outcome.
+
+        Raises :class:`LedgerError` when another run holds the batch: a run whose lease was
+        taken from it (declared dead by the reconciler) must not overwrite the outcome.
+        """
+        current = self._load(self._batches, BatchDocument, batch_id)
+        if current.status == status and current.lease is None and run_id in current.run_ids:
+            return current
+        holder = current.lease.run_id if current.lease else None
+        if current.status != "running" or holder not in (run_id, None):
+            raise LedgerError(
+                f"batch {batch_id!r} is {current.status}"
+                + (f", held by run {holder}" if holder else "")
+                + f"; run {run_id} cannot settle it"
+            )
+        changes = {"status": status, "lease": None, "updated_at": self._clock()}
+        return self._apply(self._batches, current, current.status, changes)
 
     def get_batch(self, batch_id: str) -> BatchDocument | None:
         """The batch, or None when it was never recorded."""
         return self._find(self._batches, BatchDocument, {"_id": batch_id})
+
+    def batches_in(self, status: BatchStatus, limit: int = 1000) -> list[BatchDocument]:
+        """Batches in ``status`` (index ``status``), oldest change first: the reconciler's view."""
+        order = [("updated_at", ASCENDING), ("_id", ASCENDING)]
+        return self._find_all(self._batches, BatchDocument, {"status": status}, order, limit)
 
     # runs
 
@@ -354,6 +453,7 @@ class Ledger:
         inputs: Sequence[InputRecord] | None = None,
         timings: Mapping[str, float] | None = None,
         finished_at: datetime | None = None,
+        cleanup_errors: Sequence[str] = (),
     ) -> RunDocument:
         """Finish a running run: its outcome, error (for a failure), outputs and timings.
 
@@ -374,11 +474,28 @@ class Ledger:
             changes["outputs"] = list(outputs)
         if inputs is not None:
             changes["inputs"] = list(inputs)
+        if cleanup_errors:
+            changes["cleanup_errors"] = [*current.cleanup_errors, *filter(None, cleanup_errors)]
         return self._apply(self._runs, current, current.status, changes)
 
     def get_run(self, run_id: str) -> RunDocument | None:
         """The run, or None when it was never recorded."""
         return self._find(self._runs, RunDocument, {"_id": run_id})
+
+    def running_runs(self, limit: int = 1000) -> list[RunDocument]:
+        """Runs recorded as running (index ``status``), oldest first: the reconciler's view."""
+        order = [("started_at", ASCENDING), ("_id", ASCENDING)]
+        return self._find_all(self._runs, RunDocument, {"status": "running"}, order, limit)
+
+    def add_run_output(self, run_id: str, asset_id: str) -> None:
+        """List an asset among a run's outputs (the reconciler committing a dead run's asset)."""
+        self._runs.update_one({"_id": run_id}, {"$addToSet": {"outputs": asset_id}})
+
+    def add_cleanup_errors(self, run_id: str, errors: Sequence[str]) -> None:
+        """Attach cleanup failures to a run, whatever its status (they never change it)."""
+        kept = [text for text in errors if text]
+        if kept:
+            self._runs.update_one({"_id": run_id}, {"$push": {"cleanup_errors": {"$each": kept}}})
 
     # assets
 
@@ -420,6 +537,11 @@ class Ledger:
     def fail_asset(self, asset_id: str, reason: str) -> AssetDocument:
         """Mark a pending asset failed; it frees its version and key for a retry."""
         return self._settle(asset_id, {"status": "failed", "failure": reason})
+
+    def pending_assets(self, limit: int = 1000) -> list[AssetDocument]:
+        """Assets still pending (index ``status``), oldest first: the reconciler's view."""
+        order = [("created_at", ASCENDING), ("_id", ASCENDING)]
+        return self._find_all(self._assets, AssetDocument, {"status": "pending"}, order, limit)
 
     def get_asset(self, asset_id: str) -> AssetDocument | None:
         """The asset in whatever status, or None; readers must check ``status``."""

@@ -10,8 +10,9 @@ latest version publishes nothing new: the run is recorded as a duplicate of that
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from pydantic import JsonValue
 
 from spatial_etl.errors import DuplicateAssetError, PublishError, SpatialEtlError
 from spatial_etl.ledger import Ledger
+from spatial_etl.models.extent import normalize_wgs84_bbox
 from spatial_etl.models.ledger import (
     AssetDocument,
     Distribution,
@@ -41,7 +43,10 @@ _CONTENT_TYPE: Final = {
     ExportFormat.GEOPARQUET: "application/vnd.apache.parquet",
     ExportFormat.COG: "image/tiff; application=geotiff; profile=cloud-optimized",
 }
-_CLAIM_ATTEMPTS: Final = 5
+_CLAIM_ATTEMPTS: Final = 8
+_CLAIM_BACKOFF_S: Final = 0.05
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,13 @@ class PublishContext:
     parameters: dict[str, JsonValue]
     abstract: str
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    guard: Callable[[], None] | None = None
+    """Raises unless the run may still publish (it holds its batch's lease)."""
+
+    def check(self) -> None:
+        """Call the guard, if any: before a version is claimed and before a commit."""
+        if self.guard is not None:
+            self.guard()
 
     @property
     def bucket(self) -> str:
@@ -72,15 +84,23 @@ def lake_key(intent: str, dataset: str, version: int, fmt: ExportFormat) -> str:
 def publish(
     product: Product, dataset: str, inputs: Sequence[InputRecord], ctx: PublishContext
 ) -> AssetDocument:
-    """Publish ``product`` as the dataset's next version, or record it as a duplicate."""
+    """Publish ``product`` as the dataset's next version, or record it as a duplicate.
+
+    Content equal to any committed version of the dataset is a duplicate of that version: the
+    unique index on (intent, dataset, sha256) makes this hold under concurrency too, since a
+    racing run's insert of the same content fails and finds the committed one on retry.
+    Whatever interrupts the upload, the object is deleted and the document failed; if the
+    deletion itself fails the document stays pending for the reconciler, never committed.
+    """
     digest = _sha256(product.path)
-    latest = ctx.ledger.latest_committed(ctx.intent, dataset)
-    if latest is not None and latest.sha256 == digest:
-        return record_duplicate(latest, inputs, ctx)
-    pending = _claim(product, dataset, inputs, digest, ctx)
+    claimed = _claim(product, dataset, inputs, digest, ctx)
+    if not isinstance(claimed, _Pending):
+        return claimed
+    pending = claimed.doc
     try:
         _upload_and_verify(product, pending, ctx)
-    except Exception as error:
+        ctx.check()
+    except BaseException as error:
         _abandon(pending, error, ctx)
         if isinstance(error, SpatialEtlError):
             raise PublishError(f"publishing {pending.s3_uri} failed: {error}") from error
@@ -111,23 +131,42 @@ def record_duplicate(
     return doc
 
 
+@dataclass(frozen=True)
+class _Pending:
+    doc: AssetDocument
+
+
 def _claim(
     product: Product,
     dataset: str,
     inputs: Sequence[InputRecord],
     digest: str,
     ctx: PublishContext,
-) -> AssetDocument:
-    """Insert the pending document; a version lost to a concurrent run is claimed again."""
-    for _ in range(_CLAIM_ATTEMPTS):
+) -> AssetDocument | _Pending:
+    """Insert the pending document, or find the committed version this content duplicates.
+
+    A claim can lose to a concurrent run: the same version or key (claim the next one), or the
+    same content (its version is committed, or about to be: wait for it, then record a
+    duplicate). Bounded: after ``_CLAIM_ATTEMPTS`` tries the publish fails.
+    """
+    for attempt in range(_CLAIM_ATTEMPTS):
+        same = ctx.ledger.find_committed_by_sha256(ctx.intent, dataset, digest)
+        if same is not None:
+            return record_duplicate(same, inputs, ctx)
+        ctx.check()
         version = ctx.ledger.next_version(ctx.intent, dataset)
         doc = _document(product, dataset, version, inputs=inputs, digest=digest, ctx=ctx)
         try:
             ctx.ledger.insert_pending_asset(doc)
         except DuplicateAssetError:
+            time.sleep(min(_CLAIM_BACKOFF_S * 2**attempt, 5.0))
             continue
-        return doc
-    raise PublishError(f"could not claim a version of {ctx.intent}/{dataset}: too much contention")
+        return _Pending(doc)
+    raise PublishError(
+        f"could not claim a version of {ctx.intent}/{dataset}: another asset document holds "
+        "the same version or the same content (a run still publishing, or a dead run's pending "
+        "document the reconciler has not resolved yet); retry the batch later"
+    )
 
 
 def _upload_and_verify(product: Product, pending: AssetDocument, ctx: PublishContext) -> None:
@@ -156,11 +195,23 @@ def _upload_and_verify(product: Product, pending: AssetDocument, ctx: PublishCon
 
 
 def _abandon(pending: AssetDocument, error: BaseException, ctx: PublishContext) -> None:
-    """Leave no object without a committed document: delete it, mark the document failed."""
-    with contextlib.suppress(SpatialEtlError):
+    """Leave no object without a committed document; never raise over the original error.
+
+    The object is deleted, then the document failed. If the deletion fails (the store is
+    unreachable), the document is left pending: its run ends, and the reconciler later commits
+    it (the object is complete and verified) or deletes the object and fails it.
+    """
+    try:
         ctx.store.delete(ctx.bucket, pending.s3_key)
-    with contextlib.suppress(SpatialEtlError):
-        ctx.ledger.fail_asset(pending.asset_id, f"{type(error).__name__}: {error}")
+    except Exception as delete_error:  # noqa: BLE001 - the original error is what matters
+        logger.warning("could not delete %s after %r: %s", pending.s3_uri, error, delete_error)
+        return
+    try:
+        ctx.ledger.fail_asset(
+            pending.asset_id, f"{type(error).__name__}: {error}"[:4000] or "failed"
+        )
+    except Exception as fail_error:  # noqa: BLE001 - the reconciler resolves a pending asset
+        logger.warning("could not mark asset %s failed: %s", pending.asset_id, fail_error)
 
 
 def _document(
@@ -174,7 +225,7 @@ def _document(
 ) -> AssetDocument:
     key = lake_key(ctx.intent, dataset, version, product.format)
     uri = f"s3://{ctx.bucket}/{key}"
-    bbox = product.bbox_wgs84
+    bbox = normalize_wgs84_bbox(product.bbox_wgs84)
     extent = (
         GeographicExtent(west=bbox[0], south=bbox[1], east=bbox[2], north=bbox[3]) if bbox else None
     )

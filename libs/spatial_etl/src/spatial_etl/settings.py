@@ -143,3 +143,13 @@ class IntakeSettings(BaseSettings):
         gt=0,
         description="SPATIAL_ETL_SENSOR_MAX_MANIFESTS_PER_TICK: manifests examined per tick.",
     )
+    manifest_max_bytes: int = Field(
+        default=1 << 20,
+        gt=0,
+        description="SPATIAL_ETL_MANIFEST_MAX_BYTES: a larger manifest is rejected unread.",
+    )
+    manifest_max_files: int = Field(
+        default=10_000,
+        gt=0,
+        description="SPATIAL_ETL_MANIFEST_MAX_FILES: a manifest listing more files is rejected.",
+    )

@@ -34,6 +34,7 @@ from spatial_etl.errors import (
     InvalidMetadataError,
     ObjectIntegrityError,
     ObjectNotFoundError,
+    ObjectTooLargeError,
     StorageError,
 )
 from spatial_etl.settings import StorageSettings
@@ -251,7 +252,7 @@ class ObjectStore:
         size = response["ContentLength"]
         if size > max_size:
             response["Body"].close()
-            raise StorageError(
+            raise ObjectTooLargeError(
                 f"s3://{bucket}/{key} is {size} bytes, more than the {max_size} allowed",
                 bucket=bucket,
                 key=key,
@@ -270,13 +271,41 @@ class ObjectStore:
         )
         return data, stored
 
-    def move(self, bucket: str, source: str, target: str) -> None:
-        """Move an object within a bucket (server-side copy, then delete of the source)."""
-        with _s3_errors("copy", bucket, source):
-            self.client.copy_object(
-                Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source}
-            )
+    def move(self, bucket: str, source: str, target: str, *, etag: str | None = None) -> bool:
+        """Move an object within a bucket (server-side copy, then delete of the source).
+
+        With ``etag`` only that version moves: the copy is conditional (``CopySourceIfMatch``)
+        and the source is deleted only if a HEAD still shows that ETag, so a manifest re-uploaded
+        meanwhile stays where it is. Returns False when the source is missing or is another
+        version (nothing moved), True when it moved. S3 has no conditional delete on every
+        server, so a re-upload landing between that HEAD and the delete is the one race left
+        (moto's server, used in tests, ignores the copy condition: a HEAD before the copy
+        checks it as well).
+        """
+        source_spec: dict[str, str] = {"Bucket": bucket, "Key": source}
+        conditions: dict[str, str] = {"CopySourceIfMatch": f'"{etag}"'} if etag else {}
+        if etag is not None:  # also checked here: not every S3 server honours the condition
+            before = self.head(bucket, source)
+            if before is None or before.etag != etag:
+                return False
+        try:
+            with _s3_errors("copy", bucket, source):
+                self.client.copy_object(
+                    Bucket=bucket,
+                    Key=target,
+                    CopySource=source_spec,  # type: ignore[arg-type]
+                    **conditions,  # type: ignore[arg-type]
+                )
+        except StorageError as error:
+            if error.code in _NO_SUCH_KEY or error.code == "PreconditionFailed":
+                return False
+            raise
+        if etag is not None:
+            current = self.head(bucket, source)
+            if current is None or current.etag != etag:
+                return True  # the source already went, or a new version replaced it
         self.delete(bucket, source)
+        return True
 
     def delete(self, bucket: str, key: str) -> None:
         """Delete an object; deleting a missing key is not an error (S3 semantics)."""

@@ -8,6 +8,7 @@ manifest names an unknown one.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,6 +21,8 @@ from spatial_etl.models.problems import Problem, problems_from_validation
 from spatial_etl.registry import IntentCatalog, PluginInfo, RegisteredIntent
 
 FILE_TYPES: Final = frozenset(kind.value for kind in FileType)
+MAX_FILES: Final = 10_000
+"""Default cap on the files one manifest may list (``SPATIAL_ETL_MANIFEST_MAX_FILES``)."""
 
 
 class ManifestReport(BaseModel):
@@ -39,15 +42,33 @@ class ManifestReport(BaseModel):
 
 
 def check_manifest(
-    data: str | bytes, *, source: str, catalog: IntentCatalog | None = None
+    data: str | bytes,
+    *,
+    source: str,
+    catalog: IntentCatalog | None = None,
+    max_files: int = MAX_FILES,
 ) -> ManifestReport:
     """Validate a manifest's text; with a catalog, also against its intent.
 
-    ``source`` is the manifest's file name or key: the batch id must equal its stem.
+    ``source`` is the manifest's file name or key: the batch id must equal its stem. Any input
+    gives a report, never an exception: what cannot be parsed is a problem of the report.
+    A manifest listing more than ``max_files`` files is refused before its entries are
+    validated one by one.
     """
     raw, problems = parse_json_object(data)
     manifest: Manifest | None = None
-    if raw is not None:
+    files = raw.get("files") if raw is not None else None
+    if isinstance(files, list) and len(files) > max_files:
+        problems = [
+            Problem(
+                loc="files",
+                code="too_many_files",
+                message=f"the manifest lists {len(files)} files, more than the {max_files} "
+                "allowed (SPATIAL_ETL_MANIFEST_MAX_FILES); split the batch",
+            )
+        ]
+        raw = {key: value for key, value in raw.items() if key != "files"} if raw else raw
+    elif raw is not None:
         try:
             manifest = Manifest.model_validate(raw, context={"manifest_name": source})
         except ValidationError as error:
@@ -68,9 +89,60 @@ def check_manifest(
             )
         else:
             report.plugin = registered.plugin
-            report.problems.extend(intent_problems(manifest or raw or {}, registered))
+            report.problems.extend(_guarded_intent_problems(manifest or raw or {}, registered))
     report.valid = not report.problems
     return report
+
+
+def check_manifest_file(
+    path: Path,
+    *,
+    catalog: IntentCatalog | None = None,
+    max_bytes: int = 1 << 20,
+    max_files: int = MAX_FILES,
+) -> ManifestReport:
+    """:func:`check_manifest` on a local file; never raises.
+
+    At most ``max_bytes`` are read (a larger file is reported as too large, as the sensor
+    does), and a file that cannot be read is a problem of the report.
+    """
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        problem = Problem(loc="", code="unreadable", message=f"cannot read {path}: {error}")
+        return ManifestReport(source=path.name, valid=False, problems=[problem])
+    if len(data) > max_bytes:
+        problem = Problem(
+            loc="",
+            code="too_large",
+            message=f"the manifest is larger than the {max_bytes} bytes allowed "
+            "(SPATIAL_ETL_MANIFEST_MAX_BYTES)",
+        )
+        return ManifestReport(source=path.name, valid=False, problems=[problem])
+    return check_manifest(data, source=path.name, catalog=catalog, max_files=max_files)
+
+
+def _guarded_intent_problems(
+    manifest: Manifest | Mapping[str, Any], registered: RegisteredIntent
+) -> list[Problem]:
+    """:func:`intent_problems`, with a plugin's own failure turned into a problem.
+
+    The parameters model is plugin code: a validator raising something other than a
+    ``ValueError`` escapes Pydantic. That is the plugin's fault, reported against the manifest
+    that triggered it, not a crash of whoever validates.
+    """
+    try:
+        return intent_problems(manifest, registered)
+    except Exception as error:  # noqa: BLE001 - plugin code may raise anything
+        return [
+            Problem(
+                loc="metadata.parameters",
+                code="plugin_error",
+                message=f"plugin {registered.plugin.name!r} failed checking the parameters: "
+                f"{type(error).__name__}: {error}",
+            )
+        ]
 
 
 def intent_problems(

@@ -15,11 +15,11 @@ from spatial_etl_dagster.resources import (
     MinIOResource,
     PostGISResource,
 )
-from spatial_etl_dagster.sensor import manifest_sensor
+from spatial_etl_dagster.sensor import manifest_sensor, reconcile_sensor
 
 defs = dg.Definitions(
     jobs=[ingest_job],
-    sensors=[manifest_sensor],
+    sensors=[manifest_sensor, reconcile_sensor],
     resources={
         "gdal": GDALResource(timeout_s=dg.EnvVar.int("SPATIAL_ETL_GDAL_TIMEOUT_S")),
         "minio": MinIOResource(

@@ -45,7 +45,12 @@ def ingest_manifest(  # noqa: PLR0917 - Dagster injects config and resources by 
     postgis: PostGISResource,
     ledger: LedgerResource,
 ) -> Iterator[dg.AssetMaterialization]:
-    """Thin adapter over :func:`spatial_etl.intake.run_batch`."""
+    """Thin adapter over :func:`spatial_etl.intake.run_batch`.
+
+    The core records every outcome; this op reports it. It raises when the run failed, when
+    the ledger could not record the outcome, or when settling failed (the reconcile sensor
+    finishes both), so Dagster's status never says success for a batch that is not settled.
+    """
     platform = build_platform(gdal, minio, ledger, postgis)
     try:
         report = run_batch(config.ref(), context.run_id, platform)
@@ -53,11 +58,22 @@ def ingest_manifest(  # noqa: PLR0917 - Dagster injects config and resources by 
         if platform.compute is not None:
             platform.compute.close()
     yield from materializations(report, platform.store.settings.lake_bucket)
+    for problem in report.cleanup_errors:
+        context.log.warning(f"cleanup: {problem}")
     if report.status == "failed":
         assert report.error is not None  # noqa: S101 - a failed report says why
         raise dg.Failure(
             description=report.error.message,
-            metadata={"step": report.error.step or "-", "file": report.error.file or "-"},
+            metadata={
+                "type": report.error.type or "-",
+                "step": report.error.step or "-",
+                "file": report.error.file or "-",
+            },
+        )
+    if not report.recorded:
+        raise dg.Failure(
+            description="the run succeeded but the ledger could not record it; the reconcile "
+            "sensor finishes the record"
         )
     context.log.info(f"batch {report.batch_id}: {len(report.outputs)} output(s)")
 

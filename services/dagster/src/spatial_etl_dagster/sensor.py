@@ -12,12 +12,27 @@ key is the manifest's key, ETag and modification time.
 import json
 
 import dagster as dg
-from spatial_etl.intake import Rejection, RunTicket, Waiting, examine, pending_manifests
+from spatial_etl.intake import (
+    Deferred,
+    Rejection,
+    RunTicket,
+    Settled,
+    Waiting,
+    examine,
+    pending_manifests,
+)
+from spatial_etl.outages import is_outage
+from spatial_etl.reconcile import reconcile
 from spatial_etl.settings import IntakeSettings
 
 from spatial_etl_dagster.job import ingest_job
 from spatial_etl_dagster.platform import build_platform
-from spatial_etl_dagster.resources import GDALResource, LedgerResource, MinIOResource
+from spatial_etl_dagster.resources import (
+    GDALResource,
+    LedgerResource,
+    MinIOResource,
+    PostGISResource,
+)
 
 
 def _cursor(raw: str | None) -> str | None:
@@ -38,12 +53,21 @@ def manifest_sensor(
     gdal: GDALResource,
     minio: MinIOResource,
     ledger: LedgerResource,
-) -> dg.SensorResult:
-    """Examine the next page of pending manifests; request runs, write rejections."""
+) -> dg.SensorResult | dg.SkipReason:
+    """Examine the next page of pending manifests; request runs, write rejections.
+
+    One manifest's problem never stops the others (``examine`` decides for each and never
+    raises); an outage of the store while listing skips the tick with the reason.
+    """
     settings = IntakeSettings()
     platform = build_platform(gdal, minio, ledger)
     limit = settings.sensor_max_manifests_per_tick
-    refs = pending_manifests(platform.store, start_after=_cursor(context.cursor), limit=limit)
+    try:
+        refs = pending_manifests(platform.store, start_after=_cursor(context.cursor), limit=limit)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        return dg.SkipReason(f"the landing zone cannot be listed: {error}")
     requests: list[dg.RunRequest] = []
     for ref in refs:
         decision = examine(
@@ -51,6 +75,8 @@ def manifest_sensor(
             platform,
             grace_period_s=settings.manifest_grace_period_s,
             is_run_alive=lambda run_id: _alive(context, run_id),
+            max_bytes=settings.manifest_max_bytes,
+            max_files=settings.manifest_max_files,
         )
         if isinstance(decision, RunTicket):
             requests.append(_request(decision))
@@ -58,12 +84,45 @@ def manifest_sensor(
             context.log.warning(f"rejected {ref.key}: report at {decision.report_key}")
         elif isinstance(decision, Waiting):
             context.log.info(f"{ref.key} waits for {len(decision.missing)} file(s)")
+        elif isinstance(decision, Deferred):
+            context.log.info(f"{ref.key} deferred: {decision.reason}")
+        elif isinstance(decision, Settled):
+            context.log.info(f"{ref.key} settled from the ledger: {decision.moved_to}")
     after = refs[-1].key if len(refs) == limit else None
     return dg.SensorResult(run_requests=requests, cursor=json.dumps({"after": after}))
 
 
+@dg.sensor(
+    minimum_interval_seconds=60,
+    description="Finish what dead runs left: fail their runs and batches (manifest to failed/ "
+    "with a report), resolve pending assets, drop proc_ schemas, remove work directories.",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def reconcile_sensor(
+    context: dg.SensorEvaluationContext,
+    gdal: GDALResource,
+    minio: MinIOResource,
+    ledger: LedgerResource,
+    postgis: PostGISResource,
+) -> dg.SkipReason:
+    """One reconciler pass (``spatial_etl.reconcile``); it requests no run."""
+    platform = build_platform(gdal, minio, ledger, postgis)
+    try:
+        report = reconcile(platform, is_run_alive=lambda run_id: _alive(context, run_id))
+    finally:
+        if platform.compute is not None:
+            platform.compute.close()
+    for error in report.errors:
+        context.log.warning(error)
+    return dg.SkipReason(report.summary())
+
+
 def _alive(context: dg.SensorEvaluationContext, run_id: str) -> bool:
-    """Whether Dagster still has the run queued or running (a killed run is finished)."""
+    """Whether Dagster still has the run queued or running.
+
+    A killed run is finished once run monitoring notices; a run Dagster does not know is not
+    alive (the ledger only records runs Dagster started).
+    """
     run = context.instance.get_run_by_id(run_id)
     return run is not None and not run.is_finished
 

@@ -9,7 +9,8 @@ from rich.markup import escape
 
 from spatial_etl.cli.output import catalog, console, print_json, warn_failures
 from spatial_etl.models.manifest import Manifest
-from spatial_etl.validation import check_manifest
+from spatial_etl.settings import IntakeSettings
+from spatial_etl.validation import check_manifest_file
 
 app = typer.Typer(help="Validate manifests and show their schema.", no_args_is_help=True)
 
@@ -26,8 +27,15 @@ def validate(
     Exits 1 when any manifest is invalid, listing every problem of each.
     """
     loaded = catalog()
+    limits = IntakeSettings()
     reports = [
-        check_manifest(path.read_bytes(), source=path.name, catalog=loaded) for path in files
+        check_manifest_file(
+            path,
+            catalog=loaded,
+            max_bytes=limits.manifest_max_bytes,
+            max_files=limits.manifest_max_files,
+        )
+        for path in files
     ]
     if as_json:
         print_json([report.model_dump(mode="json") for report in reports])

@@ -134,6 +134,13 @@ class InputRecord(_Record):
         return self
 
 
+class BatchLease(_Record):
+    """The run allowed to process a batch; only the holder may publish or settle it."""
+
+    run_id: RunId = Field(description="The Dagster run holding the batch.")
+    acquired_at: UtcDatetime = Field(description="When the run took the batch.")
+
+
 class BatchDocument(_Document):
     """One manifest the sensor saw, accepted or rejected: a rejection never goes unrecorded."""
 
@@ -144,7 +151,14 @@ class BatchDocument(_Document):
     )
     manifest_key: Text = Field(description="Landing-zone key of the manifest object.")
     manifest_etag: Text = Field(description="ETag of the manifest object that was read.")
-    manifest_sha256: Sha256 = Field(description="SHA-256 of the manifest's bytes.")
+    manifest_sha256: Sha256 | None = Field(
+        description="SHA-256 of the manifest's bytes; None when it was too large to read."
+    )
+    manifest_modified: UtcDatetime | None = Field(
+        default=None,
+        description="Modification time of the manifest object: an identical re-upload (same "
+        "ETag) is told apart from the object already examined by it.",
+    )
     uploader: str | None = Field(description="The manifest's uploader; None when unreadable.")
     intent: str | None = Field(description="The intent the manifest names; None when unreadable.")
     status: BatchStatus = Field(description="Where the batch is in its life.")
@@ -157,11 +171,17 @@ class BatchDocument(_Document):
     manifest: dict[str, JsonValue] | None = Field(
         description="The manifest as parsed JSON; None when it is not a JSON object."
     )
+    lease: BatchLease | None = Field(
+        default=None,
+        description="The run processing the batch while it is running; None otherwise.",
+    )
 
     @model_validator(mode="after")
     def _rejection_has_problems(self) -> Self:
         if (self.status == "rejected") != bool(self.problems):
             raise ValueError("a rejected batch, and only a rejected batch, lists problems")
+        if self.lease is not None and self.status != "running":
+            raise ValueError("only a running batch is leased to a run")
         return self
 
 
@@ -169,6 +189,10 @@ class RunError(_Record):
     """Why a run failed, located as precisely as the executor knows."""
 
     message: Text = Field(description="The error as the user should read it.")
+    type: str | None = Field(
+        default=None,
+        description="The exception's class, e.g. StepError, ValidationError, ProcessDied.",
+    )
     step: str | None = Field(default=None, description="Name of the step that failed, if any.")
     file: str | None = Field(default=None, description="The input (s3 URI) being processed.")
 
@@ -191,6 +215,11 @@ class RunDocument(_Document):
     )
     versions: dict[str, str] = Field(
         description="Versions of what ran: gdal, postgis, spatial-etl, the plugin..."
+    )
+    cleanup_errors: list[Text] = Field(
+        default_factory=list,
+        description="What could not be cleaned up (a schema, a work directory); the "
+        "reconciler finishes it. Never the cause of a failure.",
     )
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ with its location (Pydantic collects field errors; cross-field rules raise locat
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Final, Self
 
@@ -257,25 +258,65 @@ def _batch_folder_errors(items: list[Any], batch_id: str | None) -> list[InitErr
     return errors
 
 
+MAX_JSON_DEPTH: Final = 32
+"""Deepest nesting of arrays and objects a manifest may have (MongoDB stores at most 100)."""
+
+
 def parse_json_object(data: str | bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
-    """Decode a JSON object, refusing duplicate keys (a silent last-one-wins hides mistakes)."""
+    """Decode a JSON object strictly; any input gives a value or problems, never an exception.
 
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        duplicates = sorted({key for key in keys if keys.count(key) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate key(s) {', '.join(map(repr, duplicates))}")
-        return dict(pairs)
-
+    Refused, each as a located problem: text that is not JSON or not UTF-8, duplicate keys (a
+    silent last-one-wins hides mistakes), ``NaN`` and ``Infinity`` (not JSON, and not storable
+    in the ledger), nesting deeper than :data:`MAX_JSON_DEPTH`, and a document that is not an
+    object.
+    """
     try:
-        value = json.loads(data, object_pairs_hook=no_duplicates)
-    except json.JSONDecodeError as error:
+        value = json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except RecursionError:
+        return None, [_too_deep()]
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
         return None, [Problem(loc="", code="invalid_json", message=f"not valid JSON: {error}")]
-    except (ValueError, UnicodeDecodeError) as error:
-        return None, [Problem(loc="", code="invalid_json", message=f"not valid JSON: {error}")]
+    if _depth_exceeds(value, MAX_JSON_DEPTH):
+        return None, [_too_deep()]
     if not isinstance(value, dict):
         kind = type(value).__name__
         return None, [
             Problem(loc="", code="not_an_object", message=f"expected a JSON object, got {kind}")
         ]
     return value, []
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    counts = Counter(key for key, _ in pairs)
+    duplicates = sorted(key for key, count in counts.items() if count > 1)
+    if duplicates:
+        raise ValueError(f"duplicate key(s) {', '.join(map(repr, duplicates[:10]))}")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _too_deep() -> Problem:
+    return Problem(
+        loc="",
+        code="too_deep",
+        message=f"arrays and objects are nested more than {MAX_JSON_DEPTH} levels deep",
+    )
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests containers deeper than ``limit`` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False

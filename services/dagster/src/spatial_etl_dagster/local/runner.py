@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 import dagster as dg
 from spatial_etl.intake import FAILED, PENDING, PROCESSED, REJECTED, pending_manifests
 from spatial_etl.models.landing import LANDING_BUCKET, MANIFESTS_PREFIX
+from spatial_etl.models.manifest import parse_json_object
+from spatial_etl.reconcile import reconcile
 from spatial_etl.settings import GdalSettings
 from spatial_etl.storage import ObjectStore
 
@@ -45,6 +47,7 @@ from spatial_etl_dagster.local.embedded import (
     throwaway_postgis,
 )
 from spatial_etl_dagster.local.export import MARKER, export, replaceable
+from spatial_etl_dagster.platform import build_platform
 from spatial_etl_dagster.resources import GDALResource, MinIOResource, PostGISResource
 from spatial_etl_dagster.sensor import manifest_sensor
 
@@ -190,6 +193,8 @@ def local_run(options: Options, reporter: Reporter) -> Result:
         instance = stack.enter_context(dg.DagsterInstance.ephemeral())
         resources = _resources(endpoint, dsn, ledger)
         store: ObjectStore = resources["minio"].store()
+        _store_buckets(store)
+        _reconcile(resources, instance, reporter)  # what killed earlier local runs left
         timings["services"] = time.monotonic() - started
 
         mark = time.monotonic()
@@ -290,10 +295,39 @@ def _resources(endpoint: str, dsn: str, ledger: InProcessLedgerResource) -> dict
     }
 
 
-def _upload(landing: Landing, store: ObjectStore, reporter: Reporter) -> None:
-    """Both buckets; then every file; then, only then, the manifests."""
+def _store_buckets(store: ObjectStore) -> None:
     store.ensure_bucket(LANDING_BUCKET)
     store.ensure_bucket(LAKE_BUCKET)
+
+
+def _reconcile(
+    resources: Mapping[str, Any], instance: dg.DagsterInstance, reporter: Reporter | None
+) -> None:
+    """One reconciler pass: a run that died settles its batch, its schema and files go.
+
+    At start-up it finds what an earlier, killed local run left in a given PostGIS (only the
+    local runner's own schemas) and in the temporary directory (only directories whose
+    process is gone).
+    """
+    platform = build_platform(
+        resources["gdal"], resources["minio"], resources["ledger"], resources["postgis"]
+    )
+    try:
+        report = reconcile(platform, is_run_alive=lambda run_id: _alive(instance, run_id))
+    finally:
+        if platform.compute is not None:
+            platform.compute.close()
+    if reporter is not None and report.changed:
+        reporter.note(report.summary())
+
+
+def _alive(instance: dg.DagsterInstance, run_id: str) -> bool:
+    run = instance.get_run_by_id(run_id)
+    return run is not None and not run.is_finished
+
+
+def _upload(landing: Landing, store: ObjectStore, reporter: Reporter) -> None:
+    """Every file; then, only then, the manifests."""
     queue = [*landing.files, *landing.manifests]
     reporter.phase("uploading the landing zone", total=len(queue))
     for done, (key, path) in enumerate(queue, start=1):
@@ -357,6 +391,7 @@ def _drive(
                 )
                 if _interrupted(run):  # Dagster turns Ctrl-C into a failed run: stop here
                     raise KeyboardInterrupt
+                _reconcile(resources, instance, None)  # settles a run that could not
                 key = request.run_config["ops"]["ingest_manifest"]["config"]["key"]
                 runs[key] = run
             cursor = tick.cursor
@@ -488,11 +523,9 @@ def _report(store: ObjectStore, key: str) -> dict[str, Any]:
 
 
 def _json_object(data: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(data)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    """The JSON object in ``data``, or ``{}``: any bytes (a hostile manifest) are fine."""
+    value, _ = parse_json_object(data)
+    return value or {}
 
 
 def _summary(result: Result) -> dict[str, Any]:

@@ -1,0 +1,147 @@
+"""One bad manifest is that manifest's problem only: the sensor rejects each poison manifest
+with a report beside it and requests the valid batch in the same tick, on real S3 and PostGIS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from spatial_etl.intake import REJECTED, RunTicket, examine, pending_manifests
+from spatial_etl_dagster import GDALResource, LedgerResource, MinIOResource, PostGISResource
+from spatial_etl_dagster.sensor import manifest_sensor
+from support import World, make_world, manifest, raster_file
+
+pytestmark = [pytest.mark.s3, pytest.mark.postgis, pytest.mark.gdal]
+
+
+@pytest.fixture
+def world(postgis_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with make_world(postgis_dsn, tmp_path) as made:
+        monkeypatch.setattr(LedgerResource, "ledger", lambda self: made.ledger)
+        yield made
+
+
+def resources(world: World, postgis_dsn: str) -> dict[str, Any]:
+    settings = world.store.settings
+    return {
+        "gdal": GDALResource(timeout_s=120),
+        "minio": MinIOResource(
+            endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
+            access_key_id="testing",
+            secret_access_key="testing",
+            landing_bucket=settings.landing_bucket,
+            lake_bucket=settings.lake_bucket,
+        ),
+        "postgis": PostGISResource(dsn=postgis_dsn),
+        "ledger": LedgerResource(uri="mongodb://unused"),
+    }
+
+
+def commit(world: World, name: str, body: str) -> None:
+    world.store.put_bytes(
+        world.store.settings.landing_bucket, f"manifests/{name}.json", body.encode(), metadata={}
+    )
+
+
+def keys(world: World) -> list[str]:
+    bucket = world.store.settings.landing_bucket
+    return [o.key for o in world.store.iter_objects(bucket, "manifests/")]
+
+
+def _document(batch: str, **metadata: Any) -> dict[str, Any]:
+    return manifest(
+        batch, "ingest_satellite_raster", [raster_file(f"s3://landing-zone/{batch}/a.tif")], **metadata
+    )
+
+
+POISON: dict[str, tuple[bytes, str]] = {
+    "too_large": (b'{"pad": "' + b"x" * (1 << 20) + b'"}', "too_large"),
+    "with_nan": (
+        json.dumps(_document("with_nan")).replace('"tests"', "NaN", 1).encode(),
+        "invalid_json",
+    ),
+    "with_infinity": (
+        json.dumps(_document("with_infinity", ratio=1.5)).replace("1.5", "Infinity").encode(),
+        "invalid_json",
+    ),
+    "deep": (b"[" * 100_000 + b"]" * 100_000, "too_deep"),
+    "array": (b"[1, 2, 3]", "not_an_object"),
+    "latin1": ('{"batch_id": "latin1", "uploader": "J\xfcrgen"}'.encode("latin-1"), "invalid_json"),
+    "many_files": (
+        json.dumps(
+            manifest(
+                "many_files",
+                "ingest_satellite_raster",
+                [raster_file(f"s3://landing-zone/many_files/{i}.tif") for i in range(10_001)],
+            ),
+            separators=(",", ":"),  # compact: 10,001 entries within the 1 MiB cap
+        ).encode(),
+        "too_many_files",
+    ),
+}
+
+
+def test_poison_manifests_are_rejected_and_the_valid_one_runs(
+    world: World, postgis_dsn: str, make_raster: Callable[..., Path]
+) -> None:
+    path = world.upload("good", make_raster("a.tif"))
+    commit(
+        world,
+        "good",
+        json.dumps(manifest("good", "ingest_satellite_raster", [raster_file(path, "EPSG:4326")])),
+    )
+    bucket = world.store.settings.landing_bucket
+    for name, (body, _) in POISON.items():
+        world.store.client.put_object(Bucket=bucket, Key=f"manifests/{name}.json", Body=body)
+    context = dg.build_sensor_context(resources=resources(world, postgis_dsn))
+    result = manifest_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    [request] = result.run_requests or []
+    assert request.tags["spatial_etl/batch_id"] == "good"
+    expected = {"manifests/good.json"}
+    for name in POISON:
+        expected |= {f"{REJECTED}{name}.json", f"{REJECTED}{name}.report.json"}
+    assert set(keys(world)) == expected
+    for name, (body, code) in POISON.items():
+        data, _ = world.store.get_bytes(bucket, f"{REJECTED}{name}.report.json")
+        report = json.loads(data)
+        assert [p["code"] for p in report["problems"]] == [code], name
+        batch = world.ledger.get_batch(name)
+        assert batch is not None, name
+        assert batch.status == "rejected", name
+        assert batch.problems[0].code == code
+    too_large = world.ledger.get_batch("too_large")
+    assert too_large is not None
+    assert too_large.manifest_sha256 is None  # rejected unread
+    assert "SPATIAL_ETL_MANIFEST_MAX_BYTES" in too_large.problems[0].message
+    many = world.ledger.get_batch("many_files")
+    assert many is not None
+    assert "10001 files" in many.problems[0].message
+
+
+def test_a_manifest_of_8000_files_is_examined_with_one_listing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = world.store.settings.landing_bucket
+    files = [raster_file(f"s3://landing-zone/big/t{i:04d}.tif", "EPSG:4326") for i in range(8000)]
+    for index in range(0, 8000, 1000):  # a few real objects; the rest are missing
+        world.store.client.put_object(Bucket=bucket, Key=f"big/t{index:04d}.tif", Body=b"x")
+    commit(world, "big", json.dumps(manifest("big", "ingest_satellite_raster", files)))
+    heads: list[str] = []
+    original = world.store.head
+    monkeypatch.setattr(world.store, "head", lambda b, k: heads.append(k) or original(b, k))
+    [ref] = pending_manifests(world.store)
+    decision = examine(ref, world.platform, grace_period_s=600)
+    assert not isinstance(decision, RunTicket)
+    assert decision.missing[:2] == (  # type: ignore[union-attr]
+        "s3://landing-zone/big/t0001.tif",
+        "s3://landing-zone/big/t0002.tif",
+    )
+    assert len(decision.missing) == 7992  # type: ignore[union-attr]
+    assert heads == []  # one listing of big/ (8 pages), not a HEAD per file (70 s before)
