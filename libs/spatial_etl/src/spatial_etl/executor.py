@@ -243,8 +243,14 @@ class _Run:
             inputs=[],
             outputs=[],
             timings={},
-            versions=_versions(self.platform, self.registered),
+            versions=self._safe_versions(),
         )
+
+    def _safe_versions(self) -> dict[str, str]:
+        try:
+            return _versions(self.platform, self.registered)
+        except Exception as error:  # noqa: BLE001 - informative only: never stop the record
+            return {"spatial-etl": __version__, "others": f"unavailable: {error}"}
 
     def report(
         self,

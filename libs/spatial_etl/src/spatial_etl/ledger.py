@@ -199,7 +199,7 @@ def init_ledger(db: Database[Document]) -> list[str]:
 
 _BATCH_TRANSITIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
-        "received": frozenset({"rejected", "running"}),
+        "received": frozenset({"rejected", "running", "failed"}),
         "running": frozenset({"running", "succeeded", "failed"}),
         "succeeded": frozenset({"running"}),
         "failed": frozenset({"running"}),
@@ -407,14 +407,18 @@ class Ledger:
     ) -> BatchDocument:
         """End ``run_id``'s lease with the batch's outcome; idempotent for the same outcome.
 
+        A batch still ``received`` may become failed: its run failed before it took the lease
+        (the ledger was unreachable, the intent was gone).
+
         Raises :class:`LedgerError` when another run holds the batch: a run whose lease was
         taken from it (declared dead by the reconciler) must not overwrite the outcome.
         """
         current = self._load(self._batches, BatchDocument, batch_id)
-        if current.status == status and current.lease is None and run_id in current.run_ids:
+        if current.status == status and current.lease is None:
             return current
         holder = current.lease.run_id if current.lease else None
-        if current.status != "running" or holder not in (run_id, None):
+        never_leased = current.status == "received" and status == "failed"
+        if not never_leased and (current.status != "running" or holder not in (run_id, None)):
             raise LedgerError(
                 f"batch {batch_id!r} is {current.status}"
                 + (f", held by run {holder}" if holder else "")
