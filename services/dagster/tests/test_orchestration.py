@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -251,3 +252,61 @@ def test_a_batch_left_running_by_a_dead_run_can_be_retried(world: World, postgis
     assert batch is not None
     assert (batch.status, batch.uploader) == ("received", "retrying")
     assert keys(world) == ["manifests/stuck.json"]  # waiting for its file, not rejected
+
+
+@pytest.mark.gdal
+def test_the_reconcile_sensor_settles_a_batch_whose_dagster_run_died(
+    world: World, postgis_dsn: str, make_raster: Callable[..., Path]
+) -> None:
+    from spatial_etl.models.ledger import PluginRecord, RunDocument
+    from spatial_etl_dagster.sensor import reconcile_sensor
+
+    path = world.upload("died", make_raster("a.tif"))
+    body = manifest("died", "ingest_satellite_raster", [raster_file(path, "EPSG:4326")])
+    commit(world, "died", json.dumps(body))
+    [request] = tick(world, postgis_dsn).run_requests or []
+    instance = dg.DagsterInstance.ephemeral()
+    # the run Dagster launched, as run monitoring leaves it after its worker was killed
+    run = instance.create_run_for_job(ingest_job, run_config=request.run_config)
+    instance.report_run_failed(run)
+    world.ledger.start_run(
+        RunDocument(
+            run_id=run.run_id,
+            batch_id="died",
+            intent="ingest_satellite_raster",
+            plugin=PluginRecord(name="satellite_raster", distribution=None, version=None),
+            status="running",
+            started_at=datetime.now(UTC),
+            finished_at=None,
+            error=None,
+            inputs=[],
+            outputs=[],
+            timings={},
+            versions={},
+        )
+    )
+    world.ledger.acquire_batch("died", run.run_id)
+    alive = instance.create_run_for_job(ingest_job, run_config=request.run_config)
+    world.ledger.start_run(
+        world.ledger.get_run(run.run_id).model_copy(update={"run_id": alive.run_id})  # type: ignore[union-attr]
+    )
+    context = dg.build_sensor_context(resources=resources(world, postgis_dsn), instance=instance)
+    result = reconcile_sensor(context)
+    assert isinstance(result, dg.SkipReason)
+    assert "1 runs failed" in (result.skip_message or "")
+    failed = world.ledger.get_run(run.run_id)
+    assert failed is not None
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert failed.error.type == "ProcessDied"
+    assert world.ledger.get_run(alive.run_id).status == "running"  # type: ignore[union-attr]
+    batch = world.ledger.get_batch("died")
+    assert batch is not None
+    assert (batch.status, batch.lease) == ("failed", None)
+    assert keys(world) == [f"{FAILED}died.json", f"{FAILED}died.report.json"]
+    data, _ = world.store.get_bytes(world.store.settings.landing_bucket, f"{FAILED}died.report.json")
+    assert json.loads(data)["error"]["type"] == "ProcessDied"
+    # the uploader re-uploads: a new run request, not "batch id taken"
+    commit(world, "died", json.dumps({**body, "uploader": "again"}))
+    [retry] = tick(world, postgis_dsn).run_requests or []
+    assert retry.tags["spatial_etl/batch_id"] == "died"

@@ -456,8 +456,10 @@ def _failure_report(ref: ManifestRef, report: RunReport) -> dict[str, Any]:
 
 def _recorded_failure(ref: ManifestRef, batch: BatchDocument, platform: Platform) -> dict[str, Any]:
     """The failure report of a batch from its last run's ledger record."""
-    runs = platform.ledger.runs_of_batch(batch.batch_id)
-    last = runs[-1] if runs else None
+    last = platform.ledger.get_run(batch.run_ids[-1]) if batch.run_ids else None
+    if last is None:
+        runs = platform.ledger.runs_of_batch(batch.batch_id)
+        last = runs[-1] if runs else None
     error = (
         last.error
         if last is not None and last.error is not None
