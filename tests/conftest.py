@@ -40,9 +40,7 @@ def shared_ledger(ledger_server: LedgerAddress) -> Iterator[LedgerAddress]:
 
 
 @pytest.fixture
-def shared_world(
-    postgis_dsn: str, tmp_path: Path, shared_ledger: LedgerAddress
-) -> Iterator[World]:
+def shared_world(postgis_dsn: str, tmp_path: Path, shared_ledger: LedgerAddress) -> Iterator[World]:
     """Like ``world``, on the shared ledger: ``world_payload(world, shared_ledger)`` for children."""
     with remote_world(postgis_dsn, tmp_path, shared_ledger) as made:
         yield made

@@ -1,6 +1,7 @@
 """Targets the fault kit's self-tests run in spawned children (``fault_kit_targets:child_*``).
 
-Kept apart from the test module so a child imports little (startup is most of a child's cost).
+Kept apart from the test module, and importing the ledger client only where needed, so a
+child imports little: its startup is most of its cost.
 """
 
 from __future__ import annotations
@@ -11,20 +12,26 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger_server import LedgerAddress, connect_database
 from processes import checkpoint
-from pymongo.errors import DuplicateKeyError
 
+
+def _database(payload: Mapping[str, Any]) -> Any:
+    """The shared ledger's database; imported here so ledger-free children start fast."""
+    from ledger_server import LedgerAddress, connect_database
+
+    return connect_database(LedgerAddress.from_json(payload["address"]))
 
 
 def child_write_and_read(payload: Mapping[str, Any]) -> list[str]:
-    db = connect_database(LedgerAddress.from_json(payload["address"]))
+    db = _database(payload)
     db["scratch"].insert_one({"_id": "from-child", "at": datetime.now(UTC)})
     return sorted(doc["_id"] for doc in db["scratch"].find())
 
 
 def child_insert_asset(payload: Mapping[str, Any]) -> dict[str, Any]:
-    db = connect_database(LedgerAddress.from_json(payload["address"]))
+    from pymongo.errors import DuplicateKeyError
+
+    db = _database(payload)
     try:
         db["assets"].insert_one(payload["document"])
     except DuplicateKeyError as error:
@@ -33,7 +40,7 @@ def child_insert_asset(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def child_insert_forever(payload: Mapping[str, Any]) -> None:
-    db = connect_database(LedgerAddress.from_json(payload["address"]))
+    db = _database(payload)
     collection = db["hammer"]
     for index in range(10**9):
         collection.insert_one({"i": index, "pad": "x" * 2000})

@@ -108,7 +108,7 @@ class _State:
     def __init__(self) -> None:
         import mongomock
 
-        self.client = mongomock.MongoClient(tz_aware=True)
+        self.client: Any = mongomock.MongoClient(tz_aware=True)
         self.indexed: set[str] = set()
         self.lock = threading.Lock()
         self.unavailable = False
@@ -135,7 +135,7 @@ def _plain(value: Any) -> Any:
         for name in _RESULT_ATTRIBUTES:
             try:
                 attributes[name] = getattr(value, name)
-            except Exception:  # noqa: BLE001 - absent or unacknowledged: not reported
+            except Exception:  # noqa: BLE001, S112 - absent or unacknowledged: not reported
                 continue
         return RemoteResult(type(value).__name__, attributes)
     return value
@@ -223,7 +223,9 @@ def _main() -> None:
 
 
 @contextmanager
-def serve_ledger(*, database: str = "ledger", start_timeout_s: float = 30.0) -> Iterator[LedgerAddress]:
+def serve_ledger(
+    *, database: str = "ledger", start_timeout_s: float = 30.0
+) -> Iterator[LedgerAddress]:
     """Start a ledger server process; yield its address; stop and reap it on exit."""
     authkey = secrets.token_hex(16)
     env = {**os.environ, "LEDGER_SERVER_AUTHKEY": authkey}
@@ -474,6 +476,9 @@ def connect_database(address: LedgerAddress) -> RemoteDatabase:
 
 def connect_ledger(address: LedgerAddress) -> Ledger:
     """A platform :class:`Ledger` whose database is the shared server's."""
-    from spatial_etl.ledger import Ledger  # imported late: children that need no Ledger start faster
+    from spatial_etl.ledger import (
+        Ledger,
+    )  # imported late: children that need no Ledger start faster
+
     db: Any = connect_database(address)
     return Ledger(db)

@@ -12,6 +12,7 @@ not yet committed") and wait there to be killed; :func:`wait_for_checkpoint` wai
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -77,7 +78,14 @@ def spawn(
         "PYTHONPATH": python_path,
         CHECKPOINT_DIR_ENV: str(checkpoints),
     }
-    argv = [sys.executable, "-m", "child_entry", target, json.dumps(dict(payload)), str(result_path)]
+    argv = [
+        sys.executable,
+        "-m",
+        "child_entry",
+        target,
+        json.dumps(dict(payload)),
+        str(result_path),
+    ]
     with log.open("ab") as out:
         proc = Child(
             argv,
@@ -124,7 +132,9 @@ def _matches(process: psutil.Process, names: set[str]) -> bool:
     return bool(argv) and Path(argv[0]).name in names
 
 
-def wait_for_descendant(proc: subprocess.Popen[Any], names: set[str], timeout: float) -> psutil.Process:
+def wait_for_descendant(
+    proc: subprocess.Popen[Any], names: set[str], timeout: float
+) -> psutil.Process:
     """The first live descendant of ``proc`` named (or argv[0]-named) one of ``names``.
 
     Raises TimeoutError with the log's tail when none appears in time or ``proc`` exits first.
@@ -155,10 +165,8 @@ def _tail(proc: subprocess.Popen[Any]) -> str:
 
 def kill(proc: subprocess.Popen[Any]) -> int:
     """SIGKILL ``proc`` alone (its descendants live on, as after a crash); reap it; its code."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         proc.send_signal(signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     return proc.wait()
 
 
@@ -180,14 +188,10 @@ def kill_tree(proc: subprocess.Popen[Any], timeout: float = 5.0) -> list[int]:
             process.send_signal(signal.SIGKILL)
         except psutil.NoSuchProcess:
             continue
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        pass
     others = [p for pid, p in victims.items() if pid != proc.pid]
     psutil.wait_procs(others, timeout=timeout)
     return sorted(victims)

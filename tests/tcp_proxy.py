@@ -26,11 +26,15 @@ _MODES: frozenset[str] = frozenset({"forward", "refuse", "blackhole"})
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with RST (linger 0), waking any thread blocked on the socket."""
+    """Close with RST (linger 0), waking any thread blocked on the socket.
+
+    ``SHUT_RD`` wakes a blocked ``recv`` without sending FIN (``SHUT_WR`` would, and the peer
+    would see a clean end of stream instead of a reset).
+    """
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
+        sock.shutdown(socket.SHUT_RD)
     with contextlib.suppress(OSError):
         sock.close()
 
@@ -225,7 +229,7 @@ class TcpProxy:
         except OSError:
             link.close()  # one side broke: reset both, as a dropped route would
         else:
-            if sink is not None and not link.blackholed:
+            if sink is not None and not link.blackholed and not link.closed:
                 with contextlib.suppress(OSError):
                     sink.shutdown(socket.SHUT_WR)
         finally:

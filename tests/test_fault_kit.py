@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from ledger_server import (
 from postgis_control import postgis_down, postgis_running, restart_postgis
 from processes import (
     Child,
-    checkpoint,
     descendants_alive,
     kill,
     kill_tree,
@@ -85,7 +83,9 @@ def _batch() -> BatchDocument:
         received_at=T0,
         updated_at=T0,
         run_ids=[],
-        manifest=manifest("b1", "ingest_satellite_raster", [raster_file("s3://landing-zone/b1/a.tif")]),
+        manifest=manifest(
+            "b1", "ingest_satellite_raster", [raster_file("s3://landing-zone/b1/a.tif")]
+        ),
     )
 
 
@@ -109,38 +109,40 @@ def _run(run_id: str) -> RunDocument:
 def _asset(run_id: str, version: int = 1) -> AssetDocument:
     asset_id = new_asset_id()
     key = f"ingest_satellite_raster/scene/v{version}/scene.tif"
-    return AssetDocument(
-        asset_id=asset_id,
-        status="pending",
-        intent="ingest_satellite_raster",
-        dataset="scene",
-        version=version,
-        bucket="data-lake",
-        s3_key=key,
-        sha256=SHA,
-        size=10,
-        format="COG",
-        crs="EPSG:32633",
-        bbox_wgs84=(10.0, 49.0, 10.1, 49.1),
-        feature_count=None,
-        columns=[],
-        raster={"width": 2, "height": 2, "bands": 1, "dtype": "Byte", "nodata": None},
-        run_id=run_id,
-        batch_id="b1",
-        plugin=PLUGIN,
-        inputs=[INPUT],
-        parameters={},
-        iso19115={
-            "title": "scene",
-            "abstract": "scene",
-            "extent": {"west": 10.0, "south": 49.0, "east": 10.1, "north": 49.1},
-            "reference_system": "EPSG:32633",
-            "lineage": {"statement": "tests", "steps": ["export: COG"]},
-            "distribution": {"format": "COG", "s3_uri": f"s3://data-lake/{key}"},
-        },
-        duplicate_of=None,
-        created_at=T0,
-        committed_at=None,
+    return AssetDocument.model_validate(
+        {
+            "asset_id": asset_id,
+            "status": "pending",
+            "intent": "ingest_satellite_raster",
+            "dataset": "scene",
+            "version": version,
+            "bucket": "data-lake",
+            "s3_key": key,
+            "sha256": SHA,
+            "size": 10,
+            "format": "COG",
+            "crs": "EPSG:32633",
+            "bbox_wgs84": (10.0, 49.0, 10.1, 49.1),
+            "feature_count": None,
+            "columns": [],
+            "raster": {"width": 2, "height": 2, "bands": 1, "dtype": "Byte", "nodata": None},
+            "run_id": run_id,
+            "batch_id": "b1",
+            "plugin": PLUGIN,
+            "inputs": [INPUT],
+            "parameters": {},
+            "iso19115": {
+                "title": "scene",
+                "abstract": "scene",
+                "extent": {"west": 10.0, "south": 49.0, "east": 10.1, "north": 49.1},
+                "reference_system": "EPSG:32633",
+                "lineage": {"statement": "tests", "steps": ["export: COG"]},
+                "distribution": {"format": "COG", "s3_uri": f"s3://data-lake/{key}"},
+            },
+            "duplicate_of": None,
+            "created_at": T0,
+            "committed_at": None,
+        }
     )
 
 
@@ -152,7 +154,9 @@ def test_two_processes_see_each_others_writes(
 ) -> None:
     db = connect_database(shared_ledger)
     db["scratch"].insert_one({"_id": "from-test"})
-    child = spawn_child("fault_kit_targets:child_write_and_read", {"address": shared_ledger.to_json()})
+    child = spawn_child(
+        "fault_kit_targets:child_write_and_read", {"address": shared_ledger.to_json()}
+    )
     assert child.wait(timeout=30) == 0, child.log_tail()
     assert child.result() == ["from-child", "from-test"]
     assert db["scratch"].find_one({"_id": "from-child"}) is not None
@@ -172,7 +176,11 @@ def test_unique_indexes_hold_across_processes(
     )
     assert child.wait(timeout=30) == 0, child.log_tail()
     outcome = child.result()
-    assert outcome == {"error": "DuplicateKeyError", "code": 11000, "message": "E11000 Duplicate Key Error"}
+    assert outcome == {
+        "error": "DuplicateKeyError",
+        "code": 11000,
+        "message": "E11000 Duplicate Key Error",
+    }
     with pytest.raises(DuplicateAssetError, match="already held by another asset"):
         ledger.insert_pending_asset(_asset("run-3"))
     with pytest.raises(DuplicateKeyError) as caught:
@@ -231,7 +239,10 @@ def test_collection_methods_are_forwarded(shared_ledger: LedgerAddress) -> None:
     assert after is not None and after["n"] == 3
     assert items.find_one_and_update({"_id": "zz"}, {"$set": {"n": 0}}) is None
     assert [d["_id"] for d in items.find({}, sort=[("n", -1)], limit=2)] == ["a", "d"]
-    assert [d["_id"] for d in items.find().sort([("n", 1), ("_id", 1)]).skip(1).limit(2)] == ["c", "d"]
+    assert [d["_id"] for d in items.find().sort([("n", 1), ("_id", 1)]).skip(1).limit(2)] == [
+        "c",
+        "d",
+    ]
     assert list(items.find({"_id": "c"}, projection={"n": 1, "_id": 0})) == [{"n": 3}]
     assert sorted(items.find({"tag": "x"}).distinct("n")) == [3, 10]
     assert [d["_id"] for d in items.aggregate([{"$match": {"tag": "y"}}])] == ["c"]
@@ -243,21 +254,23 @@ def test_a_client_killed_mid_call_leaves_the_server_working(
     shared_ledger: LedgerAddress, spawn_child: Spawn
 ) -> None:
     db = connect_database(shared_ledger)
-    for _ in range(3):
+    for _ in range(2):  # killed while its request or reply is in flight, almost surely
         before = db["hammer"].count_documents({})
-        child = spawn_child("fault_kit_targets:child_insert_forever", {"address": shared_ledger.to_json()})
-        wait_until(
-            lambda before=before: db["hammer"].count_documents({}) > before + 20,
-            timeout=30,
-            message=lambda child=child: child.log_tail(),
+        child = spawn_child(
+            "fault_kit_targets:child_insert_forever", {"address": shared_ledger.to_json()}
         )
+
+        def busy(before: int = before) -> bool:
+            return int(db["hammer"].count_documents({})) > before + 20
+
+        wait_until(busy, timeout=30, message=child.log_tail)
         kill(child)
     # a half-open, unauthenticated, garbage-speaking client costs nothing either
     with socket.create_connection((shared_ledger.host, shared_ledger.port)) as raw:
         raw.sendall(b"\x00\x00\x00\x05junk!")
     connect_ledger(shared_ledger).record_batch(_batch())
     assert db["batches"].count_documents({}) == 1
-    assert db["hammer"].count_documents({}) > 60
+    assert db["hammer"].count_documents({}) > 40
 
 
 def test_outage_switch(shared_ledger: LedgerAddress, spawn_child: Spawn) -> None:
@@ -265,7 +278,9 @@ def test_outage_switch(shared_ledger: LedgerAddress, spawn_child: Spawn) -> None
     with ledger_unavailable(shared_ledger):
         with pytest.raises(ServerSelectionTimeoutError, match="simulated ledger outage"):
             ledger.get_batch("b1")
-        child = spawn_child("fault_kit_targets:child_write_and_read", {"address": shared_ledger.to_json()})
+        child = spawn_child(
+            "fault_kit_targets:child_write_and_read", {"address": shared_ledger.to_json()}
+        )
         assert child.wait(timeout=30) == 1
         assert "ServerSelectionTimeoutError" in child.log_tail()
     assert ledger.get_batch("b1") is None
@@ -280,7 +295,9 @@ def test_outage_switch(shared_ledger: LedgerAddress, spawn_child: Spawn) -> None
 
 
 def test_spawned_child_returns_its_result_and_sees_env(spawn_child: Spawn) -> None:
-    child = spawn_child("fault_kit_targets:child_echo", {"a": [1, 2]}, env={"FAULT_KIT_TEST": "yes"})
+    child = spawn_child(
+        "fault_kit_targets:child_echo", {"a": [1, 2]}, env={"FAULT_KIT_TEST": "yes"}
+    )
     assert child.wait(timeout=30) == 0, child.log_tail()
     assert child.result() == {"payload": {"a": [1, 2]}, "env": "yes"}
     assert child.pid != os.getpid()
@@ -319,7 +336,9 @@ def test_checkpoint_holds_the_child_until_killed(spawn_child: Spawn) -> None:
 
 def _s3_through(proxy: TcpProxy, read_timeout: float = 2.0) -> Any:
     config = botocore.config.Config(
-        connect_timeout=1, read_timeout=read_timeout, retries={"max_attempts": 1, "mode": "standard"}
+        connect_timeout=1,
+        read_timeout=read_timeout,
+        retries={"max_attempts": 1, "mode": "standard"},
     )
     return boto3.client(
         "s3",
@@ -372,10 +391,8 @@ def test_proxy_refuse_cuts_open_connections() -> None:
         upstream.sendall(b"pong")
         assert client.recv(4) == b"pong"
         proxy.refuse()
-        with pytest.raises(OSError):
-            client.sendall(b"more")
-            if not client.recv(4):
-                raise ConnectionResetError("closed")
+        with pytest.raises(ConnectionResetError):
+            client.recv(4)
         client.close()
         upstream.close()
 
