@@ -5,11 +5,15 @@
 :func:`platform_from_payload` builds the same :class:`Platform` in the child (same buckets,
 PostGIS, plugins, GDAL runner, ledger). ``remote_world:execute_manifest`` is a ready-made
 child target: ``spawn("remote_world:execute_manifest", {"world": ..., "manifest": ...,
-"run_id": ...}, log=...)`` runs the manifest and returns the run's report as JSON.
+"run_id": ...}, log=...)`` runs the manifest and returns the run's report as JSON; its
+optional ``"holds"`` stop the run at exact points (:func:`install_holds`) for the test to
+kill it there.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import uuid
 from collections.abc import Iterator, Mapping
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger_server import LedgerAddress, connect_ledger
+from processes import checkpoint
 from pydantic import BaseModel, ConfigDict, SecretStr
 from pydantic_settings import BaseSettings
 from spatial_etl.compute import PostgisCompute
@@ -84,8 +89,50 @@ def platform_from_payload(payload: Mapping[str, Any]) -> Platform:
     )
 
 
+class Hold(BaseModel):
+    """Stop at a call: announce checkpoint ``name`` before (or after) it, then wait ``hold_s``.
+
+    ``at`` is ``module:attribute`` or ``module:Class.method`` as the *caller* looks it up:
+    ``spatial_etl.ledger:Ledger.commit_asset`` (a method, found through the class), or
+    ``spatial_etl.executor:publish`` (a function the executor imported by name).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: str
+    name: str
+    after: bool = False
+    hold_s: float = 600.0
+
+
+def install_holds(holds: list[Mapping[str, Any]]) -> None:
+    """Wrap each hold's target so the run stops there (in a child; see ``processes.checkpoint``)."""
+    for raw in holds:
+        hold = Hold.model_validate(raw)
+        module_name, _, path = hold.at.partition(":")
+        *parents, attribute = path.split(".")
+        owner: Any = importlib.import_module(module_name)
+        for parent in parents:
+            owner = getattr(owner, parent)
+        original = getattr(owner, attribute)
+
+        def held(*args: Any, _hold: Hold = hold, _original: Any = original, **kwargs: Any) -> Any:
+            if not _hold.after:
+                checkpoint(_hold.name, hold_s=_hold.hold_s)
+            result = _original(*args, **kwargs)
+            if _hold.after:
+                checkpoint(_hold.name, hold_s=_hold.hold_s)
+            return result
+
+        setattr(owner, attribute, functools.wraps(original)(held))
+
+
 def execute_manifest(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Child target: run ``payload["manifest"]`` on ``payload["world"]``; the report as JSON."""
+    """Child target: run ``payload["manifest"]`` on ``payload["world"]``; the report as JSON.
+
+    ``payload["holds"]`` (optional) is a list of :class:`Hold` mappings.
+    """
+    install_holds(list(payload.get("holds", [])))
     platform = platform_from_payload(payload["world"])
     raw = payload["manifest"]
     manifest = Manifest.model_validate(raw, context={"manifest_name": raw["batch_id"] + ".json"})

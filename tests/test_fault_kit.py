@@ -435,7 +435,7 @@ def test_postgis_down_refuses_connections_inside_the_block(postgis_dsn: str) -> 
 @pytest.mark.gdal
 @pytest.mark.postgis
 @pytest.mark.s3
-def test_a_child_runs_a_manifest_on_the_shared_world(
+def test_a_child_run_on_the_shared_world_is_killed_between_upload_and_commit(
     shared_world: World,
     shared_ledger: LedgerAddress,
     spawn_child: Spawn,
@@ -443,15 +443,18 @@ def test_a_child_runs_a_manifest_on_the_shared_world(
 ) -> None:
     source = make_raster("scene.tif", crs="EPSG:32633", bounds=(500000, 5500000, 500640, 5500480))
     path = shared_world.upload("scene_1", source)
-    doc = manifest("scene_1", "ingest_satellite_raster", [raster_file(path)])
-    payload = {"world": world_payload(shared_world, shared_ledger), "manifest": doc, "run_id": "r1"}
+    payload = {
+        "world": world_payload(shared_world, shared_ledger),
+        "manifest": manifest("scene_1", "ingest_satellite_raster", [raster_file(path)]),
+        "run_id": "r1",
+        "holds": [{"at": "spatial_etl.ledger:Ledger.commit_asset", "name": "uploaded"}],
+    }
     child = spawn_child("remote_world:execute_manifest", payload)
-    assert child.wait(timeout=120) == 0, child.log_tail()
-    report = child.result()
-    assert report["status"] == "succeeded", report
-    [output] = report["outputs"]
-    assert shared_world.lake_keys() == [output["s3_key"]]
-    asset = shared_world.ledger.get_asset(output["asset_id"])
-    assert asset is not None and asset.status == "committed"
+    wait_for_checkpoint(child, "uploaded", timeout=120)
+    assert kill(child) == -9
+    [key] = shared_world.lake_keys()
+    assert key == "ingest_satellite_raster/scene/v1/scene.tif"
+    [asset] = shared_world.ledger.assets_of_run("r1")
+    assert (asset.status, asset.s3_key) == ("pending", key)
     run = shared_world.ledger.get_run("r1")
-    assert run is not None and run.status == "succeeded"
+    assert run is not None and run.status == "running"
