@@ -1,0 +1,302 @@
+"""Fault injection against the real services: the platform converges whatever kills a run.
+
+Each run executes in a child process (a fresh interpreter, as a Dagster run worker is) on real
+S3 (moto's server), PostGIS and the GDAL CLI, with the ledger on a server process shared with
+the test (``ledger_server.py``: MongoDB cannot be installed here). The test kills or starves the
+child at a chosen point, then runs the reconciler and asserts the convergence invariants
+(``invariants.py``) and that a re-upload of the batch succeeds with exactly one version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psutil
+import pytest
+from invariants import assert_converged
+from postgis_control import start_postgis, stop_postgis
+from processes import Child, wait_for_checkpoint, wait_for_descendant, wait_until
+from remote_world import world_payload
+from spatial_etl.compute import schema_for_run
+from spatial_etl.intake import (
+    FAILED,
+    PROCESSED,
+    RunTicket,
+    examine,
+    pending_manifests,
+    run_batch,
+)
+from spatial_etl.reconcile import reconcile
+from support import World, manifest, raster_file, vector_file
+from tcp_proxy import TcpProxy
+
+pytestmark = [pytest.mark.s3, pytest.mark.postgis, pytest.mark.gdal]
+
+Spawn = Callable[..., Child]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _square(index: int) -> str:
+    x, y = 500000 + (index % 300) * 100, 5500000 + (index // 300) * 100
+    return f"POLYGON(({x} {y}, {x + 90} {y}, {x + 90} {y + 90}, {x} {y + 90}, {x} {y}))"
+
+
+def _vector_batch(world: World, make_vector: Callable[..., Path], batch: str, rows: int) -> str:
+    source = make_vector(
+        f"{batch}.gpkg",
+        [{"wkt": _square(i), "name": f"parcel {i}"} for i in range(rows)],
+        crs="EPSG:32633",
+    )
+    path = world.upload(batch, source)
+    _commit(world, manifest(batch, "ingest_vector_boundary", [vector_file(path, "GPKG")]))
+    return path
+
+
+def _raster_batch(world: World, make_raster: Callable[..., Path], batch: str) -> str:
+    path = world.upload(batch, make_raster(f"{batch}.tif"))
+    _commit(world, manifest(batch, "ingest_satellite_raster", [raster_file(path, "EPSG:4326")]))
+    return path
+
+
+def _commit(world: World, document: dict[str, Any]) -> None:
+    world.store.put_bytes(
+        world.store.settings.landing_bucket,
+        f"manifests/{document['batch_id']}.json",
+        json.dumps(document).encode(),
+        metadata={},
+    )
+
+
+def _ticket(world: World, batch: str) -> RunTicket:
+    [ref] = [r for r in pending_manifests(world.store) if r.stem == batch]
+    ticket = examine(ref, world.platform, grace_period_s=0)
+    assert isinstance(ticket, RunTicket), ticket
+    return ticket
+
+
+def _start(
+    spawn_child: Spawn,
+    world: World,
+    ledger: Any,
+    ticket: RunTicket,
+    run_id: str,
+    *,
+    holds: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    s3_endpoint_url: str | None = None,
+) -> Child:
+    payload = {
+        "world": world_payload(world, ledger, s3_endpoint_url=s3_endpoint_url),
+        "ref": ticket.ref.model_dump(mode="json"),
+        "run_id": run_id,
+        "holds": list(holds),
+    }
+    return spawn_child("fault_targets:run_batch_target", payload)
+
+
+def _kill(child: Child) -> None:
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _retry_succeeds(world: World, batch: str, versions: int = 1) -> None:
+    """Re-upload the manifest (new bytes); its run succeeds; the dataset has one version."""
+    data, _ = world.store.get_bytes(
+        world.store.settings.landing_bucket, f"{FAILED}{batch}.json"
+    )
+    document = json.loads(data)
+    document["metadata"]["retry"] = "yes"
+    _commit(world, document)
+    ticket = _ticket(world, batch)
+    report = run_batch(ticket.ref, f"run-{uuid.uuid4()}", world.platform)
+    assert report.status == "succeeded", report.error
+    assert world.store.head(world.store.settings.landing_bucket, f"{PROCESSED}{batch}.json")
+    committed = world.ledger.list_assets(dataset=batch, latest_only=False)
+    assert [doc.version for doc in committed] == list(range(versions, 0, -1))
+
+
+def _converge(world: World, batch: str, run_id: str) -> Any:
+    done = reconcile(world.platform, is_run_alive=lambda _: False)
+    assert done.errors == [], done.errors
+    assert_converged(world.platform, batches=[batch], schemas=[schema_for_run(run_id)])
+    run = world.ledger.get_run(run_id)
+    assert run is not None
+    assert run.status == "failed"
+    assert run.error is not None
+    assert world.store.head(world.store.settings.landing_bucket, f"{FAILED}{batch}.json")
+    assert world.store.head(world.store.settings.landing_bucket, f"{FAILED}{batch}.report.json")
+    assert not [p for p in world.tmp.glob("spatial-etl-run-*")]
+    return done
+
+
+# ----------------------------------------------------------------------------- SIGKILL
+
+
+def test_sigkill_during_ogr2ogr_kills_ogr2ogr_and_converges(
+    shared_world: World, shared_ledger: Any, spawn_child: Spawn, make_vector: Callable[..., Path]
+) -> None:
+    world = shared_world
+    _vector_batch(world, make_vector, "k_load", rows=40_000)
+    ticket = _ticket(world, "k_load")
+    run_id = f"run-{uuid.uuid4()}"
+    child = _start(spawn_child, world, shared_ledger, ticket, run_id)
+    ogr2ogr = wait_for_descendant(child, {"ogr2ogr"}, timeout=120)
+    ogr2ogr.suspend()  # hold it mid-load, so the kill lands during ogr2ogr for certain
+    _kill(child)
+    ogr2ogr.resume()
+    wait_until(lambda: _gone(ogr2ogr.pid), 10, message="ogr2ogr outlived its run process")
+    assert world.ledger.get_run(run_id).status == "running"  # type: ignore[union-attr]
+    schema = schema_for_run(run_id)
+    assert schema in {name for name, _ in world.compute.run_schemas()}  # left by the kill
+    done = _converge(world, "k_load", run_id)
+    assert schema in done.dropped_schemas
+    assert done.failed_runs == [run_id]
+    assert world.lake_keys() == []
+    _retry_succeeds(world, "k_load")
+
+
+def test_sigkill_during_the_export_converges(
+    shared_world: World, shared_ledger: Any, spawn_child: Spawn, make_vector: Callable[..., Path]
+) -> None:
+    world = shared_world
+    _vector_batch(world, make_vector, "k_export", rows=2_000)
+    ticket = _ticket(world, "k_export")
+    run_id = f"run-{uuid.uuid4()}"
+    hold = {"at": "spatial_etl.products:export_geoparquet", "name": "export"}
+    child = _start(spawn_child, world, shared_ledger, ticket, run_id, holds=[hold])
+    wait_for_checkpoint(child, "export", timeout=120)
+    _kill(child)
+    _converge(world, "k_export", run_id)
+    assert world.lake_keys() == []
+    _retry_succeeds(world, "k_export")
+
+
+def test_sigkill_between_the_upload_and_the_commit_converges_to_one_version(
+    shared_world: World, shared_ledger: Any, spawn_child: Spawn, make_raster: Callable[..., Path]
+) -> None:
+    world = shared_world
+    _raster_batch(world, make_raster, "k_commit")
+    ticket = _ticket(world, "k_commit")
+    run_id = f"run-{uuid.uuid4()}"
+    hold = {"at": "spatial_etl.ledger:Ledger.commit_asset", "name": "uploaded"}
+    child = _start(spawn_child, world, shared_ledger, ticket, run_id, holds=[hold])
+    wait_for_checkpoint(child, "uploaded", timeout=120)
+    _kill(child)
+    [asset] = world.ledger.assets_of_batch("k_commit")
+    assert asset.status == "pending"
+    assert world.lake_keys() == [asset.s3_key]  # a complete object, not yet committed
+    done = _converge(world, "k_commit", run_id)
+    assert done.committed_assets == [asset.asset_id]  # it names its document, hash and size
+    _retry_succeeds(world, "k_commit")  # the same content: a duplicate, not a second version
+    assert [d.status for d in world.ledger.assets_of_batch("k_commit")] == [
+        "committed",
+        "duplicate",
+    ]
+
+
+# ----------------------------------------------------------------------------- outages
+
+
+def test_postgis_stopped_and_restarted_during_a_load_fails_with_the_real_cause(
+    shared_world: World, shared_ledger: Any, spawn_child: Spawn, make_vector: Callable[..., Path]
+) -> None:
+    world = shared_world
+    _vector_batch(world, make_vector, "pg_down", rows=40_000)
+    ticket = _ticket(world, "pg_down")
+    run_id = f"run-{uuid.uuid4()}"
+    child = _start(spawn_child, world, shared_ledger, ticket, run_id)
+    ogr2ogr = wait_for_descendant(child, {"ogr2ogr"}, timeout=120)
+    try:
+        stop_postgis("immediate")
+        child.wait(timeout=180)
+    finally:
+        start_postgis()
+    assert child.returncode == 0, child.log_tail()
+    report = child.result()
+    assert report["status"] == "failed"
+    assert report["error"]["step"] == "load"
+    assert report["error"]["type"] == "StepError"
+    assert "ogr2ogr" in report["error"]["message"]  # the load's own error, not the drop's
+    assert _gone(ogr2ogr.pid)
+    done = reconcile(world.platform, is_run_alive=lambda _: False)
+    assert done.errors == []
+    assert_converged(world.platform, batches=["pg_down"], schemas=[schema_for_run(run_id)])
+    _retry_succeeds(world, "pg_down")
+
+
+def test_s3_unreachable_longer_than_the_retries_fails_cleanly_and_converges(
+    shared_world: World, shared_ledger: Any, spawn_child: Spawn, make_raster: Callable[..., Path]
+) -> None:
+    world = shared_world
+    _raster_batch(world, make_raster, "s3_down")
+    ticket = _ticket(world, "s3_down")
+    run_id = f"run-{uuid.uuid4()}"
+    endpoint = urlsplit(os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"])
+    hold = {"at": "spatial_etl.storage:ObjectStore.put_file", "name": "upload", "hold_s": 3}
+    with TcpProxy(endpoint.hostname or "127.0.0.1", endpoint.port or 80) as proxy:
+        child = _start(
+            spawn_child, world, shared_ledger, ticket, run_id, holds=[hold],
+            s3_endpoint_url=proxy.url(),
+        )
+        wait_for_checkpoint(child, "upload", timeout=120)
+        proxy.refuse()  # the store goes away before the lake upload
+        child.wait(timeout=300)
+        proxy.forward()
+    log = child.log_tail()
+    assert child.returncode == 1, log  # settling could not reach the store: SettleError
+    assert "SettleError" in log
+    run = world.ledger.get_run(run_id)
+    assert run is not None
+    assert run.status == "failed"
+    assert run.error is not None
+    assert run.error.type in ("PublishError", "StorageError")
+    assert world.lake_keys() == []
+    reconcile(world.platform, is_run_alive=lambda _: False)
+    [ref] = pending_manifests(world.store)  # the next tick settles the manifest
+    assert type(examine(ref, world.platform, grace_period_s=0)).__name__ == "Settled"
+    assert_converged(world.platform, batches=["s3_down"], schemas=[schema_for_run(run_id)])
+    _retry_succeeds(world, "s3_down")
+
+
+# ----------------------------------------------------------------------------- concurrency
+
+
+def test_two_runs_of_one_batch_at_once_publish_one_version(
+    shared_world: World, shared_ledger: Any, spawn_child: Spawn, make_raster: Callable[..., Path]
+) -> None:
+    world = shared_world
+    _raster_batch(world, make_raster, "twice")
+    ticket = _ticket(world, "twice")
+    first_id, second_id = f"run-{uuid.uuid4()}", f"run-{uuid.uuid4()}"
+    hold = {"at": "spatial_etl.executor:stage_inputs", "name": "staging", "hold_s": 5}
+    first = _start(spawn_child, world, shared_ledger, ticket, first_id, holds=[hold])
+    wait_for_checkpoint(first, "staging", timeout=120)  # the first holds the lease
+    second = _start(spawn_child, world, shared_ledger, ticket, second_id)
+    second.wait(timeout=120)
+    first.wait(timeout=120)
+    assert (first.returncode, second.returncode) == (0, 0), first.log_tail() + second.log_tail()
+    assert first.result()["status"] == "succeeded"
+    refused = second.result()
+    assert refused["status"] == "failed"
+    assert refused["error"]["type"] == "BatchBusyError"
+    assert first_id in refused["error"]["message"]
+    committed = world.ledger.list_assets(dataset="twice", latest_only=False)
+    assert [doc.version for doc in committed] == [1]
+    assert world.store.head(world.store.settings.landing_bucket, f"{PROCESSED}twice.json")
+    reconcile(world.platform, is_run_alive=lambda _: False)
+    assert_converged(world.platform, batches=["twice"])
