@@ -509,6 +509,8 @@ def test_cleanup_failure_never_replaces_the_run_outcome(
         assert set(report.dropped) == left
     finally:
         engine.close()
+        if cluster.running():
+            _drop_quietly(postgis_dsn, [schema_for_run(run_a), schema_for_run(run_b)])
 
 
 @pytest.mark.postgis
@@ -516,18 +518,23 @@ def test_create_and_drop_are_retried_across_short_outages(
     compute: PostgisCompute, cluster: Cluster, postgis_dsn: str
 ) -> None:
     reported: list[str] = []
+    run_id = f"run-{uuid.uuid4()}"
     cluster.stop()
     starter = cluster.start_later(1.0)
     started = time.monotonic()
-    with compute.run_schema(f"run-{uuid.uuid4()}", on_cleanup_error=reported.append) as schema:
+    try:
+        with compute.run_schema(run_id, on_cleanup_error=reported.append) as schema:
+            starter.join()
+            assert time.monotonic() - started >= 1.0  # it waited for the server
+            assert schema.name in _schemas_now(postgis_dsn)
+            cluster.stop()
+            starter = cluster.start_later(1.0)
         starter.join()
-        assert time.monotonic() - started >= 1.0  # it waited for the server
-        assert schema.name in _schemas_now(postgis_dsn)
-        cluster.stop()
-        starter = cluster.start_later(1.0)
-    starter.join()
-    assert reported == []
-    assert schema.name not in _schemas_now(postgis_dsn)
+        assert reported == []
+        assert schema.name not in _schemas_now(postgis_dsn)
+    finally:
+        starter.join()
+        _drop_quietly(postgis_dsn, [schema_for_run(run_id)])
 
 
 @pytest.mark.postgis
