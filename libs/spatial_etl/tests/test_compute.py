@@ -388,6 +388,48 @@ def test_drop_orphans_keeps_a_schema_whose_liveness_is_unknown(
         _drop_quietly(postgis_dsn, [name])
 
 
+@pytest.mark.postgis
+def test_an_interrupted_body_still_gets_its_schema_dropped(
+    compute: PostgisCompute, pg_conn: Any
+) -> None:
+    with pytest.raises(KeyboardInterrupt), compute.run_schema(f"run-{uuid.uuid4()}") as schema:
+        raise KeyboardInterrupt
+    assert schema.name not in _schemas(pg_conn)
+
+
+@pytest.mark.postgis
+def test_a_drop_that_fails_for_good_is_reported_even_by_a_raising_reporter(
+    postgis_dsn: str, pg_conn: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A lock held elsewhere makes DROP ... CASCADE time out: not a lost connection, so no retry.
+    settings = PostgisSettings(postgis_dsn=SecretStr(postgis_dsn), postgis_lock_timeout_s=1)
+    engine = PostgisCompute(settings)
+    locker = psycopg2.connect(postgis_dsn)
+    run_id = f"run-{uuid.uuid4()}"
+
+    def reporter(message: str) -> None:
+        raise RuntimeError(f"reporter broke on: {message}")
+
+    try:
+        with engine.run_schema(run_id, on_cleanup_error=reporter) as schema:
+            table = sql.Identifier(schema.name, "t")
+            engine.execute(sql.SQL("CREATE TABLE {} (x int)").format(table), step="make")
+            with locker.cursor() as cur:
+                cur.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table))
+        # the body succeeded, the drop failed: nothing raised, the schema waits for the janitor
+        assert schema.name in _schemas(pg_conn)
+        warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert f"run schema {schema.name} was not dropped" in warned[0]
+        assert "lock timeout" in warned[0]
+        assert any(
+            "on_cleanup_error failed" in r.getMessage() and r.exc_info for r in caplog.records
+        )
+    finally:
+        locker.close()
+        engine.close()
+        _drop_quietly(postgis_dsn, [schema_for_run(run_id)])
+
+
 # ---------------------------------------------------------------------------------- outages
 
 
