@@ -117,6 +117,18 @@ class SqlStepError(ComputeError):
         self.pg_message = message
 
 
+class ComputeConnectionLostError(SqlStepError):
+    """The connection to PostGIS died while a SQL step ran (server restart, network loss).
+
+    Whether the step's statement took effect is unknown, so it is not retried: the run fails
+    with this error, which names the step and carries PostgreSQL's or libpq's message.
+    """
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(step, message)
+        self.args = (f"connection to PostGIS lost during step {step!r}: {message}",)
+
+
 class CogValidationError(SpatialEtlError):
     """A file meant for the lake is not a valid Cloud-Optimized GeoTIFF; lists every problem."""
 

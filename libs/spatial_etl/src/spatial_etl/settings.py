@@ -112,6 +112,22 @@ class PostgisSettings(BaseSettings):
     postgis_pool_size: int = Field(
         default=4, gt=0, description="SPATIAL_ETL_POSTGIS_POOL_SIZE: connections kept open."
     )
+    postgis_retry_s: float = Field(
+        default=30,
+        ge=0,
+        description=(
+            "SPATIAL_ETL_POSTGIS_RETRY_S: time spent retrying one idempotent operation "
+            "(connect, create/drop a run schema, list run schemas) across an outage."
+        ),
+    )
+    postgis_connect_timeout_s: int = Field(
+        default=10,
+        gt=0,
+        description=(
+            "SPATIAL_ETL_POSTGIS_CONNECT_TIMEOUT_S: one connection attempt (libpq's "
+            "connect_timeout; 1 counts as 2)."
+        ),
+    )
 
 
 class LedgerSettings(BaseSettings):
