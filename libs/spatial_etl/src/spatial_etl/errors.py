@@ -92,6 +92,41 @@ class GdalTimeoutError(GdalError):
         super().__init__(f"{argv[0]} was killed after {timeout_s:g} s{detail}")
 
 
+# --- hostile inputs: containment and resource limits ---------------------------------------
+
+
+class GdalSandboxError(GdalError):
+    """GDAL cannot be started contained (``setpriv``/``prlimit`` of util-linux missing).
+
+    The runner refuses to start GDAL uncontained rather than degrade silently.
+    """
+
+
+class GdalResourceLimitError(GdalCommandError):
+    """A GDAL program was stopped by an OS limit (CPU time, address space) set by the runner.
+
+    ``limit`` says which limit and its value, ``setting`` names the variable that raises it.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        returncode: int,
+        stderr_tail: str,
+        *,
+        limit: str,
+        setting: str,
+    ) -> None:
+        super().__init__(argv, returncode, stderr_tail)
+        self.limit = limit
+        self.setting = setting
+        detail = stderr_tail.strip() or "(no output on stderr)"
+        self.args = (
+            f"{argv[0]} was stopped by the {limit} (raise {setting} if the input is "
+            f"legitimate); status {returncode}: {detail}",
+        )
+
+
 class GdalOutputError(GdalError):
     """A GDAL program's output could not be understood (unexpected JSON or text)."""
 
@@ -102,6 +137,36 @@ class InputError(SpatialEtlError):
     Raised for a CRS that differs from the manifest's, a geometry kind the intent does not
     accept, or a layer that cannot be chosen; the message names the file.
     """
+
+
+# --- hostile inputs: limits and attribute checks ---------------------------------------------
+
+
+class LimitExceededError(InputError):
+    """An input exceeds a configured size or resource limit, found before any expensive work.
+
+    The message names the file, the measured value, the limit and the setting that raises it;
+    ``setting``, ``measured`` and ``limit`` are kept for callers.
+    """
+
+    def __init__(self, message: str, *, setting: str, measured: float, limit: float) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.measured = measured
+        self.limit = limit
+
+
+class AttributeTableError(InputError):
+    """A shapefile's attribute table (.dbf) is inconsistent or holds a value invalid for its field.
+
+    A header declaring more records than the file holds, a .shx disagreeing with it, bytes that
+    do not decode in the declared encoding, or a numeric, date or logical field holding something
+    else; the message names the file and, for a value, the field and the 1-based row.
+    """
+
+
+class StagingSpaceError(InputError):
+    """The work directory lacks the free disk an input needs; nothing was downloaded."""
 
 
 class ComputeError(SpatialEtlError):

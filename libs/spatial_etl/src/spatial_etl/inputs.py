@@ -4,26 +4,52 @@ The manifest says what a file is; GDAL says what it really is. Before a plan run
 own CRS must equal the manifest's ``crs`` (a file without a CRS is assigned the manifest's,
 which is what the ``{crs}`` placeholder carries into the plan), a vector layer must hold the
 geometry kinds the intent accepts, and the layer to read must be unambiguous.
+
+Hostile inputs are refused here too, before any expensive work: right after GDAL's header-only
+inspection, the sizes it reports are held against :class:`LimitSettings` (pixels, bands,
+expansion over the file's size, features), and a shapefile's attribute table is checked by
+:mod:`spatial_etl.spatial_utils.dbf` (declared records versus file size, encoding, values).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from spatial_etl.errors import InputError
+from spatial_etl.errors import InputError, LimitExceededError
 from spatial_etl.models.crs import describe_crs, same_crs
 from spatial_etl.models.kinds import FileType
 from spatial_etl.models.manifest import ManifestFile
 from spatial_etl.registry import RegisteredIntent
+from spatial_etl.settings import LimitSettings
+from spatial_etl.spatial_utils.dbf import check_shapefile_attributes
 from spatial_etl.spatial_utils.rasterinfo import RasterInfo, read_raster_info
 from spatial_etl.spatial_utils.runner import GdalRunner
 from spatial_etl.spatial_utils.vectorinfo import LayerInfo, read_vector_info
 
 LAYER_PARAMETER = "layer"
 """An intent whose parameters have this field lets the manifest choose the layer to read."""
+
+SAMPLE_BYTES: Final = {
+    "Byte": 1,
+    "Int8": 1,
+    "UInt16": 2,
+    "Int16": 2,
+    "CInt16": 4,
+    "UInt32": 4,
+    "Int32": 4,
+    "Float32": 4,
+    "UInt64": 8,
+    "Int64": 8,
+    "Float64": 8,
+    "CInt32": 8,
+    "CFloat32": 8,
+    "CFloat64": 16,
+}
+"""Bytes per sample of GDAL's data types; an unknown type counts as 8 (the common maximum)."""
 
 
 class InputInspection(BaseModel):
@@ -44,18 +70,28 @@ def inspect_input(
     item: ManifestFile,
     gdal_path: str,
     parameters: Mapping[str, Any] | None = None,
+    *,
+    limits: LimitSettings | None = None,
 ) -> InputInspection:
-    """Read ``gdal_path`` with GDAL and check it against ``item`` and the intent.
+    """Read ``gdal_path`` with GDAL and check it against ``item``, the intent and ``limits``.
 
-    Raises :class:`InputError` naming the file and what is wrong.
+    ``limits`` defaults to :class:`LimitSettings` read from the environment. Raises
+    :class:`InputError` naming the file and what is wrong (:class:`LimitExceededError` for a
+    limit, :class:`AttributeTableError` for a shapefile's attribute table).
     """
+    limits = limits if limits is not None else LimitSettings()
+    size = file_size(gdal_path)
     if registered.intent.accepts.file_type is FileType.RASTER:
         raster = read_raster_info(runner, gdal_path)
+        check_raster_limits(item.path, raster, size, limits)
         assigned = _check_crs(item, raster.crs_wkt)
         return InputInspection(
             gdal_path=gdal_path, crs=item.crs, crs_assigned=assigned, raster=raster
         )
     layer = _choose_layer(runner, registered, item, gdal_path, parameters or {})
+    check_vector_limits(item.path, layer, size, limits)
+    if item.format == "ESRI Shapefile":
+        check_shapefile_attributes(gdal_path, label=item.path, layer=layer.name)
     assigned = _check_crs(item, layer.crs_wkt)
     return InputInspection(gdal_path=gdal_path, crs=item.crs, crs_assigned=assigned, layer=layer)
 
@@ -103,3 +139,86 @@ def _choose_layer(
             f"intent {registered.intent.name!r} accepts {names} layers only"
         )
     return layer
+
+
+def file_size(gdal_path: str) -> int | None:
+    """The size on disk of a staged input: the file, or the archive of a ``/vsizip/`` path.
+
+    ``None`` for a path that is not local (a ``/vsis3/`` URL): size-based checks are skipped.
+    """
+    local = gdal_path[len("/vsizip/") :] if gdal_path.startswith("/vsizip/") else gdal_path
+    if local.startswith("/vsi"):
+        return None
+    path = Path(local)
+    for candidate in (path, *path.parents):
+        if candidate.is_file():
+            return candidate.stat().st_size
+    return None
+
+
+def check_raster_limits(
+    label: str, raster: RasterInfo, size: int | None, limits: LimitSettings
+) -> None:
+    """Refuse a raster whose pixels, bands or expansion over its file size exceed ``limits``."""
+    width, height = raster.size
+    pixels = width * height
+    _refuse_over(
+        pixels,
+        limits.limit_raster_max_pixels,
+        "SPATIAL_ETL_LIMIT_RASTER_MAX_PIXELS",
+        f"{label}: the raster is {width} x {height} = {pixels} pixels",
+        "pixels",
+    )
+    bands = len(raster.bands)
+    _refuse_over(
+        bands,
+        limits.limit_raster_max_bands,
+        "SPATIAL_ETL_LIMIT_RASTER_MAX_BANDS",
+        f"{label}: the raster has {bands} bands",
+        "bands",
+    )
+    if not size:
+        return
+    uncompressed = pixels * sum(SAMPLE_BYTES.get(b.data_type, 8) for b in raster.bands)
+    ratio = uncompressed / size
+    _refuse_over(
+        ratio,
+        limits.limit_raster_max_expansion_ratio,
+        "SPATIAL_ETL_LIMIT_RASTER_MAX_EXPANSION_RATIO",
+        f"{label}: the raster expands to {uncompressed} bytes from {size} bytes on disk, "
+        f"a ratio of {ratio:.0f}",
+        "",
+    )
+
+
+def check_vector_limits(
+    label: str, layer: LayerInfo, size: int | None, limits: LimitSettings
+) -> None:
+    """Refuse a layer with more features than ``limits`` allow or than its file could hold."""
+    count = layer.feature_count
+    if count is None:
+        return
+    _refuse_over(
+        count,
+        limits.limit_vector_max_features,
+        "SPATIAL_ETL_LIMIT_VECTOR_MAX_FEATURES",
+        f"{label}: layer {layer.name!r} has {count} features",
+        "features",
+    )
+    if size is not None and count > size:
+        raise InputError(
+            f"{label}: layer {layer.name!r} declares {count} features in a file of {size} "
+            "bytes; every feature takes at least a byte, so the file's header is false"
+        )
+
+
+def _refuse_over(measured: float, limit: float, setting: str, what: str, unit: str) -> None:
+    if measured <= limit:
+        return
+    shown = f"{limit:g} {unit}".strip() if isinstance(limit, float) else f"{limit} {unit}".strip()
+    raise LimitExceededError(
+        f"{what}, over the limit of {shown}; raise {setting} to accept it",
+        setting=setting,
+        measured=measured,
+        limit=limit,
+    )

@@ -61,6 +61,53 @@ class GdalSettings(BaseSettings):
         gt=0,
         description="SPATIAL_ETL_GDAL_TIMEOUT_S: seconds a GDAL command may run before a kill.",
     )
+    gdal_max_memory_mb: int = Field(
+        default=8192,
+        ge=0,
+        description="SPATIAL_ETL_GDAL_MAX_MEMORY_MB: address space (RLIMIT_AS) of one GDAL "
+        "process in MiB; 0 for no limit.",
+    )
+    gdal_max_cpu_s: int = Field(
+        default=14400,
+        ge=0,
+        description="SPATIAL_ETL_GDAL_MAX_CPU_S: CPU seconds (RLIMIT_CPU, all threads summed) of "
+        "one GDAL process; 0 for no limit.",
+    )
+
+
+class LimitSettings(BaseSettings):
+    """Size limits an input must respect, checked right after inspection, before any work.
+
+    Each limit is named in the error that refuses an input, so raising it is one variable away.
+    """
+
+    model_config = _CONFIG
+
+    limit_raster_max_pixels: int = Field(
+        default=2_000_000_000,
+        gt=0,
+        description="SPATIAL_ETL_LIMIT_RASTER_MAX_PIXELS: width x height of a raster input.",
+    )
+    limit_raster_max_bands: int = Field(
+        default=1000, gt=0, description="SPATIAL_ETL_LIMIT_RASTER_MAX_BANDS: bands of a raster."
+    )
+    limit_raster_max_expansion_ratio: float = Field(
+        default=1000.0,
+        gt=0,
+        description="SPATIAL_ETL_LIMIT_RASTER_MAX_EXPANSION_RATIO: uncompressed bytes "
+        "(width x height x bands x bytes per sample) over the file's size on disk.",
+    )
+    limit_vector_max_features: int = Field(
+        default=100_000_000,
+        gt=0,
+        description="SPATIAL_ETL_LIMIT_VECTOR_MAX_FEATURES: features of the layer to read.",
+    )
+    staging_min_free_mb: int = Field(
+        default=1024,
+        ge=0,
+        description="SPATIAL_ETL_STAGING_MIN_FREE_MB: disk that must stay free in the work "
+        "directory after an input is downloaded.",
+    )
 
 
 class StorageSettings(BaseSettings):

@@ -8,18 +8,25 @@ through many ranged requests (129 for an 8000x8000 COG conversion, 8x slower for
 GeoPackage), while one streaming download costs a fraction of the conversion
 (bench/README.md). Plain shapefiles bring their sidecars (.shx, .dbf, .prj, ...) along;
 zipped ones are opened with /vsizip/ on the local copy.
+
+Before each object is downloaded, the work directory's file system must have room for it plus
+``SPATIAL_ETL_STAGING_MIN_FREE_MB`` to spare (the object's size comes from the listing or a
+HEAD), so a huge upload fails with a clear reason instead of filling the disk the platform and
+the other runs share.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path, PurePosixPath
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict
 
-from spatial_etl.errors import InputError, ObjectNotFoundError
+from spatial_etl.errors import InputError, ObjectNotFoundError, StagingSpaceError
 from spatial_etl.models.ledger import InputRecord
 from spatial_etl.models.manifest import Manifest, ManifestFile
+from spatial_etl.settings import LimitSettings
 from spatial_etl.storage import ObjectStore, StoredObject
 
 ARCHIVE_SUFFIXES: Final = (".zip", ".shz")
@@ -37,20 +44,57 @@ class StagedInput(BaseModel):
     records: tuple[InputRecord, ...]
 
 
-def stage_inputs(store: ObjectStore, manifest: Manifest, workdir: Path) -> list[StagedInput]:
-    """Stage every file of ``manifest``; raise :class:`InputError` for a missing object."""
-    return [_stage(store, index, item, workdir) for index, item in enumerate(manifest.files)]
+MIB: Final = 1024 * 1024
 
 
-def _stage(store: ObjectStore, index: int, item: ManifestFile, workdir: Path) -> StagedInput:
+def stage_inputs(
+    store: ObjectStore,
+    manifest: Manifest,
+    workdir: Path,
+    *,
+    min_free_mb: int | None = None,
+) -> list[StagedInput]:
+    """Stage every file of ``manifest``.
+
+    ``min_free_mb`` is the disk that must stay free after each download (default:
+    ``SPATIAL_ETL_STAGING_MIN_FREE_MB``). Raises :class:`InputError` for a missing object and
+    :class:`StagingSpaceError` when an object would not fit.
+    """
+    reserve = min_free_mb if min_free_mb is not None else LimitSettings().staging_min_free_mb
+    return [
+        _stage(store, index, item, workdir, reserve) for index, item in enumerate(manifest.files)
+    ]
+
+
+def ensure_space(directory: Path, needed: int, reserve_mb: int, what: str) -> None:
+    """Refuse to write ``needed`` bytes under ``directory`` unless ``reserve_mb`` stays free."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if needed + reserve_mb * MIB > free:
+        raise StagingSpaceError(
+            f"{what}: {needed} bytes to download, {free} bytes free in {existing}, and "
+            f"{reserve_mb} MiB must stay free (SPATIAL_ETL_STAGING_MIN_FREE_MB); free disk "
+            "space in the work directory or lower that setting"
+        )
+
+
+def _stage(
+    store: ObjectStore, index: int, item: ManifestFile, workdir: Path, reserve_mb: int
+) -> StagedInput:
     bucket = store.settings.landing_bucket
     key = item.landing.key
     suffix = PurePosixPath(key).suffix.lower()
     local_dir = workdir / f"input_{index}"
     if item.format == "ESRI Shapefile" and suffix == ".shp":
-        records, path = _download_shapefile(store, bucket, key, local_dir)
+        records, path = _download_shapefile(store, bucket, key, local_dir, reserve_mb)
         return StagedInput(index=index, file=item, gdal_path=str(path), records=records)
     name = PurePosixPath(key).name
+    found = store.head(bucket, key)
+    if found is None:
+        raise _missing(bucket, key)
+    ensure_space(workdir, found.size, reserve_mb, f"s3://{bucket}/{key}")
     stored = _download(store, bucket, key, local_dir / name)
     gdal_path = str(local_dir / name)
     if suffix in ARCHIVE_SUFFIXES:
@@ -59,7 +103,7 @@ def _stage(store: ObjectStore, index: int, item: ManifestFile, workdir: Path) ->
 
 
 def _download_shapefile(
-    store: ObjectStore, bucket: str, key: str, local_dir: Path
+    store: ObjectStore, bucket: str, key: str, local_dir: Path, reserve_mb: int
 ) -> tuple[tuple[InputRecord, ...], Path]:
     stem = key[: -len(".shp")]
     parts = [
@@ -74,6 +118,7 @@ def _download_shapefile(
             f"s3://{bucket}/{key}: the shapefile's {', '.join(missing)} sidecar(s) are missing "
             "beside it; upload them, or upload the shapefile zipped"
         )
+    ensure_space(local_dir, sum(o.size for o in parts), reserve_mb, f"s3://{bucket}/{key}")
     records = []
     for part in parts:
         name = PurePosixPath(part.key).name
