@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from invariants import assert_converged
 from pymongo.errors import AutoReconnect
-from spatial_etl import executor, products, publishing, staging
+from spatial_etl import executor, publishing, staging
 from spatial_etl.errors import SettleError, StorageError
 from spatial_etl.intake import FAILED, PROCESSED, RunTicket, examine, pending_manifests, run_batch
 from spatial_etl.reconcile import reconcile
 from support import World, manifest, raster_file
-from invariants import assert_converged
 
 pytestmark = [pytest.mark.s3, pytest.mark.postgis, pytest.mark.gdal]
 
@@ -145,9 +145,7 @@ def test_a_settle_that_fails_is_finished_by_the_next_tick(
 ) -> None:
     ticket = _ticket(world, "b_settle", make_raster)
     original = world.store.move
-    monkeypatch.setattr(
-        world.store, "move", _boom(StorageError("endpoint unreachable", code=None))
-    )
+    monkeypatch.setattr(world.store, "move", _boom(StorageError("endpoint unreachable", code=None)))
     with pytest.raises(SettleError, match="moving the manifest"):
         run_batch(ticket.ref, f"run-{uuid.uuid4()}", world.platform)
     batch = world.ledger.get_batch("b_settle")

@@ -10,7 +10,6 @@ commands are asserted as data.
 from __future__ import annotations
 
 import hashlib
-
 import math
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone

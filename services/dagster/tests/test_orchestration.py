@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -304,7 +304,9 @@ def test_the_reconcile_sensor_settles_a_batch_whose_dagster_run_died(
     assert batch is not None
     assert (batch.status, batch.lease) == ("failed", None)
     assert keys(world) == [f"{FAILED}died.json", f"{FAILED}died.report.json"]
-    data, _ = world.store.get_bytes(world.store.settings.landing_bucket, f"{FAILED}died.report.json")
+    data, _ = world.store.get_bytes(
+        world.store.settings.landing_bucket, f"{FAILED}died.report.json"
+    )
     assert json.loads(data)["error"]["type"] == "ProcessDied"
     # the uploader re-uploads: a new run request, not "batch id taken"
     commit(world, "died", json.dumps({**body, "uploader": "again"}))

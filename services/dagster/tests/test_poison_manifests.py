@@ -56,7 +56,10 @@ def keys(world: World) -> list[str]:
 
 def _document(batch: str, **metadata: Any) -> dict[str, Any]:
     return manifest(
-        batch, "ingest_satellite_raster", [raster_file(f"s3://landing-zone/{batch}/a.tif")], **metadata
+        batch,
+        "ingest_satellite_raster",
+        [raster_file(f"s3://landing-zone/{batch}/a.tif")],
+        **metadata,
     )
 
 
@@ -108,7 +111,7 @@ def test_poison_manifests_are_rejected_and_the_valid_one_runs(
     for name in POISON:
         expected |= {f"{REJECTED}{name}.json", f"{REJECTED}{name}.report.json"}
     assert set(keys(world)) == expected
-    for name, (body, code) in POISON.items():
+    for name, (_, code) in POISON.items():
         data, _ = world.store.get_bytes(bucket, f"{REJECTED}{name}.report.json")
         report = json.loads(data)
         assert [p["code"] for p in report["problems"]] == [code], name

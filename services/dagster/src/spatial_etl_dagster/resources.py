@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 from pydantic import Field, SecretStr
-from spatial_etl.compute import PostgisCompute
+from spatial_etl.compute import DEFAULT_OWNER, PostgisCompute
 from spatial_etl.ledger import Ledger
 from spatial_etl.settings import LedgerSettings, PostgisSettings, StorageSettings
 from spatial_etl.spatial_utils.runner import GdalRunner, SubprocessGdalRunner
@@ -79,6 +79,11 @@ class PostGISResource(ConfigurableResource):  # type: ignore[type-arg]
     statement_timeout_s: int = Field(default=3600, description="Limit of one SQL statement.")
     lock_timeout_s: int = Field(default=30, description="Limit of a wait for a lock.")
     pool_size: int = Field(default=4, description="Connections kept open per process.")
+    owner: str = Field(
+        default=DEFAULT_OWNER,
+        description="Label written on every run schema; the reconciler drops only the schemas "
+        "of its own owner (the local runner uses its own, so it never touches a deployment's).",
+    )
 
     def compute(self) -> PostgisCompute:
         """The core's compute engine for these settings."""
@@ -88,7 +93,8 @@ class PostGISResource(ConfigurableResource):  # type: ignore[type-arg]
                 postgis_statement_timeout_s=self.statement_timeout_s,
                 postgis_lock_timeout_s=self.lock_timeout_s,
                 postgis_pool_size=self.pool_size,
-            )
+            ),
+            owner=self.owner,
         )
 
 

@@ -54,6 +54,8 @@ from spatial_etl_dagster.sensor import manifest_sensor
 LAKE_BUCKET: Final = "data-lake"
 MAX_PASSES: Final = 10
 """Most passes over the pending listing; the loop stops once a pass requests nothing new."""
+LOCAL_OWNER: Final = "spatial-etl-local"
+"""Owner label of the local runner's run schemas: its janitor never drops a deployment's."""
 CREDENTIAL: Final = "local"
 """Access key and secret of the embedded S3 server (moto accepts any)."""
 
@@ -290,7 +292,7 @@ def _resources(endpoint: str, dsn: str, ledger: InProcessLedgerResource) -> dict
             landing_bucket=LANDING_BUCKET,
             lake_bucket=LAKE_BUCKET,
         ),
-        "postgis": PostGISResource(dsn=dsn),
+        "postgis": PostGISResource(dsn=dsn, owner=LOCAL_OWNER),
         "ledger": ledger,
     }
 
