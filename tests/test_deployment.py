@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yaml"
@@ -256,6 +257,25 @@ def test_dagster_yaml_is_a_valid_instance_config(monkeypatch: pytest.MonkeyPatch
         assert data.config_dict["postgres_db"]["scheme"] == "postgresql+psycopg2"
     workspace = (ROOT / "services" / "dagster" / "workspace.yaml").read_text()
     assert "host: user-code" in workspace and "port: 4000" in workspace
+
+
+@pytest.mark.parametrize("path", ["services/dagster/dagster.yaml", "configs/k8s/base/dagster.yaml"])
+def test_every_shipped_instance_monitors_its_runs(path: str) -> None:
+    """A dead run must become finished in Dagster, so the reconcile sensor can settle it."""
+    from dagster._config import validate_config
+    from dagster._core.instance.config import dagster_instance_config_schema
+
+    instance = yaml.safe_load((ROOT / path).read_text())
+    monitoring = instance["run_monitoring"]
+    assert monitoring["enabled"] is True
+    assert 0 < monitoring["start_timeout_seconds"] <= 600
+    assert 0 < monitoring["cancel_timeout_seconds"] <= 600
+    assert 0 < monitoring["max_runtime_seconds"] <= 24 * 3600
+    assert monitoring["max_resume_run_attempts"] == 0  # a crashed run is failed, not resumed
+    checked = validate_config(
+        dagster_instance_config_schema()["run_monitoring"].config_type, monitoring
+    )
+    assert checked.success, checked.errors
 
 
 # --------------------------------------------------------------------------- MinIO policies

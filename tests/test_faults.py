@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 from invariants import assert_converged
+from ledger_server import ledger_unavailable
 from postgis_control import start_postgis, stop_postgis
 from processes import Child, wait_for_checkpoint, wait_for_descendant, wait_until
 from remote_world import world_payload
@@ -306,3 +307,39 @@ def test_two_runs_of_one_batch_at_once_publish_one_version(
     assert world.store.head(world.store.settings.landing_bucket, f"{PROCESSED}twice.json")
     reconcile(world.platform, is_run_alive=lambda _: False)
     assert_converged(world.platform, batches=["twice"])
+
+
+def test_the_ledger_unreachable_mid_run_is_finished_when_it_returns(
+    shared_world: World, shared_ledger: Any, spawn_child: Spawn, make_raster: Callable[..., Path]
+) -> None:
+    world = shared_world
+    _raster_batch(world, make_raster, "mongo_down")
+    ticket = _ticket(world, "mongo_down")
+    run_id = f"run-{uuid.uuid4()}"
+    hold = {"at": "spatial_etl.executor:publish", "name": "publish", "hold_s": 3}
+    child = _start(spawn_child, world, shared_ledger, ticket, run_id, holds=[hold])
+    wait_for_checkpoint(child, "publish", timeout=120)
+    with ledger_unavailable(shared_ledger):
+        child.wait(timeout=300)
+        assert child.returncode == 1, child.log_tail()  # the ledger could not settle the batch
+        assert "SettleError" in child.log_tail()
+        # the uploader is told all the same: the landing zone does not need the ledger
+        failure = json.loads(
+            world.store.get_bytes(
+                world.store.settings.landing_bucket, f"{FAILED}mongo_down.report.json"
+            )[0]
+        )
+        assert failure["error"]["type"] == "ServerSelectionTimeoutError"
+        assert failure["recorded"] is False
+    done = reconcile(world.platform, is_run_alive=lambda _: False)
+    assert done.failed_runs == [run_id]
+    assert done.settled_batches == ["mongo_down"]
+    assert world.lake_keys() == []
+    assert_converged(world.platform, batches=["mongo_down"], schemas=[schema_for_run(run_id)])
+    kept = json.loads(
+        world.store.get_bytes(
+            world.store.settings.landing_bucket, f"{FAILED}mongo_down.report.json"
+        )[0]
+    )
+    assert kept["error"]["type"] == "ServerSelectionTimeoutError"  # the real cause stays
+    _retry_succeeds(world, "mongo_down")

@@ -12,8 +12,11 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from invariants import assert_converged
 from spatial_etl.intake import REJECTED, RunTicket, examine, pending_manifests
+from spatial_etl.reconcile import reconcile
 from spatial_etl_dagster import GDALResource, LedgerResource, MinIOResource, PostGISResource
+from spatial_etl_dagster.job import ingest_job
 from spatial_etl_dagster.sensor import manifest_sensor
 from support import World, make_world, manifest, raster_file
 
@@ -126,6 +129,25 @@ def test_poison_manifests_are_rejected_and_the_valid_one_runs(
     many = world.ledger.get_batch("many_files")
     assert many is not None
     assert "10001 files" in many.problems[0].message
+    # the valid batch runs and publishes one version; everything converges
+    run = ingest_job.execute_in_process(
+        run_config=request.run_config, resources=resources(world, postgis_dsn), tags=request.tags
+    )
+    assert run.success
+    reconcile(world.platform, is_run_alive=lambda _: False)
+    assert_converged(world.platform, batches=["good", *POISON])
+    assert [(d.batch_id, d.version) for d in world.ledger.list_assets(latest_only=False)] == [
+        ("good", 1)
+    ]
+    # a corrected manifest replaces a rejected one
+    fixed = _document("with_nan")
+    fixed["files"] = [raster_file("s3://landing-zone/with_nan/a.tif", "EPSG:4326")]
+    world.upload("with_nan", make_raster("a.tif"))
+    commit(world, "with_nan", json.dumps(fixed))
+    [retry] = manifest_sensor(
+        dg.build_sensor_context(resources=resources(world, postgis_dsn))
+    ).run_requests  # type: ignore[union-attr]
+    assert retry.tags["spatial_etl/batch_id"] == "with_nan"
 
 
 def test_a_manifest_of_8000_files_is_examined_with_one_listing(

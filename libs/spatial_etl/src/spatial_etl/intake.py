@@ -395,12 +395,15 @@ def settle_recorded(ref: ManifestRef, batch: BatchDocument, platform: Platform) 
         folder = PROCESSED
     elif batch.status == "failed":
         folder = FAILED
-        _put_json(
-            store,
-            bucket,
-            f"{FAILED}{ref.stem}.report.json",
-            _recorded_failure(ref, batch, platform),
-        )
+        report_key = f"{FAILED}{ref.stem}.report.json"
+        existing = store.head(bucket, report_key)
+        if existing is None or (
+            ref.last_modified
+            and existing.last_modified
+            and existing.last_modified < ref.last_modified
+        ):
+            # the run's own report, when it wrote one, says more than the ledger's record
+            _put_json(store, bucket, report_key, _recorded_failure(ref, batch, platform))
     else:
         folder = REJECTED
         problems = [problem.model_dump(mode="json") for problem in batch.problems]

@@ -7,7 +7,8 @@ what dead runs left and finishes it, using the orchestrator's word on which runs
 1. runs recorded ``running`` whose run is not alive are failed ("the run's process died");
 2. batches ``running`` whose lease holder is not alive are settled from the ledger's record:
    failed (or succeeded, if the run had finished), the manifest moved to ``failed/`` with a
-   report, so the uploader can re-upload;
+   report, so the uploader can re-upload; batches ``received`` whose manifest is no longer
+   pending (settled by a run that could not reach the ledger) are failed;
 3. ``pending`` asset documents of dead runs are resolved: committed when the object is in the
    lake and names this document with the recorded sha256 and size (S3 writes an object whole,
    and the hash was computed before the upload), else the object (if it is this document's)
@@ -93,6 +94,7 @@ def reconcile(
     steps: tuple[tuple[str, Callable[[], None]], ...] = (
         ("runs", lambda: _fail_dead_runs(platform, is_run_alive, report)),
         ("batches", lambda: _settle_dead_batches(platform, is_run_alive, report)),
+        ("received", lambda: _fail_withdrawn_batches(platform, report)),
         ("assets", lambda: _resolve_pending_assets(platform, is_run_alive, report, clock)),
         ("schemas", lambda: _drop_dead_schemas(platform, is_run_alive, report)),
         ("workdirs", lambda: _remove_workdirs(platform, is_run_alive, report)),
@@ -167,6 +169,27 @@ def _settle_batch(
         key=batch.manifest_key, etag=batch.manifest_etag, last_modified=batch.manifest_modified
     )
     settle_recorded(ref, ended, platform)
+
+
+def _fail_withdrawn_batches(platform: Platform, report: ReconcileReport) -> None:
+    """Fail ``received`` batches whose manifest is no longer pending.
+
+    A run that could not reach the ledger at all still settles its manifest in the landing
+    zone (report and move); its batch stays ``received`` in the ledger until this step sees
+    the manifest gone. A manifest replaced by a new upload (another ETag) is left to the
+    intake, which records the new version.
+    """
+    store, ledger = platform.store, platform.ledger
+    bucket = store.settings.landing_bucket
+    for batch in ledger.batches_in("received"):
+        if store.head(bucket, batch.manifest_key) is not None:
+            continue
+        try:
+            ledger.update_batch_status(batch.batch_id, "failed")
+        except Exception as error:  # noqa: BLE001 - collected; the next pass retries
+            report.errors.append(f"batch {batch.batch_id}: {type(error).__name__}: {error}")
+            continue
+        report.settled_batches.append(batch.batch_id)
 
 
 def _resolve_pending_assets(
