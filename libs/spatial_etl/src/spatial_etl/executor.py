@@ -38,6 +38,8 @@ from spatial_etl.planning import InputBinding, RunValues, resolve_plan
 from spatial_etl.products import Product, run_raster_plan, run_vector_plan, safe_name
 from spatial_etl.publishing import PublishContext, publish, record_duplicate
 from spatial_etl.registry import IntentCatalog, RegisteredIntent
+from spatial_etl.screening import gdal_config, screen_input
+from spatial_etl.settings import ArchiveSettings
 from spatial_etl.spatial_utils.runner import CommandResult, GdalRunner
 from spatial_etl.staging import StagedInput, stage_inputs
 from spatial_etl.storage import ObjectStore
@@ -253,7 +255,7 @@ class _Run:
     def _process(
         self, todo: Sequence[StagedInput], work: Path
     ) -> list[tuple[StagedInput, Product]]:
-        runner = _BoundRunner(self.platform.runner, self.platform.store.gdal_env())
+        runner = _BoundRunner(self.platform.runner, gdal_config(self.registered))
         if not self.registered.intent.is_vector:
             with self.timed("process"):
                 return [(item, self._raster(item, runner, work)) for item in todo]
@@ -281,6 +283,7 @@ class _Run:
             ]
 
     def _raster(self, item: StagedInput, runner: GdalRunner, work: Path) -> Product:
+        screen_input(item, self.registered, ArchiveSettings(), runner)
         inspect_input(runner, self.registered, item.file, item.gdal_path, self.parameters)
         binding = InputBinding(index=item.index, file=item.file, gdal_path=item.gdal_path)
         run = RunValues(run_id=self.run_id, schema_name="", workdir=work)
@@ -297,6 +300,7 @@ class _Run:
         source: str,
         work: Path,
     ) -> Product:
+        screen_input(item, self.registered, ArchiveSettings(), runner)
         inspection = inspect_input(
             runner, self.registered, item.file, item.gdal_path, self.parameters
         )
