@@ -158,7 +158,7 @@ def check_declared_format(
             f"{label} is declared {declared} but its bytes are no {declared} file "
             f"(format {detected.value})"
         )
-    article = "an" if detected.value[0] in "AEIOU" else "a"
+    article = "an" if detected in _AN else "a"
     tail = ""
     if meta is not None and meta == declared:
         tail = (
@@ -169,6 +169,9 @@ def check_declared_format(
         f"{label} is declared {declared} but its bytes are {article} {detected.value}{tail}"
     )
 
+
+_AN: Final = frozenset({Detected.OGR_VRT, Detected.MRF, Detected.XML, Detected.SQLITE})
+"""Formats whose name is read with a vowel sound ("an MRF metadata file")."""
 
 _CLAIMED: Final = frozenset(
     {
