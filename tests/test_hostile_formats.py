@@ -26,8 +26,21 @@ from hostile import (
     tree_state,
     zip_with_names,
 )
+from spatial_etl import hookimpl
 from spatial_etl.executor import RunReport
+from spatial_etl.models import (
+    Accepts,
+    ExportFormat,
+    ExportStep,
+    FileType,
+    GdalProgram,
+    GdalStep,
+    Intent,
+)
+from spatial_etl.plugins import load_plugins
+from spatial_etl.registry import PluginInfo
 from spatial_etl.screening import gdal_config
+from spatial_etl.settings import PluginSettings
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
 from support import UTM_SQUARE, World, manifest, raster_file, vector_file
 
@@ -259,3 +272,100 @@ def test_gdal_with_the_screening_config_makes_no_request(
     registered = world.platform.catalog.get(RASTER)
     runner.run(argv, env=gdal_config(registered), check=False)
     assert requests == []
+
+
+# --------------------------------------------------------- a meta-format an intent accepts
+
+VRT_INTENT = Intent(
+    name="ingest_vrt_mosaic",
+    summary="VRT mosaics of the batch's own tiles -> COG",
+    accepts=Accepts(
+        file_type=FileType.RASTER,
+        drivers=frozenset({"GTiff", "VRT"}),
+        meta_drivers=frozenset({"VRT"}),
+    ),
+    steps=(
+        GdalStep(
+            name="assign_crs",
+            description="Assign the manifest's CRS.",
+            program=GdalProgram.GDAL_TRANSLATE,
+            args=("-of", "VRT", "-a_srs", "{crs}", "{src}", "{dst}"),
+            output_suffix=".vrt",
+        ),
+        ExportStep(name="export", description="COG.", format=ExportFormat.COG),
+    ),
+)
+
+
+class _VrtPlugin:
+    @hookimpl
+    def register_intents(self, registry: object) -> None:
+        registry.register(VRT_INTENT)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def vrt_world(world: World) -> World:
+    world.platform.catalog = load_plugins(
+        PluginSettings(plugins=frozenset({"none"}), block_plugins=frozenset()),
+        extra=[(PluginInfo(name="vrt_mosaic", module="tests"), _VrtPlugin())],
+    )
+    return world
+
+
+def _vrt_file(path: str) -> dict[str, str]:
+    return {"path": path, "type": "raster", "format": "VRT", "crs": "EPSG:32633"}
+
+
+@pytest.mark.parametrize(
+    ("reference", "rule"),
+    [
+        ("{canary}", "is an absolute path"),
+        ("../input_1/tile.tif", "has a '..' segment"),
+        ("/vsis3/landing-zone/victim_1/victim.tif", "names a GDAL virtual file system"),
+    ],
+)
+def test_declared_vrt_with_escaping_reference_is_refused(
+    vrt_world: World, canary: bytes, tmp_path: Path, reference: str, rule: str
+) -> None:
+    target = reference.format(canary=tmp_path / "outside" / "canary.bin")
+    vrt = simple_source_vrt(tmp_path / "mosaic.vrt", target)
+    path = vrt_world.upload("mosaic_1", vrt)
+    before = tree_state(vrt_world.tmp)
+    report = vrt_world.run(manifest("mosaic_1", VRT_INTENT.name, [_vrt_file(path)]))
+    assert report.status == "failed"
+    assert f"files[0] {path} references {target!r} (<SourceFilename>), which {rule}" in (
+        _message(report)
+    )
+    assert vrt_world.lake_keys() == []
+    assert tree_state(vrt_world.tmp) == before
+    _assert_no_canary(vrt_world, canary)
+
+
+def test_declared_vrt_without_references_is_accepted(vrt_world: World, tmp_path: Path) -> None:
+    vrt = tmp_path / "blank.vrt"
+    vrt.write_text(
+        '<VRTDataset rasterXSize="16" rasterYSize="4"><SRS>EPSG:32633</SRS>'
+        "<GeoTransform>500000, 10, 0, 5500040, 0, -10</GeoTransform>"
+        '<VRTRasterBand dataType="Byte" band="1"/></VRTDataset>'
+    )
+    path = vrt_world.upload("blank_1", vrt)
+    report = vrt_world.run(manifest("blank_1", VRT_INTENT.name, [_vrt_file(path)]))
+    assert report.status == "succeeded", report.error
+    assert vrt_world.lake_keys() == ["ingest_vrt_mosaic/blank/v1/blank.tif"]
+
+
+def test_vrt_declared_for_an_intent_without_consent_is_refused(
+    world: World, tmp_path: Path
+) -> None:
+    """The satellite intent does not accept VRT at all; the run never reaches GDAL."""
+    vrt = simple_source_vrt(tmp_path / "scene.vrt", "scene.tif", relative=True)
+    path = world.upload("novrt_1", vrt)
+    before = tree_state(world.tmp)
+    report = world.run(manifest("novrt_1", RASTER, [_vrt_file(path)]))
+    assert report.status == "failed"
+    assert _message(report) == (
+        f"files[0] {path} is declared VRT but its bytes are a GDAL VRT (XML); VRT references "
+        "other files and the intent does not accept it (Accepts.meta_drivers)"
+    )
+    assert world.lake_keys() == []
+    assert tree_state(world.tmp) == before

@@ -572,3 +572,22 @@ def test_read_raster_info_restricted_to_gtiff_refuses_a_vrt(tmp_path: Path) -> N
     with pytest.raises(GdalCommandError, match="not recognized as a supported file format"):
         read_raster_info(runner, str(vrt), input_drivers=("GTiff",))
     assert read_raster_info(runner, str(tif), input_drivers=("GTiff",)).driver == "GTiff"
+
+
+@pytest.mark.gdal
+def test_a_tiff_carrying_vrt_xml_in_its_header_still_opens_as_gtiff(tmp_path: Path) -> None:
+    """The VRT driver, probed first, cannot claim a real TIFF (CONTEXT.md explains why)."""
+    base, evil = tmp_path / "base.tif", tmp_path / "evil.tif"
+    subprocess.run(["gdal_create", "-outsize", "4", "4", str(base)], check=True)
+    xml = (
+        '<VRTDataset rasterXSize="4" rasterYSize="4"><VRTRasterBand dataType="Byte" band="1" '
+        'subClass="VRTRawRasterBand"><SourceFilename relativeToVRT="0">/etc/hostname'
+        "</SourceFilename></VRTRasterBand></VRTDataset>"
+    )
+    subprocess.run(
+        ["gdal_translate", "-q", "-mo", f"TIFFTAG_IMAGEDESCRIPTION={xml}", str(base), str(evil)],
+        check=True,
+    )
+    assert b"<VRTDataset" in evil.read_bytes()[:1024]
+    assert sniff_file(evil) is Detected.TIFF
+    assert read_raster_info(SubprocessGdalRunner(timeout_s=60), str(evil)).driver == "GTiff"
