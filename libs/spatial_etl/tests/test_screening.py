@@ -591,3 +591,45 @@ def test_a_tiff_carrying_vrt_xml_in_its_header_still_opens_as_gtiff(tmp_path: Pa
     assert b"<VRTDataset" in evil.read_bytes()[:1024]
     assert sniff_file(evil) is Detected.TIFF
     assert read_raster_info(SubprocessGdalRunner(timeout_s=60), str(evil)).driver == "GTiff"
+
+
+@pytest.fixture
+def tiles(tmp_path: Path) -> Path:
+    """A raster GeoPackage written by gdal_create (GDAL 3.6): tile tables carry triggers too."""
+    target = tmp_path / "r.gpkg"
+    subprocess.run(
+        [
+            *("gdal_create", "-of", "GPKG", "-outsize", "4", "4", "-a_srs", "EPSG:4326"),
+            *("-a_ullr", "0", "1", "1", "0", str(target)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return target
+
+
+@pytest.mark.gdal
+def test_gdal_raster_geopackage_passes(tiles: Path) -> None:
+    assert sniff_file(tiles) is Detected.GEOPACKAGE
+    check_geopackage(tiles, LABEL)
+
+
+@pytest.mark.gdal
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ("SELECT RAISE(ABORT, 'x') WHERE NEW.zoom_level IN (SELECT x FROM loot)", "reads 'loot'"),
+        ("SELECT RAISE(ABORT, 'x') WHERE hex(NEW.zoom_level) = '0'", "calls hex()"),
+        ("SELECT RAISE(ABORT, 'x') WHERE 0; DELETE FROM gpkg_contents", "more than raise"),
+    ],
+)
+def test_tampered_tile_trigger_is_refused(tiles: Path, body: str, said: str) -> None:
+    _sql(
+        tiles,
+        "CREATE TABLE loot(x)",
+        "DROP TRIGGER r_zoom_insert",
+        f'CREATE TRIGGER "r_zoom_insert" BEFORE INSERT ON "r" BEGIN {body}; END',
+    )
+    with pytest.raises(UnsafeGeoPackageError) as caught:
+        check_geopackage(tiles, LABEL)
+    assert said in str(caught.value)

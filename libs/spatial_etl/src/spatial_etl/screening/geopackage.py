@@ -5,9 +5,9 @@ query whenever it is read, a trigger's body whenever a table is written. GDAL re
 that are views like tables, and GDAL functions registered in SQLite (and any future
 extension) are reachable from that SQL. The only SQL a GeoPackage written by GDAL (or by the
 spec's reference tools) carries is its R-tree maintenance triggers, the feature-count triggers
-of GDAL's ``gpkg_ogr_contents`` and the spec's constraint triggers on ``gpkg_*`` tables; each
-is recognised by name and by what its body touches. Only ``sqlite_master`` is read, through a
-read-only, immutable connection, so nothing in the file is executed.
+of GDAL's ``gpkg_ogr_contents`` and the spec's constraint triggers (on ``gpkg_*`` and tile
+tables); each is recognised by name and by what its body touches. Only ``sqlite_master`` is
+read, through a read-only, immutable connection, so nothing in the file is executed.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ _GROUPING: Final = frozenset({"VALUES", "IN", "AND", "OR", "NOT", "WHEN", "WHERE
 _RTREE_FUNCTIONS: Final = frozenset({"ST_MINX", "ST_MAXX", "ST_MINY", "ST_MAXY", "ST_ISEMPTY"})
 _RTREE_SUFFIX = re.compile(r"_(insert|update[1-7]|delete)$")
 _FEATURE_COUNT = re.compile(r"^trigger_(insert|delete)_feature_count_(.+)$")
+_SEMICOLON: Final = ";"
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONSTRAINT_FUNCTIONS: Final = frozenset({"RAISE", "LOWER", "SELECT"})
 _FORBIDDEN_WORDS: Final = frozenset({"ATTACH", "DETACH", "PRAGMA", "SELECT", "LOAD_EXTENSION"})
 
 
@@ -113,7 +116,11 @@ def trigger_problem(name: str, table: str, sql: str, rtrees: set[str]) -> str | 
     count = _FEATURE_COUNT.match(name)
     if count:
         return _feature_count_problem(count.group(2), table, body)
-    if name.startswith("gpkg_") and table.startswith("gpkg_"):
+    spec_constraint = name.startswith("gpkg_") and table.startswith("gpkg_")
+    tile_constraint = re.fullmatch(
+        re.escape(table) + r"_(zoom|tile_column|tile_row)_(insert|update)", name
+    )
+    if spec_constraint or tile_constraint:
         return _constraint_problem(tokens)
     return "its name is not one GDAL or the GeoPackage specification uses"
 
@@ -121,6 +128,11 @@ def trigger_problem(name: str, table: str, sql: str, rtrees: set[str]) -> str | 
 def _body(sql: str) -> str | None:
     match = re.search(r"(?is)\bBEGIN\b(.*)\bEND\s*;?\s*$", sql)
     return match.group(1) if match else None
+
+
+def _is_name(token: str) -> bool:
+    """Whether ``token`` is a word or a quoted identifier (what a function call can name)."""
+    return bool(_WORD.fullmatch(token)) or token[:1] in '"`['
 
 
 def _unquote(token: str) -> str:
@@ -147,8 +159,8 @@ def _rtree_problem(name: str, table: str, tokens: list[str], rtrees: set[str]) -
                 return f"its body touches {target!r}, not only the spatial index {index!r}"
         elif (
             following == "("
-            and token[:1] not in '"`['
-            and upper not in _GROUPING | _RTREE_FUNCTIONS
+            and _is_name(token)
+            and _unquote(token).upper() not in _GROUPING | _RTREE_FUNCTIONS
         ):
             return f"its body calls {token}()"
     if "SELECT" in {token.upper() for token in tokens}:
@@ -173,15 +185,32 @@ def _feature_count_problem(layer: str, table: str, body: str) -> str | None:
 
 
 def _constraint_problem(tokens: list[str]) -> str | None:
-    """The spec's triggers only ``SELECT RAISE(ABORT, '...') WHERE <condition on NEW/OLD>``."""
-    words = [token.upper() for token in tokens]
-    if words[:4] != ["SELECT", "RAISE", "(", "ABORT"] or words.count("SELECT") != 1:
-        return "its body does more than raise an error"
-    for position, token in enumerate(tokens):
-        upper = token.upper()
-        following = tokens[position + 1] if position + 1 < len(tokens) else ""
-        if upper in _TABLE_KEYWORDS:
-            return f"its body reads or writes {_unquote(following)!r}"
-        if following == "(" and token[:1] not in "\"`['" and upper not in _GROUPING | {"RAISE"}:
-            return f"its body calls {token}()"
+    """Spec constraint triggers only ``SELECT RAISE(ABORT, '...') WHERE <condition>``.
+
+    The condition may read ``gpkg_*`` tables (a tile table's triggers compare with
+    ``gpkg_tile_matrix``) and call ``lower()``; a SELECT cannot write, so nothing else runs.
+    """
+    statements: list[list[str]] = [[]]
+    for piece in tokens:
+        if piece == _SEMICOLON:
+            statements.append([])
+        else:
+            statements[-1].append(piece)
+    for statement in (s for s in statements if s):
+        words = [token.upper() for token in statement]
+        if words[:4] != ["SELECT", "RAISE", "(", "ABORT"]:
+            return "its body does more than raise an error"
+        for position, token in enumerate(statement):
+            upper = words[position]
+            following = statement[position + 1] if position + 1 < len(statement) else ""
+            if upper in _TABLE_KEYWORDS - {"FROM"}:
+                return f"its body writes {_unquote(following)!r}"
+            if upper == "FROM" and not _unquote(following).lower().startswith("gpkg_"):
+                return f"its body reads {_unquote(following)!r}"
+            if (
+                following == "("
+                and _is_name(token)
+                and _unquote(token).upper() not in _GROUPING | _CONSTRAINT_FUNCTIONS
+            ):
+                return f"its body calls {token}()"
     return None
