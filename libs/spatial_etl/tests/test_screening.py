@@ -539,8 +539,34 @@ def test_zipped_shp_member_that_is_vrt_is_refused(tmp_path: Path, vector: Regist
         screen_input(_staged(archive, "ESRI Shapefile", zipped=True), vector, SETTINGS)
     assert str(caught.value) == (
         "files[0] s3://landing-zone/b/a.zip: member 'a.shp' is declared ESRI Shapefile but its "
-        "bytes are OGR VRT (XML)"
+        "bytes are an OGR VRT (XML)"
     )
+
+
+@pytest.mark.parametrize(
+    ("member", "data", "said"),
+    [
+        ("notes.xml", b"<OGRVRTDataSource/>", "member 'notes.xml' is declared ESRI Shapefile"),
+        ("a.prj", b"<MRF_META/>", "its bytes are an MRF metadata (XML)"),
+        ("data.bin", b"PK\x03\x04rest", "member 'data.bin' is an archive inside the archive"),
+    ],
+)
+def test_meta_formats_and_archives_hidden_in_a_zip_are_refused(
+    tmp_path: Path, vector: RegisteredIntent, member: str, data: bytes, said: str
+) -> None:
+    shp = b"\x00\x00\x27\x0a" + bytes(96)
+    archive = _zip(tmp_path / "a.zip", ("a.shp", shp), (member, data))
+    with pytest.raises(UnsafeInputError) as caught:
+        screen_input(_staged(archive, "ESRI Shapefile", zipped=True), vector, SETTINGS)
+    assert said in str(caught.value)
+
+
+def test_zip_without_shp_declared_shapefile_is_refused(
+    tmp_path: Path, vector: RegisteredIntent
+) -> None:
+    archive = _zip(tmp_path / "a.zip", ("a.dbf", b"x"))
+    with pytest.raises(UnsafeArchiveError, match="declared ESRI Shapefile but the zip holds no"):
+        screen_input(_staged(archive, "ESRI Shapefile", zipped=True), vector, SETTINGS)
 
 
 @pytest.mark.gdal

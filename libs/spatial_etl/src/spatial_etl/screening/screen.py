@@ -18,6 +18,7 @@ from spatial_etl.models.drivers import open_drivers
 from spatial_etl.registry import RegisteredIntent
 from spatial_etl.screening.archives import check_zip
 from spatial_etl.screening.formats import (
+    HEAD_BYTES,
     META_FORMATS,
     Detected,
     check_declared_format,
@@ -56,32 +57,49 @@ def screen_input(
     local = Path(staged.gdal_path.removeprefix(VSIZIP))
     accepted_meta = registered.intent.accepts.meta_drivers
     detected = sniff_file(local)
-    check_declared_format(label, declared, detected, accepted_meta)
+    archived = staged.gdal_path.startswith(VSIZIP)
+    if not (archived and detected is Detected.ZIP):
+        check_declared_format(label, declared, detected, accepted_meta)
     if detected in META_FORMATS:
         check_references(local, label)
     elif detected is Detected.ZIP:
         members = check_zip(local, label, settings)
-        if declared == SHAPEFILE:
-            _check_zipped_shapefile(local, label, members)
+        _check_members(local, label, declared, accepted_meta, members)
     elif detected in (Detected.GEOPACKAGE, Detected.SQLITE):
         check_geopackage(local, label, require_gpkg=declared == "GPKG")
     if runner is not None:
         _check_gdal_driver(staged, registered, runner, label)
 
 
-def _check_zipped_shapefile(path: Path, label: str, members: list[str]) -> None:
-    mains = [name for name in members if PurePosixPath(name).suffix.lower() == ".shp"]
-    if not mains:
+def _check_members(
+    path: Path, label: str, declared: str, accepted_meta: frozenset[str], members: list[str]
+) -> None:
+    """Sniff the first bytes of every member: no meta-format hides in an archive.
+
+    Only a few KiB of each member are decompressed (a stream, never the whole member). A
+    shapefile archive must hold a ``.shp`` whose bytes are a shapefile's.
+    """
+    files = [name for name in members if not name.endswith("/")]
+    if declared == SHAPEFILE and not any(_is_shp(name) for name in files):
         raise UnsafeArchiveError(f"{label} is declared {SHAPEFILE} but the zip holds no .shp")
-    with zipfile.ZipFile(path) as archive:
-        for name in mains:
-            with archive.open(name) as member:
-                detected = sniff_bytes(member.read(100))
-            if detected is not Detected.SHAPEFILE:
-                raise FormatMismatchError(
-                    f"{label}: member {name!r} is declared {SHAPEFILE} but its bytes are "
-                    f"{detected.value}"
-                )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in files:
+                with archive.open(name) as member:
+                    detected = sniff_bytes(member.read(HEAD_BYTES))
+                where = f"{label}: member {name!r}"
+                if detected is Detected.ZIP:
+                    raise UnsafeArchiveError(f"{where} is an archive inside the archive")
+                if _is_shp(name) and declared == SHAPEFILE:
+                    check_declared_format(where, SHAPEFILE, detected, frozenset())
+                elif detected in META_FORMATS:
+                    check_declared_format(where, declared, detected, accepted_meta)
+    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as error:
+        raise UnsafeArchiveError(f"{label}: a member cannot be read: {error}") from None
+
+
+def _is_shp(name: str) -> bool:
+    return PurePosixPath(name).suffix.lower() == ".shp"
 
 
 def _check_gdal_driver(
