@@ -659,3 +659,21 @@ def test_tampered_tile_trigger_is_refused(tiles: Path, body: str, said: str) -> 
     with pytest.raises(UnsafeGeoPackageError) as caught:
         check_geopackage(tiles, LABEL)
     assert said in str(caught.value)
+
+
+@pytest.mark.gdal
+def test_vector_runs_cannot_open_an_ogr_vrt_even_unscreened(
+    tmp_path: Path, vector: RegisteredIntent
+) -> None:
+    (tmp_path / "secret.csv").write_text("a,b\n1,2\n")
+    vrt = tmp_path / "layer.vrt"
+    vrt.write_text(
+        '<OGRVRTDataSource><OGRVRTLayer name="x"><SrcDataSource relativeToVRT="1">secret.csv'
+        "</SrcDataSource></OGRVRTLayer></OGRVRTDataSource>"
+    )
+    runner = SubprocessGdalRunner(timeout_s=60)
+    argv = ["ogrinfo", "-ro", "-so", "-al", str(vrt)]
+    assert "OGR_VRT" in runner.run(argv).stdout  # control: GDAL follows it by default
+    refused = runner.run(argv, env=gdal_config(vector), check=False)
+    assert refused.returncode != 0
+    assert "secret" not in refused.stdout

@@ -40,10 +40,8 @@ SERVICE_DRIVERS_TO_SKIP: Final = (
     "CSW",
     "NGW",
     "Elasticsearch",
-    "CARTO",
+    "Carto",
     "AmigoCloud",
-    "GNMFile",
-    "GNMDatabase",
 )
 """Drivers that only talk to network services or open what a file names; never on user data."""
 
@@ -107,7 +105,8 @@ NO_NETWORK: Final[dict[str, str]] = {
 def gdal_config(registered: RegisteredIntent) -> dict[str, str]:
     """Environment for every GDAL process of a run of ``registered`` on user data.
 
-    Vector runs also skip every meta-format driver (``GDAL_SKIP``/``OGR_SKIP``) unless the
+    Vector runs also skip every meta-format driver (``GDAL_SKIP``, which covers vector
+    drivers too since GDAL 2; a name the local GDAL lacks costs a warning line) unless the
     intent accepts it: ogrinfo and ogr2ogr of GDAL 3.6 have no ``-if``. Raster runs keep the
     VRT driver, which the platform's own step chain is made of; there the declared driver is
     enforced by ``-if`` and by sniffing (see ``spatial_etl.screening``).
@@ -116,5 +115,4 @@ def gdal_config(registered: RegisteredIntent) -> dict[str, str]:
     skipped = set(REFERENCING_DRIVERS - accepted) | set(SERVICE_DRIVERS_TO_SKIP)
     if not registered.intent.is_vector:
         skipped.discard("VRT")
-    names = ",".join(sorted(skipped))
-    return {**NO_NETWORK, "GDAL_SKIP": names, "OGR_SKIP": names}
+    return {**NO_NETWORK, "GDAL_SKIP": ",".join(sorted(skipped))}
