@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from spatial_etl import errors, hookspecs
 from spatial_etl.settings import (
+    ArchiveSettings,
     GdalSettings,
     LedgerSettings,
     PluginSettings,
@@ -77,6 +78,7 @@ def _env_names() -> list[str]:
         StorageSettings,
         PostgisSettings,
         LedgerSettings,
+        ArchiveSettings,
     ):
         prefix = settings.model_config.get("env_prefix", "")
         names += [f"{prefix}{field}".upper() for field in settings.model_fields]

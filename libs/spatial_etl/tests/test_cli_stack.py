@@ -341,6 +341,7 @@ def test_status_json_is_the_ledger_documents(seeded: dict[str, Any]) -> None:
     assert failed["status"] == "failed"
     assert failed["error"] == {
         "message": "ogr2ogr exited with status 1: layer has points",
+        "type": None,
         "step": "load",
         "file": "s3://landing-zone/batch_01/districts.gpkg",
     }

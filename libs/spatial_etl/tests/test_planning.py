@@ -133,6 +133,8 @@ def test_raster_assign_crs_writes_a_vrt_in_the_workdir(
         "VRT",
         "-a_srs",
         "EPSG:4326",
+        "-if",
+        "GTiff",
         "/vsis3/landing-zone/example_batch/example.tif",
         output,
     )
@@ -198,7 +200,8 @@ def test_each_placeholder_fills_exactly_one_argument(
     plan = _raster_plan(raster, run, {"target_crs": WKT_3857}, crs=WKT_3857)
     assert " " in WKT_3857
     assign, warp = _gdal(plan, "assign_crs"), _gdal(plan, "reproject")
-    assert len(assign.argv) == 1 + len(raster.intent.steps[0].args)  # type: ignore[union-attr]
+    # + 2: "-if <declared driver>" before the raw input (the warp reads the platform's VRT)
+    assert len(assign.argv) == 1 + 2 + len(raster.intent.steps[0].args)  # type: ignore[union-attr]
     assert len(warp.argv) == 1 + len(raster.intent.steps[1].args)  # type: ignore[union-attr]
     assert _follows(assign.argv, "-a_srs") == WKT_3857
     assert _follows(warp.argv, "-t_srs") == WKT_3857

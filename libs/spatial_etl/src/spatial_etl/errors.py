@@ -169,6 +169,40 @@ class StagingSpaceError(InputError):
     """The work directory lacks the free disk an input needs; nothing was downloaded."""
 
 
+class UnsafeInputError(InputError):
+    """An input was refused by screening before any GDAL program opened it.
+
+    Screening reads the staged bytes with plain Python (magic numbers, the zip's central
+    directory, the GeoPackage's schema) because a hostile file must never reach a GDAL driver
+    the manifest did not name. The message names the file and the rule, or the setting that
+    raises the limit.
+    """
+
+
+class FormatMismatchError(UnsafeInputError):
+    """The bytes of an input are not the format its manifest entry declares.
+
+    Names the file, the declared driver and what the bytes were found to be, e.g. a ``.tif``
+    declared ``GTiff`` whose content is VRT XML.
+    """
+
+
+class MetaFormatError(UnsafeInputError):
+    """An input is a format that references other files (VRT, OGR VRT, MRF...) and is refused.
+
+    Either the intent does not accept that driver explicitly, or a reference leaves the
+    input's own staged folder (absolute path, ``..``, ``/vsi...``, URL).
+    """
+
+
+class UnsafeArchiveError(UnsafeInputError):
+    """A zip archive has a member or a size that screening refuses (path escape, bomb...)."""
+
+
+class UnsafeGeoPackageError(UnsafeInputError):
+    """A GeoPackage/SQLite input holds views, foreign triggers or virtual tables, or is no GPKG."""
+
+
 class ComputeError(SpatialEtlError):
     """The PostGIS compute database refused or failed an operation (connection, schema)."""
 

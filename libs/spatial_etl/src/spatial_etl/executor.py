@@ -37,6 +37,8 @@ from spatial_etl.planning import InputBinding, RunValues, resolve_plan
 from spatial_etl.products import Product, run_raster_plan, run_vector_plan, safe_name
 from spatial_etl.publishing import PublishContext, publish, record_duplicate
 from spatial_etl.registry import IntentCatalog, RegisteredIntent
+from spatial_etl.screening import gdal_config, screen_input
+from spatial_etl.settings import ArchiveSettings
 from spatial_etl.spatial_utils.runner import CommandResult, GdalRunner
 from spatial_etl.staging import StagedInput, stage_inputs
 from spatial_etl.storage import ObjectStore
@@ -345,8 +347,8 @@ class _Run:
     def _process(
         self, todo: Sequence[StagedInput], work: Path
     ) -> list[tuple[StagedInput, Product]]:
-        runner: GdalRunner = self.platform.runner
         assert self.registered is not None  # noqa: S101 - begin() raised otherwise
+        runner: GdalRunner = _BoundRunner(self.platform.runner, gdal_config(self.registered))
         if not self.registered.intent.is_vector:
             with self.timed("process"):
                 return [(item, self._raster(item, runner, work)) for item in todo]
@@ -378,6 +380,7 @@ class _Run:
 
     def _raster(self, item: StagedInput, runner: GdalRunner, work: Path) -> Product:
         assert self.registered is not None  # noqa: S101 - begin() raised otherwise
+        screen_input(item, self.registered, ArchiveSettings(), runner)
         inspect_input(runner, self.registered, item.file, item.gdal_path, self.parameters)
         binding = InputBinding(index=item.index, file=item.file, gdal_path=item.gdal_path)
         run = RunValues(run_id=self.run_id, schema_name="", workdir=work)
@@ -395,6 +398,7 @@ class _Run:
         work: Path,
     ) -> Product:
         assert self.registered is not None  # noqa: S101 - begin() raised otherwise
+        screen_input(item, self.registered, ArchiveSettings(), runner)
         inspection = inspect_input(
             runner, self.registered, item.file, item.gdal_path, self.parameters
         )
@@ -437,7 +441,11 @@ def run_error(error: BaseException) -> RunError:
 
 
 class _BoundRunner:
-    """A runner that adds fixed environment (GDAL's S3 and PostgreSQL settings) to each call."""
+    """A runner that adds fixed environment to each call.
+
+    GDAL on user data gets no network and no credentials (``screening.gdal_config``); a vector
+    run adds PostgreSQL's connection settings for ``ogr2ogr``'s ``PG:`` output.
+    """
 
     def __init__(self, runner: GdalRunner, env: Mapping[str, str]) -> None:
         self._runner = runner

@@ -10,15 +10,23 @@ from __future__ import annotations
 from enum import Enum
 from pathlib import Path
 from string import Formatter
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from psycopg2 import sql
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from spatial_etl.errors import PlanError
+from spatial_etl.models.drivers import open_drivers
 from spatial_etl.models.manifest import Manifest, ManifestFile
 from spatial_etl.models.placeholders import PARAMS_PREFIX, PLACEHOLDERS, SqlRole, template_fields
-from spatial_etl.models.steps import ExportFormat, ExportStep, GdalStep, SqlCheckStep, SqlStep
+from spatial_etl.models.steps import (
+    ExportFormat,
+    ExportStep,
+    GdalProgram,
+    GdalStep,
+    SqlCheckStep,
+    SqlStep,
+)
 from spatial_etl.registry import PluginInfo, RegisteredIntent
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -161,6 +169,8 @@ def resolve_plan(
             continue
         if isinstance(step, GdalStep):
             planned = _gdal(step, text, run.workdir, binding.index, position)
+            if not intent.is_vector:
+                planned = _restrict_input(planned, binding)
             if planned.output is not None:
                 text["src"] = planned.output
             steps.append(planned)
@@ -220,6 +230,24 @@ def _gdal(
         argv=(step.program.value, *argv),
         output=output,
     )
+
+
+RESTRICTABLE: Final = frozenset({GdalProgram.GDAL_TRANSLATE.value, GdalProgram.GDALWARP.value})
+"""Raster programs of GDAL 3.6 that take ``-if`` (the drivers allowed to open the input)."""
+
+
+def _restrict_input(planned: PlannedGdal, binding: InputBinding) -> PlannedGdal:
+    """Put ``-if <declared driver>`` before the raw input, so no other driver may open it.
+
+    Only the user's file is restricted: later steps read the platform's own VRTs.
+    """
+    program, *args = planned.argv
+    if program not in RESTRICTABLE or binding.gdal_path not in args:
+        return planned
+    at = args.index(binding.gdal_path)
+    restrict = [arg for driver in open_drivers(binding.file.format) for arg in ("-if", driver)]
+    argv = (program, *args[:at], *restrict, *args[at:])
+    return planned.model_copy(update={"argv": argv})
 
 
 def _sql(step: SqlStep | SqlCheckStep, text: dict[str, str], params: dict[str, Any]) -> PlannedSql:

@@ -21,6 +21,7 @@ from spatial_etl.export.cog import write_cog
 from spatial_etl.export.geoparquet import export_geoparquet
 from spatial_etl.inputs import InputInspection
 from spatial_etl.models.crs import describe_crs
+from spatial_etl.models.drivers import open_drivers
 from spatial_etl.models.ledger import ColumnInfo, RasterFacts
 from spatial_etl.models.steps import ExportFormat
 from spatial_etl.planning import Plan, PlannedGdal, PlannedSql
@@ -84,7 +85,14 @@ def run_raster_plan(plan: Plan, *, runner: GdalRunner, out: Path) -> Product:
     source = plan.input.file.path
     _run_steps(plan, runner, None, source)
     try:
-        written = write_cog(runner, plan.export.source, out, plan.export.creation_options)
+        raw = plan.export.source == plan.input.gdal_path
+        written = write_cog(
+            runner,
+            plan.export.source,
+            out,
+            plan.export.creation_options,
+            input_drivers=open_drivers(plan.input.file.format) if raw else (),
+        )
     except SpatialEtlError as error:
         raise StepError(plan.export.step, source, str(error)) from None
     info = written.info

@@ -216,3 +216,31 @@ class IntakeSettings(BaseSettings):
         gt=0,
         description="SPATIAL_ETL_MANIFEST_MAX_FILES: a manifest listing more files is rejected.",
     )
+
+
+class ArchiveSettings(BaseSettings):
+    """Limits a zip input must respect before GDAL may open it through ``/vsizip/``.
+
+    Checked on the zip's central directory alone (nothing is extracted); see CONTEXT.md for
+    why the defaults let a national zipped shapefile through and stop a zip bomb.
+    """
+
+    model_config = _CONFIG
+
+    archive_max_uncompressed_mb: int = Field(
+        default=20480,
+        gt=0,
+        description="SPATIAL_ETL_ARCHIVE_MAX_UNCOMPRESSED_MB: total uncompressed size the "
+        "members of one zip input may declare, in MiB.",
+    )
+    archive_max_ratio: float = Field(
+        default=200.0,
+        gt=1,
+        description="SPATIAL_ETL_ARCHIVE_MAX_RATIO: largest uncompressed/compressed ratio of "
+        "one member (members under 1 MiB uncompressed are not measured).",
+    )
+    archive_max_members: int = Field(
+        default=1000,
+        gt=0,
+        description="SPATIAL_ETL_ARCHIVE_MAX_MEMBERS: most entries one zip input may hold.",
+    )

@@ -121,7 +121,10 @@ def _print_runs(runs: list[RunDocument]) -> None:
             ]
         )
         console.print(f"[red]Run {escape(run.run_id)} failed{escape(where)}:[/]")
-        console.print(f"  {escape(run.error.message)}", soft_wrap=True)
+        kind = f"{run.error.type}: " if run.error.type else ""
+        console.print(f"  {escape(kind + run.error.message)}", soft_wrap=True)
+        for problem in run.cleanup_errors:
+            console.print(f"  [yellow]cleanup:[/] {escape(problem)}", soft_wrap=True)
 
 
 def _print_assets(assets: list[AssetDocument]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -47,18 +47,21 @@ def write_cog(
     creation_options: Mapping[str, str],
     *,
     timeout_s: float | None = None,
+    input_drivers: Sequence[str] = (),
 ) -> CogResult:
     """Translate ``source`` (any GDAL dataset: a VRT chain, a /vsis3/ path) to a valid COG.
 
     The COG is written beside ``out`` under a temporary name and renamed once it validates,
-    so ``out`` is either a valid COG or absent.
+    so ``out`` is either a valid COG or absent. ``input_drivers`` (``-if``) restricts which
+    drivers may open ``source``: given when ``source`` is the user's raw input.
     """
     partial = out.with_name(f".{out.name}.partial")
     argv = ["gdal_translate", "-of", "COG"]
     for key, value in creation_options.items():
         argv += ["-co", f"{key}={value}"]
     try:
-        runner.run([*argv, source, str(partial)], timeout_s=timeout_s)
+        restrict = [arg for driver in input_drivers for arg in ("-if", driver)]
+        runner.run([*argv, *restrict, source, str(partial)], timeout_s=timeout_s)
         info = validate_cog(runner, partial)
         partial.replace(out)
     finally:

@@ -248,3 +248,40 @@ SERVICE_DRIVERS: Final[frozenset[str]] = frozenset(
     }
 )
 """Database and web-service drivers: valid GDAL names, never valid in a manifest."""
+
+REFERENCING_DRIVERS: Final[frozenset[str]] = frozenset(
+    {
+        "VRT",
+        "OGR_VRT",
+        "MRF",
+        "GTI",
+        "DERIVED",
+        "KMLSUPEROVERLAY",
+        "ECRGTOC",
+        "RPFTOC",
+    }
+)
+"""File drivers whose files name other files or URLs for GDAL to open (meta-formats).
+
+An input may be opened with one of them only when the intent lists it in
+``Accepts.meta_drivers``, and then only with references inside the input's staged folder.
+"""
+
+_JP2: Final = ("JP2OpenJPEG", "JP2ECW", "JP2KAK", "JPEG2000")
+_OPEN_AS: Final[dict[str, tuple[str, ...]]] = {
+    "COG": ("GTiff",),
+    "JP2OpenJPEG": _JP2,
+    "JP2ECW": _JP2,
+    "JP2KAK": _JP2,
+    "JPEG2000": _JP2,
+}
+
+
+def open_drivers(declared: str) -> tuple[str, ...]:
+    """The drivers GDAL may use to open a file declared ``declared`` (for ``-if``).
+
+    COG is a write-only driver: a COG is read by GTiff. The JPEG 2000 drivers read the same
+    files, so a file declared with one may be read by whichever the local GDAL has (``-if``
+    names an absent driver with a warning, not an error).
+    """
+    return _OPEN_AS.get(declared, (declared,))

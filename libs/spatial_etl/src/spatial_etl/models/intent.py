@@ -11,7 +11,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from spatial_etl.models.drivers import FILE_DRIVERS
+from spatial_etl.models.drivers import FILE_DRIVERS, REFERENCING_DRIVERS
 from spatial_etl.models.kinds import FileType, GeometryKind
 from spatial_etl.models.manifest import IntentName
 from spatial_etl.models.placeholders import Usage, check_template
@@ -37,6 +37,12 @@ class Accepts(BaseModel):
     geometry_kinds: frozenset[GeometryKind] = Field(
         default=frozenset(), description="Vector only: the geometry families the intent accepts."
     )
+    meta_drivers: frozenset[str] = Field(
+        default=frozenset(),
+        description="Drivers of `drivers` whose files reference other files (VRT, OGR_VRT, "
+        "MRF...) that the intent explicitly accepts; their references must stay inside the "
+        "input's own folder. Files of such formats are refused unless listed here.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -46,6 +52,11 @@ class Accepts(BaseModel):
                 raise ValueError(f"{driver!r} is not a GDAL file driver short name")
             if self.file_type not in kinds:
                 raise ValueError(f"driver {driver!r} does not read {self.file_type.value} data")
+        for driver in sorted(self.meta_drivers):
+            if driver not in self.drivers:
+                raise ValueError(f"meta driver {driver!r} is not one of the accepted drivers")
+            if driver not in REFERENCING_DRIVERS:
+                raise ValueError(f"{driver!r} is not a driver whose files reference others")
         if self.file_type is FileType.VECTOR and not self.geometry_kinds:
             raise ValueError("a vector intent must list the geometry kinds it accepts")
         if self.file_type is FileType.RASTER and self.geometry_kinds:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -99,7 +100,14 @@ def parse_raster_info(text: str) -> RasterInfo:
         raise GdalOutputError(f"unexpected gdalinfo output: {error}") from None
 
 
-def read_raster_info(runner: GdalRunner, path: str) -> RasterInfo:
-    """Run ``gdalinfo -json`` on ``path`` (local, ``/vsis3/``...) and parse what it prints."""
-    result = runner.run(["gdalinfo", "-json", "-nofl", path])
+def read_raster_info(
+    runner: GdalRunner, path: str, *, input_drivers: Sequence[str] = ()
+) -> RasterInfo:
+    """Run ``gdalinfo -json`` on ``path`` (local, ``/vsis3/``...) and parse what it prints.
+
+    ``input_drivers`` restricts which drivers may open ``path`` (``-if``, repeated): user data
+    is opened only by the driver its manifest declared, never by whichever claims the bytes.
+    """
+    restrict = [arg for driver in input_drivers for arg in ("-if", driver)]
+    result = runner.run(["gdalinfo", "-json", "-nofl", *restrict, path])
     return parse_raster_info(result.stdout)
