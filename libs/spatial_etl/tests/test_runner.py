@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from spatial_etl.errors import (
     GdalCommandError,
     GdalError,
     GdalNotFoundError,
+    GdalResourceLimitError,
+    GdalSandboxError,
     GdalTimeoutError,
     SpatialEtlError,
 )
@@ -492,3 +497,231 @@ def test_runner_defaults() -> None:
     assert runner.bin_dir is None
     assert runner.env == {}
     assert runner.log is runner_module.logger
+
+
+# ----------------------------------------------------------------------------- containment
+
+
+class _ToolRunner(SubprocessGdalRunner):
+    """Test-only: also starts ``env`` and ``cat``, through the same wrapper chain as GDAL."""
+
+    def executable(self, program: str) -> str:
+        if program in {"env", "cat"}:
+            found = shutil.which(program)
+            assert found is not None
+            return found
+        return super().executable(program)
+
+
+def test_secrets_in_the_process_environment_never_reach_the_child(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secrets = {
+        "AWS_SECRET_ACCESS_KEY": "aws-hunter2",
+        "AWS_ACCESS_KEY_ID": "aws-id-hunter2",
+        "SPATIAL_ETL_S3_SECRET_ACCESS_KEY": "s3-hunter2",
+        "SPATIAL_ETL_MONGODB_URI": "mongodb://etl:mongo-hunter2@db/x",
+        "SPATIAL_ETL_POSTGIS_DSN": "postgresql://etl:pg-hunter2@db/x",
+        "GDAL_HTTP_USERPWD": "user:http-hunter2",
+        "PGPASSWORD": "pgpass-hunter2",
+        "SOME_OTHER_VARIABLE": "other-hunter2",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GDAL_CACHEMAX", "256")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    runner = _ToolRunner(env={"AWS_S3_ENDPOINT": "minio:9000"})
+
+    shown = runner.run(["env"], env={"PG_USE_COPY": "YES"}).stdout
+
+    child = dict(line.split("=", 1) for line in shown.splitlines())
+    assert "hunter2" not in shown
+    assert not set(secrets) & set(child)
+    assert child["GDAL_CACHEMAX"] == "256"
+    assert child["LC_ALL"] == "C.UTF-8"
+    assert child["PATH"] == os.environ["PATH"]
+    assert child["AWS_S3_ENDPOINT"] == "minio:9000"  # the runner's explicit env
+    assert child["PG_USE_COPY"] == "YES"  # the call's explicit env
+
+
+def test_an_explicit_env_is_the_only_way_to_hand_gdal_a_credential(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "inherited")
+
+    shown = _ToolRunner().run(["env"], env={"AWS_ACCESS_KEY_ID": "given"}).stdout
+
+    assert "AWS_ACCESS_KEY_ID=given" in shown.splitlines()
+    assert "inherited" not in shown
+
+
+def test_every_child_runs_under_the_configured_os_limits() -> None:
+    runner = _ToolRunner(max_memory_mb=3000, max_cpu_s=120)
+
+    limits = runner.run(["cat", "/proc/self/limits"]).stdout
+
+    rows = {line[:26].strip(): line[26:].split() for line in limits.splitlines()[1:]}
+    assert rows["Max address space"][:2] == [str(3000 * 1024 * 1024)] * 2
+    assert rows["Max cpu time"][:2] == ["120", "125"]  # SIGXCPU first, SIGKILL 5 s later
+    assert rows["Max core file size"][:2] == ["0", "0"]
+
+
+def test_zero_means_no_os_limit() -> None:
+    limits = _ToolRunner(max_memory_mb=0, max_cpu_s=0).run(["cat", "/proc/self/limits"]).stdout
+
+    rows = {line[:26].strip(): line[26:].split() for line in limits.splitlines()[1:]}
+    assert rows["Max address space"][0] == "unlimited"
+    assert rows["Max cpu time"][0] == "unlimited"
+
+
+def test_limits_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPATIAL_ETL_GDAL_MAX_MEMORY_MB", "1234")
+    monkeypatch.setenv("SPATIAL_ETL_GDAL_MAX_CPU_S", "56")
+
+    runner = SubprocessGdalRunner.from_settings()
+
+    assert (runner.max_memory_mb, runner.max_cpu_s) == (1234, 56)
+    assert (SubprocessGdalRunner().max_memory_mb, SubprocessGdalRunner().max_cpu_s) == (
+        GdalSettings.model_fields["gdal_max_memory_mb"].default,
+        GdalSettings.model_fields["gdal_max_cpu_s"].default,
+    )
+    with pytest.raises(ValueError, match="0 \\(no limit\\) or positive"):
+        SubprocessGdalRunner(max_cpu_s=-1)
+
+
+@pytest.mark.gdal
+def test_the_cpu_limit_stops_gdal_with_a_clear_error(tmp_path: Path) -> None:
+    runner = SubprocessGdalRunner(timeout_s=120, max_cpu_s=1)
+    # Deflating a 900-megapixel raster takes far more than a second of CPU.
+    argv = ["gdal_create", "-outsize", "30000", "30000", "-burn", "7", "-co", "COMPRESS=DEFLATE"]
+
+    started = time.monotonic()
+    with pytest.raises(GdalResourceLimitError) as caught:
+        runner.run([*argv, str(tmp_path / "big.tif")])
+
+    assert time.monotonic() - started < 60
+    error = caught.value
+    assert isinstance(error, GdalCommandError)
+    assert error.returncode == -signal.SIGXCPU
+    assert error.setting == "SPATIAL_ETL_GDAL_MAX_CPU_S"
+    assert str(error).startswith(
+        "gdal_create was stopped by the CPU-time limit of 1 s "
+        "(raise SPATIAL_ETL_GDAL_MAX_CPU_S if the input is legitimate)"
+    )
+    assert not list(tmp_path.glob("core*"))  # no core dump left behind
+
+
+@pytest.mark.gdal
+def test_the_memory_limit_stops_gdal_with_a_clear_error() -> None:
+    runner = SubprocessGdalRunner(timeout_s=60, max_memory_mb=512)
+    # A 10-gigabyte in-memory raster: refused by the address-space limit, not by the machine.
+    argv = ["gdal_create", "-of", "MEM", "-outsize", "100000", "100000", "mem"]
+
+    with pytest.raises(GdalResourceLimitError) as caught:
+        runner.run(argv)
+
+    error = caught.value
+    assert error.setting == "SPATIAL_ETL_GDAL_MAX_MEMORY_MB"
+    assert str(error).startswith(
+        "gdal_create was stopped by the memory (address-space) limit of 512 MiB "
+        "(raise SPATIAL_ETL_GDAL_MAX_MEMORY_MB if the input is legitimate)"
+    )
+    assert "cannot allocate" in error.stderr_tail
+    # The same command under no limit fails differently or not at all: never blamed on a limit.
+    unlimited = SubprocessGdalRunner(timeout_s=60, max_memory_mb=0)
+    with contextlib.suppress(GdalCommandError):
+        result = unlimited.run(["gdal_create", "-of", "MEM", "-outsize", "1000", "1000", "m"])
+        assert result.returncode == 0
+
+
+def test_without_util_linux_gdal_is_not_started_uncontained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spawned: list[subprocess.Popen[bytes]]
+) -> None:
+    found = shutil.which("gdalinfo")
+    assert found is not None
+    (tmp_path / "gdalinfo").symlink_to(found)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(runner_module, "_SYSTEM_PATH", str(tmp_path))
+
+    with pytest.raises(GdalSandboxError) as caught:
+        SubprocessGdalRunner().run(["gdalinfo", "--version"])
+
+    assert str(caught.value).startswith("setpriv and prlimit not found")
+    assert "apt-get install util-linux" in str(caught.value)
+    assert spawned == []
+
+
+# ----------------------------------------------------------------------------- parent death
+
+_PARENT = """
+import pathlib, signal, sys
+from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
+
+def stop(signum, frame):
+    sys.exit(143)
+
+signal.signal(signal.SIGTERM, stop)
+try:
+    SubprocessGdalRunner(timeout_s=600).run(["gdalinfo", sys.argv[1]])
+finally:
+    pathlib.Path(sys.argv[2]).write_text("finally ran")
+"""
+
+
+def _start_parent(tmp_path: Path) -> tuple[subprocess.Popen[bytes], psutil.Process, Path]:
+    """A Python process running the runner on gdalinfo blocked on a FIFO; and that child."""
+    fifo = tmp_path / "blocked.tif"
+    os.mkfifo(fifo)
+    marker = tmp_path / "finally.txt"
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(fifo), str(marker)])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = psutil.Process(parent.pid).children(recursive=True)
+        gdal = [c for c in children if c.name() == "gdalinfo"]
+        if gdal:
+            return parent, gdal[0], marker
+        time.sleep(0.05)
+    parent.kill()
+    raise AssertionError("gdalinfo never started under the parent")
+
+
+def _gone(process: psutil.Process, within_s: float = 10) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.gdal
+def test_sigkill_of_the_parent_kills_the_gdal_child(tmp_path: Path) -> None:
+    parent, child, marker = _start_parent(tmp_path)
+    try:
+        assert child.is_running()
+
+        parent.kill()  # SIGKILL: no handler, no finally, no chance to clean up
+        parent.wait()
+
+        assert _gone(child), "the GDAL child outlived its parent"
+        assert not marker.exists()
+    finally:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+
+
+@pytest.mark.gdal
+def test_sigterm_of_the_parent_kills_the_child_and_runs_finally(tmp_path: Path) -> None:
+    parent, child, marker = _start_parent(tmp_path)
+    try:
+        parent.send_signal(signal.SIGTERM)
+
+        assert parent.wait(timeout=30) == 143
+        assert marker.read_text() == "finally ran"
+        assert _gone(child, within_s=1)  # the runner killed and reaped it before unwinding
+    finally:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()

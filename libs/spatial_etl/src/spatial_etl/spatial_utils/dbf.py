@@ -47,7 +47,9 @@ _SHX_RECORD: Final = 8
 
 _NUMBER: Final = rb" *(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)? *|\**|\x00*"
 _NUMERIC_VALUE: Final = re.compile(_NUMBER)
-_NUMERIC_COLUMN: Final = re.compile(rb"(?:(?:" + _NUMBER + rb")\n)*(?:" + _NUMBER + rb")")
+# Atomic per value: once a value and its newline matched, a later failure cannot backtrack
+# into it (without this, a bad value deep in a chunk takes exponential time to report).
+_NUMERIC_COLUMN: Final = re.compile(rb"(?>(?:" + _NUMBER + rb")\n)*+")
 _DATE_VALUE: Final = re.compile(rb"\d{8}| {8}|\x00{8}")
 _DATE_COLUMN: Final = re.compile(rb"(?:\d{8}| {8}|\x00{8})*")
 _LOGICAL: Final = re.compile(rb"[?YyNnTtFf \x00]*")
@@ -347,8 +349,8 @@ def _check_column(
             ) from None
         return
     if field.type in "NF":
-        joined = b"\n".join(column)
-        if b"\n" not in b"".join(column) and _NUMERIC_COLUMN.fullmatch(joined):
+        joined = b"\n".join(column) + b"\n"
+        if joined.count(b"\n") == len(column) and _NUMERIC_COLUMN.fullmatch(joined):
             return
         for index, value in enumerate(column):
             if b"\n" in value or not _NUMERIC_VALUE.fullmatch(value):
