@@ -312,3 +312,49 @@ def test_the_reconcile_sensor_settles_a_batch_whose_dagster_run_died(
     commit(world, "died", json.dumps({**body, "uploader": "again"}))
     [retry] = tick(world, postgis_dsn).run_requests or []
     assert retry.tags["spatial_etl/batch_id"] == "died"
+
+
+def test_a_run_dagster_still_shows_started_is_dead_when_its_process_is_gone(
+    world: World, postgis_dsn: str
+) -> None:
+    import socket
+    import subprocess
+
+    from spatial_etl.models.ledger import PluginRecord, RunDocument, WorkerRecord
+    from spatial_etl_dagster.sensor import reconcile_sensor
+
+    body = manifest(
+        "gone", "ingest_satellite_raster", [raster_file("s3://landing-zone/gone/a.tif")]
+    )
+    commit(world, "gone", json.dumps(body))
+    tick(world, postgis_dsn)
+    instance = dg.DagsterInstance.ephemeral()
+    config = {"ops": {"ingest_manifest": {"config": {"key": "manifests/gone.json", "etag": "x"}}}}
+    run = instance.create_run_for_job(ingest_job, run_config=config)  # not finished: "alive"
+    dead_pid = subprocess.Popen(["true"])  # a process that ended: its pid no longer exists
+    dead_pid.wait()
+    world.ledger.start_run(
+        RunDocument(
+            run_id=run.run_id,
+            batch_id="gone",
+            intent="ingest_satellite_raster",
+            plugin=PluginRecord(name="satellite_raster", distribution=None, version=None),
+            status="running",
+            started_at=datetime.now(UTC),
+            finished_at=None,
+            error=None,
+            inputs=[],
+            outputs=[],
+            timings={},
+            versions={},
+            worker=WorkerRecord(host=socket.gethostname(), pid=dead_pid.pid),
+        )
+    )
+    world.ledger.acquire_batch("gone", run.run_id)
+    context = dg.build_sensor_context(resources=resources(world, postgis_dsn), instance=instance)
+    reconcile_sensor(context)
+    assert world.ledger.get_run(run.run_id).status == "failed"  # type: ignore[union-attr]
+    assert world.ledger.get_batch("gone").status == "failed"  # type: ignore[union-attr]
+    shown = instance.get_run_by_id(run.run_id)
+    assert shown is not None
+    assert shown.status == dg.DagsterRunStatus.FAILURE  # Dagster is told, not left "started"

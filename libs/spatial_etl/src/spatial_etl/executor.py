@@ -9,6 +9,8 @@ failed in the ledger with a message that names the step and the file.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,6 +33,7 @@ from spatial_etl.models.ledger import (
     PluginRecord,
     RunDocument,
     RunError,
+    WorkerRecord,
 )
 from spatial_etl.models.manifest import Manifest
 from spatial_etl.planning import InputBinding, RunValues, resolve_plan
@@ -246,6 +249,7 @@ class _Run:
             outputs=[],
             timings={},
             versions=self._safe_versions(),
+            worker=WorkerRecord(host=socket.gethostname() or "unknown", pid=os.getpid()),
         )
 
     def _safe_versions(self) -> dict[str, str]:

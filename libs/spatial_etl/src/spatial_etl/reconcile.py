@@ -23,6 +23,7 @@ still run; the next pass tries again.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
@@ -32,7 +33,7 @@ from pydantic import BaseModel, Field
 from spatial_etl.executor import Platform
 from spatial_etl.intake import ManifestRef, settle_recorded
 from spatial_etl.models.ledger import AssetDocument, BatchDocument, RunError
-from spatial_etl.workdirs import remove_dead_workdirs
+from spatial_etl.workdirs import process_exists, remove_dead_workdirs
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def reconcile(
 ) -> ReconcileReport:
     """One pass over what dead runs left behind (see the module docstring); never raises."""
     report = ReconcileReport()
+    is_run_alive = _Liveness(platform, is_run_alive)
     steps: tuple[tuple[str, Callable[[], None]], ...] = (
         ("runs", lambda: _fail_dead_runs(platform, is_run_alive, report)),
         ("batches", lambda: _settle_dead_batches(platform, is_run_alive, report)),
@@ -108,6 +110,33 @@ def reconcile(
     if report.changed or report.errors:
         logger.info("%s", report.summary())
     return report
+
+
+class _Liveness:
+    """The orchestrator's word on a run, corrected by what this host can see.
+
+    A run whose recorded process lived on this host and no longer exists is dead whatever the
+    orchestrator says: Dagster's default launcher cannot tell a SIGKILLed run worker from a
+    slow one, and would show the run as started until its maximum runtime. Answers are cached
+    for one pass.
+    """
+
+    def __init__(self, platform: Platform, orchestrator: Callable[[str], bool]) -> None:
+        self._ledger = platform.ledger
+        self._orchestrator = orchestrator
+        self._host = socket.gethostname()
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, run_id: str) -> bool:
+        if run_id not in self._known:
+            self._known[run_id] = self._orchestrator(run_id) and not self._worker_gone(run_id)
+        return self._known[run_id]
+
+    def _worker_gone(self, run_id: str) -> bool:
+        run = self._ledger.get_run(run_id)
+        if run is None or run.worker is None or run.worker.host != self._host:
+            return False
+        return not process_exists(run.worker.pid)
 
 
 def _fail_dead_runs(

@@ -68,6 +68,8 @@ def remove_dead_workdirs(
 ) -> tuple[list[str], list[str]]:
     """Remove the run directories whose run is not alive; return (removed, errors).
 
+    This process's own directories are judged by ``is_alive`` alone.
+
     Directories without a readable label are left alone: they were not made by a run. So is a
     directory whose creating process still exists on this host, whatever ``is_alive`` says: a
     local run and a deployment sharing a temporary directory never remove each other's work.
@@ -75,7 +77,7 @@ def remove_dead_workdirs(
     removed: list[str] = []
     errors: list[str] = []
     for path, run_id, pid in labelled_workdirs(root):
-        if is_alive(run_id) or (pid is not None and _process_exists(pid)):
+        if is_alive(run_id) or (pid is not None and pid != os.getpid() and process_exists(pid)):
             continue
         error = _remove(path)
         if error is None:
@@ -98,9 +100,8 @@ def _label(label: Path) -> tuple[str, int | None] | None:
     return run_id, pid if isinstance(pid, int) and pid > 0 else None
 
 
-def _process_exists(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # this process's own directories: the caller's run ids decide
+def process_exists(pid: int) -> bool:
+    """Whether a process with this id exists on this host (a zombie counts until reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

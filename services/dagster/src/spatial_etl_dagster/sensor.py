@@ -114,7 +114,22 @@ def reconcile_sensor(
             platform.compute.close()
     for error in report.errors:
         context.log.warning(error)
+    _tell_dagster(context, report.failed_runs)
     return dg.SkipReason(report.summary())
+
+
+def _tell_dagster(context: dg.SensorEvaluationContext, run_ids: list[str]) -> None:
+    """Mark failed in Dagster the runs the reconciler found dead that Dagster still shows.
+
+    Dagster's default launcher cannot see a run worker killed with SIGKILL (the run would
+    show as started until its maximum runtime); the reconciler sees that its process is gone.
+    """
+    for run_id in run_ids:
+        run = context.instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            context.instance.report_run_failed(
+                run, message="the run's process died; the reconcile sensor failed the run"
+            )
 
 
 def _alive(context: dg.SensorEvaluationContext, run_id: str) -> bool:

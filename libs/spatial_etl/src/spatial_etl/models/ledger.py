@@ -197,6 +197,13 @@ class RunError(_Record):
     file: str | None = Field(default=None, description="The input (s3 URI) being processed.")
 
 
+class WorkerRecord(_Record):
+    """Where a run's process lives, so a reconciler on the same host can tell it died."""
+
+    host: Text = Field(description="Host name of the run's process (a pod name on Kubernetes).")
+    pid: int = Field(ge=1, description="Process id of the run on that host.")
+
+
 class RunDocument(_Document):
     """One Dagster run of the shared job: what it read, ran, produced, and how long it took."""
 
@@ -215,6 +222,9 @@ class RunDocument(_Document):
     )
     versions: dict[str, str] = Field(
         description="Versions of what ran: gdal, postgis, spatial-etl, the plugin..."
+    )
+    worker: WorkerRecord | None = Field(
+        default=None, description="The run's process: host and pid; None for older records."
     )
     cleanup_errors: list[Text] = Field(
         default_factory=list,
