@@ -139,6 +139,8 @@ def test_a_landing_zone_runs_through_sensor_and_job_and_is_exported(
         landing,
         manifest("wrong_crs", "ingest_satellite_raster", [raster_file(wrong, "EPSG:32633")]),
     )
+    # a poison manifest (100,000 levels deep) is rejected and stops nothing
+    (landing / "manifests" / "deep.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
 
     done = run_local(landing, out, {"SPATIAL_ETL_POSTGIS_DSN": postgis_dsn})
 
@@ -150,7 +152,9 @@ def test_a_landing_zone_runs_through_sensor_and_job_and_is_exported(
         "lidar": "rejected",
         "late": "rejected",
         "wrong_crs": "failed",
+        "deep": "rejected",
     }
+    assert "nested more than 32 levels" in outcomes["deep"]["reason"]
     assert outcomes["scene_a"]["outputs"] == [
         "data-lake/ingest_satellite_raster/scene/v1/scene.tif"
     ]
@@ -167,7 +171,7 @@ def test_a_landing_zone_runs_through_sensor_and_job_and_is_exported(
     assert "rejected" in rows["lidar"]
     assert "unknown intent" in rows["lidar"]
     assert "failed" in rows["wrong_crs"]
-    assert "1 failed, 2 rejected, 2 succeeded; exit status 1" in done.stdout
+    assert "1 failed, 3 rejected, 2 succeeded; exit status 1" in done.stdout
     assert f"results in {out}/" in done.stdout
 
     lake = assert_lake_matches_ledger(out)
@@ -184,6 +188,7 @@ def test_a_landing_zone_runs_through_sensor_and_job_and_is_exported(
         "lidar": "rejected",
         "late": "rejected",
         "wrong_crs": "failed",
+        "deep": "rejected",
     }
     assert batches["late"]["problems"][0]["code"] == "file_missing"
     assert isinstance(batches["late"]["received_at"], datetime)  # a BSON date, not a string
@@ -200,6 +205,8 @@ def test_a_landing_zone_runs_through_sensor_and_job_and_is_exported(
         "manifests/failed/wrong_crs.report.json",
         "manifests/processed/parcels.json",
         "manifests/processed/scene_a.json",
+        "manifests/rejected/deep.json",
+        "manifests/rejected/deep.report.json",
         "manifests/rejected/late.json",
         "manifests/rejected/late.report.json",
         "manifests/rejected/lidar.json",

@@ -428,7 +428,7 @@ def run_error(error: BaseException) -> RunError:
     Interrupts get a message that says what happened (their own text is empty).
     """
     kind = type(error).__name__
-    if isinstance(error, KeyboardInterrupt | SystemExit):
+    if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit, Dagster's interrupt
         message = f"the run was interrupted ({kind}): terminated by its orchestrator or a signal"
     else:
         message = str(error).strip() or kind
