@@ -86,3 +86,18 @@ def test_the_code_location_validates_with_dagsters_own_cli(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "All code locations passed validation" in done.stdout + done.stderr
+
+
+def test_os_limits_of_gdal_come_from_settings_unless_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPATIAL_ETL_GDAL_MAX_MEMORY_MB", "3000")
+    monkeypatch.setenv("SPATIAL_ETL_GDAL_MAX_CPU_S", "90")
+
+    from_env = GDALResource().runner()
+    configured = GDALResource(max_memory_mb=0, max_cpu_s=10).runner()
+
+    assert isinstance(from_env, SubprocessGdalRunner)
+    assert isinstance(configured, SubprocessGdalRunner)
+    assert (from_env.max_memory_mb, from_env.max_cpu_s) == (3000, 90)
+    assert (configured.max_memory_mb, configured.max_cpu_s) == (0, 10)

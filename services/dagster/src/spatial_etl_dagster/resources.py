@@ -14,7 +14,7 @@ from dagster import ConfigurableResource
 from pydantic import Field, SecretStr
 from spatial_etl.compute import DEFAULT_OWNER, PostgisCompute
 from spatial_etl.ledger import Ledger
-from spatial_etl.settings import LedgerSettings, PostgisSettings, StorageSettings
+from spatial_etl.settings import GdalSettings, LedgerSettings, PostgisSettings, StorageSettings
 from spatial_etl.spatial_utils.runner import GdalRunner, SubprocessGdalRunner
 from spatial_etl.storage import ObjectStore
 
@@ -36,12 +36,28 @@ class GDALResource(ConfigurableResource):  # type: ignore[type-arg]  # generic o
         "(e.g. GDAL_CACHEMAX, AWS_S3_ENDPOINT for /vsis3/).",
     )
 
+    max_memory_mb: int | None = Field(
+        default=None,
+        description="Address-space limit of each GDAL process in MiB (0: none); unset reads "
+        "SPATIAL_ETL_GDAL_MAX_MEMORY_MB.",
+    )
+    max_cpu_s: int | None = Field(
+        default=None,
+        description="CPU-time limit of each GDAL process in seconds (0: none); unset reads "
+        "SPATIAL_ETL_GDAL_MAX_CPU_S.",
+    )
+
     def runner(self) -> GdalRunner:
         """The core runner configured by this resource."""
+        limits = GdalSettings()  # read when used: the OS limits' defaults come from here
         return SubprocessGdalRunner(
             bin_dir=Path(self.bin_dir) if self.bin_dir else None,
             timeout_s=self.timeout_s,
             env=self.config_options,
+            max_memory_mb=(
+                limits.gdal_max_memory_mb if self.max_memory_mb is None else self.max_memory_mb
+            ),
+            max_cpu_s=limits.gdal_max_cpu_s if self.max_cpu_s is None else self.max_cpu_s,
         )
 
 
