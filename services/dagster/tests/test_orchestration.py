@@ -358,3 +358,33 @@ def test_a_run_dagster_still_shows_started_is_dead_when_its_process_is_gone(
     shown = instance.get_run_by_id(run.run_id)
     assert shown is not None
     assert shown.status == dg.DagsterRunStatus.FAILURE  # Dagster is told, not left "started"
+
+
+def test_a_run_that_died_before_taking_its_batch_fails_the_batch_instead_of_waiting_forever(
+    world: World, postgis_dsn: str, make_raster: Callable[..., Path]
+) -> None:
+    from dagster._core.storage.tags import RUN_KEY_TAG
+
+    path = world.upload("unstarted", make_raster("a.tif"))
+    body = manifest("unstarted", "ingest_satellite_raster", [raster_file(path, "EPSG:4326")])
+    commit(world, "unstarted", json.dumps(body))
+    instance = dg.DagsterInstance.ephemeral()
+    context = dg.build_sensor_context(resources=resources(world, postgis_dsn), instance=instance)
+    [request] = manifest_sensor(context).run_requests  # type: ignore[union-attr]
+    # Dagster launched it, and the worker died before the run recorded anything
+    run = instance.create_run_for_job(
+        ingest_job, run_config=request.run_config, tags={RUN_KEY_TAG: request.run_key or ""}
+    )
+    instance.report_run_failed(run)
+    context = dg.build_sensor_context(resources=resources(world, postgis_dsn), instance=instance)
+    again = manifest_sensor(context)
+    assert again.run_requests == []  # type: ignore[union-attr]
+    assert keys(world) == [f"{FAILED}unstarted.json", f"{FAILED}unstarted.report.json"]
+    data, _ = world.store.get_bytes(
+        world.store.settings.landing_bucket, f"{FAILED}unstarted.report.json"
+    )
+    assert json.loads(data)["error"]["type"] == "RunNotStarted"
+    assert world.ledger.get_batch("unstarted").status == "failed"  # type: ignore[union-attr]
+    commit(world, "unstarted", json.dumps({**body, "uploader": "again"}))  # the uploader retries
+    [retry] = tick(world, postgis_dsn).run_requests or []
+    assert retry.run_key != request.run_key

@@ -427,6 +427,33 @@ def settle_recorded(ref: ManifestRef, batch: BatchDocument, platform: Platform) 
     return Settled(ref=ref, moved_to=target)
 
 
+def fail_unstarted(ref: ManifestRef, platform: Platform, *, reason: str) -> Settled:
+    """Fail a batch whose run ended without ever taking it (killed while starting).
+
+    Such a batch is still ``received`` and its manifest still pending under the same run key,
+    which the orchestrator will not run twice: without this it would wait forever. The batch is
+    failed with a report beside the manifest, so the uploader can re-upload.
+    """
+    store, bucket = platform.store, platform.store.settings.landing_bucket
+    batch_id = ref.stem
+    error = RunError(message=reason, type="RunNotStarted")
+    document = {
+        "manifest_key": ref.key,
+        "batch_id": batch_id,
+        "status": "failed",
+        "outputs": [],
+        "error": error.model_dump(mode="json"),
+    }
+    _put_json(store, bucket, f"{FAILED}{ref.stem}.report.json", document)
+    recorded = platform.ledger.get_batch(batch_id)
+    if recorded is not None and recorded.status == "received" and _same_object(recorded, ref):
+        platform.ledger.update_batch_status(batch_id, "failed")
+    target = f"{FAILED}{ref.name}"
+    store.move(bucket, ref.key, target, etag=ref.etag)
+    logger.warning("%s: %s; failed with a report", ref.key, reason)
+    return Settled(ref=ref, moved_to=target)
+
+
 def run_batch(ref: ManifestRef, run_id: str, platform: Platform) -> RunReport:
     """Run the manifest a ticket named: the very version examined, then settle the batch.
 
@@ -611,6 +638,7 @@ __all__ = [
     "Settled",
     "Waiting",
     "examine",
+    "fail_unstarted",
     "pending_manifests",
     "reject",
     "run_batch",

@@ -12,6 +12,7 @@ key is the manifest's key, ETag and modification time.
 import json
 
 import dagster as dg
+from dagster._core.storage.tags import RUN_KEY_TAG
 from spatial_etl.intake import (
     Deferred,
     Rejection,
@@ -19,6 +20,7 @@ from spatial_etl.intake import (
     Settled,
     Waiting,
     examine,
+    fail_unstarted,
     pending_manifests,
 )
 from spatial_etl.outages import is_outage
@@ -79,7 +81,16 @@ def manifest_sensor(
             max_files=settings.manifest_max_files,
         )
         if isinstance(decision, RunTicket):
-            requests.append(_request(decision))
+            ended = _ended_runs(context, decision.ref.run_key)
+            if ended:
+                reason = (
+                    f"its run {ended[0]} ended without starting the batch (killed or lost "
+                    "while starting); re-upload the manifest to retry"
+                )
+                fail_unstarted(decision.ref, platform, reason=reason)
+                context.log.warning(f"{ref.key}: {reason}")
+            else:
+                requests.append(_request(decision))
         elif isinstance(decision, Rejection):
             context.log.warning(f"rejected {ref.key}: report at {decision.report_key}")
         elif isinstance(decision, Waiting):
@@ -130,6 +141,22 @@ def _tell_dagster(context: dg.SensorEvaluationContext, run_ids: list[str]) -> No
             context.instance.report_run_failed(
                 run, message="the run's process died; the reconcile sensor failed the run"
             )
+
+
+def _ended_runs(context: dg.SensorEvaluationContext, run_key: str) -> list[str]:
+    """Finished runs Dagster already launched for this run key (it will not launch another).
+
+    Empty when a run is still queued or going, or when the sensor runs without an instance
+    (the tests' and the local runner's evaluations).
+    """
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:
+        return []
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}))
+    if not runs or not all(run.is_finished for run in runs):
+        return []
+    return [run.run_id for run in runs]
 
 
 def _alive(context: dg.SensorEvaluationContext, run_id: str) -> bool:
