@@ -513,3 +513,28 @@ def test_invalid_parameters_are_a_recorded_failure(
     assert_failed_cleanly(
         world, report, step=None, text="invalid parameters: metadata.parameters.resampling"
     )
+
+
+def test_a_jpeg2000_scene_passes_screening_and_becomes_a_cog(
+    world: World, make_raster: Callable[..., Path], tmp_path: Path
+) -> None:
+    import subprocess
+
+    tif = make_raster(
+        "ortho.tif",
+        size=(300, 200),
+        bands=3,
+        burn=(10, 20, 30),
+        crs="EPSG:32633",
+        bounds=(500000, 5500000, 503000, 5502000),
+    )
+    jp2 = tmp_path / "ortho.jp2"
+    subprocess.run(["gdal_translate", "-q", "-of", "JP2OpenJPEG", str(tif), str(jp2)], check=True)
+    path = world.upload("ortho_1", jp2)
+    file = {"path": path, "type": "raster", "format": "JP2OpenJPEG", "crs": "EPSG:32633"}
+    report = world.run(manifest("ortho_1", "ingest_satellite_raster", [file]))
+    assert report.status == "succeeded", report.error
+    assert_linked(world, report)
+    info = read_raster_info(SubprocessGdalRunner(), str(world.download(report.outputs[0].s3_key)))
+    assert info.image_structure["LAYOUT"] == "COG"
+    assert (info.size, info.band_count) == ((300, 200), 3)
