@@ -227,3 +227,24 @@ def test_the_dagster_service_adds_the_local_command() -> None:
     done = subprocess.run([exe, "local", "--help"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "run" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "too_deep"),
+        (b'{"batch_id": NaN}', "invalid_json"),
+        (b'{"uploader": "J\xfcrgen"}', "invalid_json"),
+        (b"[1, 2]", "not_an_object"),
+        (b'{"pad": "' + b"x" * (1 << 20) + b'"}', "too_large"),
+    ],
+)
+def test_manifest_validate_never_crashes_on_a_poison_manifest(
+    tmp_path: Path, body: bytes, code: str
+) -> None:
+    path = tmp_path / "poison.json"
+    path.write_bytes(body)
+    result = runner.invoke(app, ["manifest", "validate", "--json", str(path)])
+    assert result.exit_code == 1, result.output
+    [report] = json.loads(result.stdout)
+    assert [problem["code"] for problem in report["problems"]] == [code]
