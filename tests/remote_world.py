@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import os
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from spatial_etl.plugins import load_plugins
 from spatial_etl.settings import PluginSettings, PostgisSettings, StorageSettings
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
 from spatial_etl.storage import ObjectStore
-from support import World
+from support import World, make_world
 
 
 class WorldPayload(BaseModel):
@@ -148,21 +147,9 @@ def execute_manifest(payload: Mapping[str, Any]) -> dict[str, Any]:
 @contextmanager
 def remote_world(postgis_dsn: str, tmp_path: Path, address: LedgerAddress) -> Iterator[World]:
     """Like ``support.make_world``, but the ledger is the shared server's at ``address``."""
-    suffix = uuid.uuid4().hex[:10]
-    settings = StorageSettings(
-        s3_endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
-        s3_access_key_id="testing",
-        s3_secret_access_key=SecretStr("testing"),
-        landing_bucket=f"landing-{suffix}",
-        lake_bucket=f"lake-{suffix}",
-    )
-    store = ObjectStore.from_settings(settings)
-    store.ensure_bucket(settings.landing_bucket)
-    store.ensure_bucket(settings.lake_bucket)
     ledger = connect_ledger(address)
-    compute = PostgisCompute(PostgisSettings(postgis_dsn=SecretStr(postgis_dsn)))
     try:
-        yield World(store, ledger, compute, tmp_path)
+        with make_world(postgis_dsn, tmp_path, ledger) as world:
+            yield world
     finally:
-        compute.close()
         ledger.close()

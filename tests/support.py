@@ -110,8 +110,9 @@ def assert_ledger_valid(world: World) -> None:
 
 
 @contextmanager
-def make_world(postgis_dsn: str, tmp_path: Path) -> Iterator[World]:
-    """Fresh buckets on moto's server, a fresh mongomock ledger, the shared PostGIS."""
+def make_world(postgis_dsn: str, tmp_path: Path, ledger: Ledger | None = None) -> Iterator[World]:
+    """Fresh buckets on moto's server, the shared PostGIS, and ``ledger`` (else a fresh
+    mongomock ledger in this process)."""
     suffix = uuid.uuid4().hex[:10]
     settings = StorageSettings(
         s3_endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
@@ -123,10 +124,12 @@ def make_world(postgis_dsn: str, tmp_path: Path) -> Iterator[World]:
     store = ObjectStore.from_settings(settings)
     store.ensure_bucket(settings.landing_bucket)
     store.ensure_bucket(settings.lake_bucket)
-    db = mongomock.MongoClient(tz_aware=True)["ledger"]
-    ensure_indexes(db)
+    if ledger is None:
+        db = mongomock.MongoClient(tz_aware=True)["ledger"]
+        ensure_indexes(db)
+        ledger = Ledger(db)
     compute = PostgisCompute(PostgisSettings(postgis_dsn=SecretStr(postgis_dsn)))
     try:
-        yield World(store, Ledger(db), compute, tmp_path)
+        yield World(store, ledger, compute, tmp_path)
     finally:
         compute.close()

@@ -7,45 +7,25 @@ MongoDB here), swapped in through ``LedgerResource.ledger``.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pytest
+from dagster_support import commit, dagster_world, keys, resources, running_run
 from spatial_etl.intake import FAILED, PROCESSED, REJECTED
-from spatial_etl_dagster import GDALResource, LedgerResource, MinIOResource, PostGISResource
 from spatial_etl_dagster.job import ingest_job
 from spatial_etl_dagster.sensor import manifest_sensor
-from support import World, make_world, manifest, raster_file
+from support import World, manifest, raster_file
 
 pytestmark = [pytest.mark.s3, pytest.mark.postgis]
 
 
 @pytest.fixture
 def world(postgis_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    with make_world(postgis_dsn, tmp_path) as made:
-        monkeypatch.setattr(LedgerResource, "ledger", lambda self: made.ledger)
+    with dagster_world(postgis_dsn, tmp_path, monkeypatch) as made:
         yield made
-
-
-def resources(world: World, postgis_dsn: str) -> dict[str, Any]:
-    settings = world.store.settings
-    return {
-        "gdal": GDALResource(timeout_s=120),
-        "minio": MinIOResource(
-            endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
-            access_key_id="testing",
-            secret_access_key="testing",
-            landing_bucket=settings.landing_bucket,
-            lake_bucket=settings.lake_bucket,
-        ),
-        "postgis": PostGISResource(dsn=postgis_dsn),
-        "ledger": LedgerResource(uri="mongodb://unused"),
-    }
 
 
 def tick(world: World, postgis_dsn: str, cursor: str | None = None) -> dg.SensorResult:
@@ -53,18 +33,6 @@ def tick(world: World, postgis_dsn: str, cursor: str | None = None) -> dg.Sensor
     result = manifest_sensor(context)
     assert isinstance(result, dg.SensorResult)
     return result
-
-
-def commit(world: World, name: str, body: str) -> None:
-    world.store.put_bytes(
-        world.store.settings.landing_bucket, f"manifests/{name}.json", body.encode(), metadata={}
-    )
-
-
-def keys(world: World) -> list[str]:
-    return [
-        o.key for o in world.store.iter_objects(world.store.settings.landing_bucket, "manifests/")
-    ]
 
 
 @pytest.mark.gdal
@@ -258,7 +226,6 @@ def test_a_batch_left_running_by_a_dead_run_can_be_retried(world: World, postgis
 def test_the_reconcile_sensor_settles_a_batch_whose_dagster_run_died(
     world: World, postgis_dsn: str, make_raster: Callable[..., Path]
 ) -> None:
-    from spatial_etl.models.ledger import PluginRecord, RunDocument
     from spatial_etl_dagster.sensor import reconcile_sensor
 
     path = world.upload("died", make_raster("a.tif"))
@@ -269,22 +236,7 @@ def test_the_reconcile_sensor_settles_a_batch_whose_dagster_run_died(
     # the run Dagster launched, as run monitoring leaves it after its worker was killed
     run = instance.create_run_for_job(ingest_job, run_config=request.run_config)
     instance.report_run_failed(run)
-    world.ledger.start_run(
-        RunDocument(
-            run_id=run.run_id,
-            batch_id="died",
-            intent="ingest_satellite_raster",
-            plugin=PluginRecord(name="satellite_raster", distribution=None, version=None),
-            status="running",
-            started_at=datetime.now(UTC),
-            finished_at=None,
-            error=None,
-            inputs=[],
-            outputs=[],
-            timings={},
-            versions={},
-        )
-    )
+    world.ledger.start_run(running_run(run.run_id, "died"))
     world.ledger.acquire_batch("died", run.run_id)
     alive = instance.create_run_for_job(ingest_job, run_config=request.run_config)
     world.ledger.start_run(
@@ -320,7 +272,7 @@ def test_a_run_dagster_still_shows_started_is_dead_when_its_process_is_gone(
     import socket
     import subprocess
 
-    from spatial_etl.models.ledger import PluginRecord, RunDocument, WorkerRecord
+    from spatial_etl.models.ledger import WorkerRecord
     from spatial_etl_dagster.sensor import reconcile_sensor
 
     body = manifest(
@@ -333,23 +285,8 @@ def test_a_run_dagster_still_shows_started_is_dead_when_its_process_is_gone(
     run = instance.create_run_for_job(ingest_job, run_config=config)  # not finished: "alive"
     dead_pid = subprocess.Popen(["true"])  # a process that ended: its pid no longer exists
     dead_pid.wait()
-    world.ledger.start_run(
-        RunDocument(
-            run_id=run.run_id,
-            batch_id="gone",
-            intent="ingest_satellite_raster",
-            plugin=PluginRecord(name="satellite_raster", distribution=None, version=None),
-            status="running",
-            started_at=datetime.now(UTC),
-            finished_at=None,
-            error=None,
-            inputs=[],
-            outputs=[],
-            timings={},
-            versions={},
-            worker=WorkerRecord(host=socket.gethostname(), pid=dead_pid.pid),
-        )
-    )
+    worker = WorkerRecord(host=socket.gethostname(), pid=dead_pid.pid)
+    world.ledger.start_run(running_run(run.run_id, "gone", worker))
     world.ledger.acquire_batch("gone", run.run_id)
     context = dg.build_sensor_context(resources=resources(world, postgis_dsn), instance=instance)
     reconcile_sensor(context)

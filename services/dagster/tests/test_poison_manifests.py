@@ -5,56 +5,27 @@ with a report beside it and requests the valid batch in the same tick, on real S
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
+from dagster_support import commit, dagster_world, keys, resources
 from invariants import assert_converged
 from spatial_etl.intake import REJECTED, RunTicket, examine, pending_manifests
 from spatial_etl.reconcile import reconcile
-from spatial_etl_dagster import GDALResource, LedgerResource, MinIOResource, PostGISResource
 from spatial_etl_dagster.job import ingest_job
 from spatial_etl_dagster.sensor import manifest_sensor
-from support import World, make_world, manifest, raster_file
+from support import World, manifest, raster_file
 
 pytestmark = [pytest.mark.s3, pytest.mark.postgis, pytest.mark.gdal]
 
 
 @pytest.fixture
 def world(postgis_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    with make_world(postgis_dsn, tmp_path) as made:
-        monkeypatch.setattr(LedgerResource, "ledger", lambda self: made.ledger)
+    with dagster_world(postgis_dsn, tmp_path, monkeypatch) as made:
         yield made
-
-
-def resources(world: World, postgis_dsn: str) -> dict[str, Any]:
-    settings = world.store.settings
-    return {
-        "gdal": GDALResource(timeout_s=120),
-        "minio": MinIOResource(
-            endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
-            access_key_id="testing",
-            secret_access_key="testing",
-            landing_bucket=settings.landing_bucket,
-            lake_bucket=settings.lake_bucket,
-        ),
-        "postgis": PostGISResource(dsn=postgis_dsn),
-        "ledger": LedgerResource(uri="mongodb://unused"),
-    }
-
-
-def commit(world: World, name: str, body: str) -> None:
-    world.store.put_bytes(
-        world.store.settings.landing_bucket, f"manifests/{name}.json", body.encode(), metadata={}
-    )
-
-
-def keys(world: World) -> list[str]:
-    bucket = world.store.settings.landing_bucket
-    return [o.key for o in world.store.iter_objects(bucket, "manifests/")]
 
 
 def _document(batch: str, **metadata: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Publish a product to the lake, linked both ways with its ledger document.
 
-The protocol (DESIGN.md, step 5): create the ledger document first (``pending``, claiming the
+The protocol: create the ledger document first (``pending``, claiming the
 dataset's next version and its key), upload the object with user metadata naming that
 document, verify what landed, then mark the document ``committed``. A reader trusts only
 committed documents, so a crash at any point leaves nothing a reader would believe; a failed

@@ -1,7 +1,7 @@
 """GeoParquet 1.1 export of a PostGIS table, streamed in bounded memory.
 
 Why this shape: GDAL 3.6 on the platform has no Parquet driver, and the fastest path measured
-(DESIGN.md) is PostGIS → ADBC → Arrow → ``pyarrow.parquet``. ADBC's ``fetch_record_batch()``
+(bench/README.md) is PostGIS → ADBC → Arrow → ``pyarrow.parquet``. ADBC's ``fetch_record_batch()``
 streams the query's binary COPY as Arrow record batches, and each one is written out as soon as
 a row group is full, so memory follows ``batch_rows``, never the size of the table.
 
