@@ -11,7 +11,7 @@ two ways of doing the same work, each in a fresh Python process of its own:
   through ``/vsis3/`` as the executor does, to tell the executor's own cost from the S3
   endpoint's (moto's server answers every ranged GET in ~0.1 s whatever its length).
 * **executor**: the platform: the file is uploaded to the landing bucket of the S3 endpoint,
-  a manifest is built, and :func:`spatial_etl.executor.execute_run` stages, processes,
+  a manifest is built, and :func:`spatial_etl.run.executor.execute_run` stages, processes,
   exports and publishes it (mongomock ledger, real PostGIS, real GDAL, real S3 endpoint).
 
 For each it reports wall seconds (``time.perf_counter`` around the child process, Python's
@@ -591,15 +591,15 @@ def _executor_importing() -> Work:
 
     import mongomock
     from pydantic import SecretStr
-    from spatial_etl import products
-    from spatial_etl.compute import PostgisCompute
-    from spatial_etl.executor import Platform, execute_run
-    from spatial_etl.ledger import Ledger, ensure_indexes
+    from spatial_etl.backends.compute import PostgisCompute
+    from spatial_etl.backends.ledger import Ledger, ensure_indexes
+    from spatial_etl.backends.storage import ObjectStore, StoredObject
     from spatial_etl.models import Manifest
-    from spatial_etl.plugins import load_plugins
+    from spatial_etl.plugins.loading import load_plugins
+    from spatial_etl.run import products
+    from spatial_etl.run.executor import Platform, execute_run
     from spatial_etl.settings import PluginSettings, PostgisSettings, StorageSettings
     from spatial_etl.spatial_utils.runner import CommandResult, SubprocessGdalRunner
-    from spatial_etl.storage import ObjectStore, StoredObject
 
     logging.basicConfig(level=logging.WARNING, format="executor: %(name)s: %(message)s")
     detail: dict[str, float] = {}
@@ -713,8 +713,8 @@ class Bench:
 
     def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
         from pydantic import SecretStr
+        from spatial_etl.backends.storage import ObjectStore
         from spatial_etl.settings import StorageSettings
-        from spatial_etl.storage import ObjectStore
 
         self.args = args
         self.tmp = tmp
@@ -934,7 +934,7 @@ class Bench:
         from botocore.exceptions import BotoCoreError, ClientError
         from psycopg2 import sql
         from pydantic import SecretStr
-        from spatial_etl.compute import PostgisCompute
+        from spatial_etl.backends.compute import PostgisCompute
         from spatial_etl.errors import SpatialEtlError
         from spatial_etl.settings import PostgisSettings
 

@@ -2,7 +2,7 @@
 
 A target builds the platform from the test's payload (real S3, PostGIS, GDAL; the ledger on the
 shared server), installs the holds that stop it where the test wants to kill it, and runs the
-batch exactly as the Dagster job does: :func:`spatial_etl.intake.run_batch`.
+batch exactly as the Dagster job does: :func:`spatial_etl.run.intake.run_batch`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from remote_world import install_holds, platform_from_payload
-from spatial_etl.intake import ManifestRef, run_batch
+from spatial_etl.run.intake import ManifestRef, run_batch
 
 
 def run_batch_target(payload: Mapping[str, Any]) -> dict[str, Any]:

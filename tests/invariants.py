@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from spatial_etl.executor import Platform
-from spatial_etl.intake import pending_manifests
-from spatial_etl.ledger import Ledger
+from spatial_etl.backends.ledger import Ledger
+from spatial_etl.run.executor import Platform
+from spatial_etl.run.intake import pending_manifests
 
 
 def assert_converged(

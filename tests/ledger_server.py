@@ -5,7 +5,7 @@ test process dies with nothing but cannot be seen by a child run, and a ledger i
 with it. :func:`serve_ledger` starts a *separate* server process that holds one
 ``mongomock.MongoClient(tz_aware=True)`` and answers calls over an authenticated
 ``multiprocessing.connection`` (pickle) on loopback; :func:`connect_ledger` builds a real
-:class:`spatial_etl.ledger.Ledger` over a client object shaped like the part of pymongo's
+:class:`spatial_etl.backends.ledger.Ledger` over a client object shaped like the part of pymongo's
 ``Database`` the platform uses.
 
 Contracts:
@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
 if TYPE_CHECKING:
-    from spatial_etl.ledger import Ledger
+    from spatial_etl.backends.ledger import Ledger
 
 _TESTS_DIR = Path(__file__).resolve().parent
 _RESULT_ATTRIBUTES = (
@@ -114,7 +114,7 @@ class _State:
         self.unavailable = False
 
     def database(self, name: str) -> Any:
-        from spatial_etl.ledger import ensure_indexes
+        from spatial_etl.backends.ledger import ensure_indexes
 
         db = self.client[name]
         if name not in self.indexed:
@@ -476,7 +476,7 @@ def connect_database(address: LedgerAddress) -> RemoteDatabase:
 
 def connect_ledger(address: LedgerAddress) -> Ledger:
     """A platform :class:`Ledger` whose database is the shared server's."""
-    from spatial_etl.ledger import (
+    from spatial_etl.backends.ledger import (
         Ledger,
     )  # imported late: children that need no Ledger start faster
 

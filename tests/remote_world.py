@@ -24,13 +24,13 @@ from ledger_server import LedgerAddress, connect_ledger
 from processes import checkpoint
 from pydantic import BaseModel, ConfigDict, SecretStr
 from pydantic_settings import BaseSettings
-from spatial_etl.compute import PostgisCompute
-from spatial_etl.executor import Platform, execute_run
+from spatial_etl.backends.compute import PostgisCompute
+from spatial_etl.backends.storage import ObjectStore
 from spatial_etl.models import Manifest
-from spatial_etl.plugins import load_plugins
+from spatial_etl.plugins.loading import load_plugins
+from spatial_etl.run.executor import Platform, execute_run
 from spatial_etl.settings import PluginSettings, PostgisSettings, StorageSettings
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
-from spatial_etl.storage import ObjectStore
 from support import World, make_world
 
 
@@ -92,8 +92,8 @@ class Hold(BaseModel):
     """Stop at a call: announce checkpoint ``name`` before (or after) it, then wait ``hold_s``.
 
     ``at`` is ``module:attribute`` or ``module:Class.method`` as the *caller* looks it up:
-    ``spatial_etl.ledger:Ledger.commit_asset`` (a method, found through the class), or
-    ``spatial_etl.executor:publish`` (a function the executor imported by name).
+    ``spatial_etl.backends.ledger:Ledger.commit_asset`` (a method, found through the class), or
+    ``spatial_etl.run.executor:publish`` (a function the executor imported by name).
     """
 
     model_config = ConfigDict(extra="forbid")

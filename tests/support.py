@@ -12,15 +12,15 @@ from typing import Any
 
 import mongomock
 from pydantic import SecretStr
-from spatial_etl.compute import PostgisCompute
-from spatial_etl.executor import Platform, RunReport, execute_run
-from spatial_etl.ledger import COLLECTIONS, Ledger, ensure_indexes
+from spatial_etl.backends.compute import PostgisCompute
+from spatial_etl.backends.ledger import COLLECTIONS, Ledger, ensure_indexes
+from spatial_etl.backends.mongo_schema import mongo_json_schema
+from spatial_etl.backends.storage import ObjectStore
 from spatial_etl.models import Manifest
-from spatial_etl.mongo_schema import mongo_json_schema
-from spatial_etl.plugins import load_plugins
+from spatial_etl.plugins.loading import load_plugins
+from spatial_etl.run.executor import Platform, RunReport, execute_run
 from spatial_etl.settings import PluginSettings, PostgisSettings, StorageSettings
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
-from spatial_etl.storage import ObjectStore
 from spatial_etl.testing import mongo_schema_errors
 
 UTM_SQUARE = (

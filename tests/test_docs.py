@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from spatial_etl import errors, hookspecs
+from spatial_etl import errors
+from spatial_etl.plugins import hookspecs
 from spatial_etl.settings import (
     ArchiveSettings,
     GdalSettings,
@@ -114,8 +115,8 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 
 def test_readme_example_manifest_is_valid() -> None:
-    from spatial_etl.plugins import load_plugins
-    from spatial_etl.validation import check_manifest
+    from spatial_etl.plugins.loading import load_plugins
+    from spatial_etl.run.validation import check_manifest
 
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"```json\n(\{.*?\n\})\n```", readme, re.DOTALL)
@@ -145,8 +146,8 @@ def test_readme_plugin_example_registers_and_its_test_passes(tmp_path: Path) -> 
 
 
 def test_example_manifests_validate_and_the_rejected_one_says_why() -> None:
-    from spatial_etl.plugins import load_plugins
-    from spatial_etl.validation import check_manifest
+    from spatial_etl.plugins.loading import load_plugins
+    from spatial_etl.run.validation import check_manifest
 
     catalog = load_plugins()
     for path in sorted((ROOT / "examples/manifests").glob("*.json")):

@@ -47,7 +47,7 @@ from spatial_etl.models.ledger import (
     RunDocument,
     new_asset_id,
 )
-from spatial_etl.registry import PluginInfo
+from spatial_etl.plugins.registry import PluginInfo
 from support import World, manifest, raster_file
 from tcp_proxy import TcpProxy
 
@@ -447,7 +447,7 @@ def test_a_child_run_on_the_shared_world_is_killed_between_upload_and_commit(
         "world": world_payload(shared_world, shared_ledger),
         "manifest": manifest("scene_1", "ingest_satellite_raster", [raster_file(path)]),
         "run_id": "r1",
-        "holds": [{"at": "spatial_etl.ledger:Ledger.commit_asset", "name": "uploaded"}],
+        "holds": [{"at": "spatial_etl.backends.ledger:Ledger.commit_asset", "name": "uploaded"}],
     }
     child = spawn_child("remote_world:execute_manifest", payload)
     wait_for_checkpoint(child, "uploaded", timeout=120)

@@ -25,8 +25,8 @@ from ledger_server import ledger_unavailable
 from postgis_control import start_postgis, stop_postgis
 from processes import Child, wait_for_checkpoint, wait_for_descendant, wait_until
 from remote_world import world_payload
-from spatial_etl.compute import schema_for_run
-from spatial_etl.intake import (
+from spatial_etl.backends.compute import schema_for_run
+from spatial_etl.run.intake import (
     FAILED,
     PROCESSED,
     RunTicket,
@@ -34,7 +34,7 @@ from spatial_etl.intake import (
     pending_manifests,
     run_batch,
 )
-from spatial_etl.reconcile import reconcile
+from spatial_etl.run.reconcile import reconcile
 from support import World, manifest, raster_file, vector_file
 from tcp_proxy import TcpProxy
 
@@ -176,7 +176,7 @@ def test_sigkill_during_the_export_converges(
     _vector_batch(world, make_vector, "k_export", rows=2_000)
     ticket = _ticket(world, "k_export")
     run_id = f"run-{uuid.uuid4()}"
-    hold = {"at": "spatial_etl.products:export_geoparquet", "name": "export"}
+    hold = {"at": "spatial_etl.run.products:export_geoparquet", "name": "export"}
     child = _start(spawn_child, world, shared_ledger, ticket, run_id, holds=[hold])
     wait_for_checkpoint(child, "export", timeout=120)
     _kill(child)
@@ -192,7 +192,7 @@ def test_sigkill_between_the_upload_and_the_commit_converges_to_one_version(
     _raster_batch(world, make_raster, "k_commit")
     ticket = _ticket(world, "k_commit")
     run_id = f"run-{uuid.uuid4()}"
-    hold = {"at": "spatial_etl.ledger:Ledger.commit_asset", "name": "uploaded"}
+    hold = {"at": "spatial_etl.backends.ledger:Ledger.commit_asset", "name": "uploaded"}
     child = _start(spawn_child, world, shared_ledger, ticket, run_id, holds=[hold])
     wait_for_checkpoint(child, "uploaded", timeout=120)
     _kill(child)
@@ -246,7 +246,11 @@ def test_s3_unreachable_longer_than_the_retries_fails_cleanly_and_converges(
     ticket = _ticket(world, "s3_down")
     run_id = f"run-{uuid.uuid4()}"
     endpoint = urlsplit(os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"])
-    hold = {"at": "spatial_etl.storage:ObjectStore.put_file", "name": "upload", "hold_s": 3}
+    hold = {
+        "at": "spatial_etl.backends.storage:ObjectStore.put_file",
+        "name": "upload",
+        "hold_s": 3,
+    }
     with TcpProxy(endpoint.hostname or "127.0.0.1", endpoint.port or 80) as proxy:
         child = _start(
             spawn_child,
@@ -287,7 +291,7 @@ def test_two_runs_of_one_batch_at_once_publish_one_version(
     _raster_batch(world, make_raster, "twice")
     ticket = _ticket(world, "twice")
     first_id, second_id = f"run-{uuid.uuid4()}", f"run-{uuid.uuid4()}"
-    hold = {"at": "spatial_etl.executor:stage_inputs", "name": "staging", "hold_s": 10}
+    hold = {"at": "spatial_etl.run.executor:stage_inputs", "name": "staging", "hold_s": 10}
     first = _start(spawn_child, world, shared_ledger, ticket, first_id, holds=[hold])
     wait_for_checkpoint(first, "staging", timeout=120)  # the first holds the lease
     # the second run, in this process, while the first is mid-run in its own
@@ -316,7 +320,7 @@ def test_the_ledger_unreachable_mid_run_is_finished_when_it_returns(
     _raster_batch(world, make_raster, "mongo_down")
     ticket = _ticket(world, "mongo_down")
     run_id = f"run-{uuid.uuid4()}"
-    hold = {"at": "spatial_etl.executor:publish", "name": "publish", "hold_s": 3}
+    hold = {"at": "spatial_etl.run.executor:publish", "name": "publish", "hold_s": 3}
     child = _start(spawn_child, world, shared_ledger, ticket, run_id, holds=[hold])
     wait_for_checkpoint(child, "publish", timeout=120)
     with ledger_unavailable(shared_ledger):

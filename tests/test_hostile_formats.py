@@ -27,7 +27,6 @@ from hostile import (
     zip_with_names,
 )
 from spatial_etl import hookimpl
-from spatial_etl.executor import RunReport
 from spatial_etl.models import (
     Accepts,
     ExportFormat,
@@ -37,8 +36,9 @@ from spatial_etl.models import (
     GdalStep,
     Intent,
 )
-from spatial_etl.plugins import load_plugins
-from spatial_etl.registry import PluginInfo
+from spatial_etl.plugins.loading import load_plugins
+from spatial_etl.plugins.registry import PluginInfo
+from spatial_etl.run.executor import RunReport
 from spatial_etl.screening import gdal_config
 from spatial_etl.settings import PluginSettings
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner

@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from spatial_etl.executor import RunReport
+from spatial_etl.run.executor import RunReport
 from spatial_etl.spatial_utils.dbf import read_dbf_header
 from support import World, assert_ledger_valid, manifest, raster_file, vector_file
 

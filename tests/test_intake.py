@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from spatial_etl.executor import execute_run
-from spatial_etl.intake import (
+from spatial_etl.run.executor import execute_run
+from spatial_etl.run.intake import (
     FAILED,
     PROCESSED,
     REJECTED,

@@ -15,9 +15,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from spatial_etl.executor import RunReport
-from spatial_etl.plugins import load_plugins
-from spatial_etl.registry import PluginInfo
+from spatial_etl.plugins.loading import load_plugins
+from spatial_etl.plugins.registry import PluginInfo
+from spatial_etl.run.executor import RunReport
 from spatial_etl.settings import PluginSettings
 from spatial_etl.spatial_utils.rasterinfo import read_raster_info
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner

@@ -15,10 +15,17 @@ from typing import Any
 import pytest
 from invariants import assert_converged
 from pymongo.errors import AutoReconnect
-from spatial_etl import executor, publishing, staging
 from spatial_etl.errors import SettleError, StorageError
-from spatial_etl.intake import FAILED, PROCESSED, RunTicket, examine, pending_manifests, run_batch
-from spatial_etl.reconcile import reconcile
+from spatial_etl.run import executor, publishing, staging
+from spatial_etl.run.intake import (
+    FAILED,
+    PROCESSED,
+    RunTicket,
+    examine,
+    pending_manifests,
+    run_batch,
+)
+from spatial_etl.run.reconcile import reconcile
 from support import World, manifest, raster_file
 
 pytestmark = [pytest.mark.s3, pytest.mark.postgis, pytest.mark.gdal]

@@ -13,14 +13,14 @@ from typing import Any
 
 import mongomock
 import pytest
-from spatial_etl.cli import app, connect
-from spatial_etl.ledger import (
+from spatial_etl.backends.ledger import (
     COLLECTIONS,
     Ledger,
     collection_commands,
     ensure_indexes,
     index_commands,
 )
+from spatial_etl.cli import app, connect
 from spatial_etl.models import Problem
 from spatial_etl.models.ledger import (
     AssetDocument,

@@ -27,7 +27,7 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 from pydantic import SecretStr
-from spatial_etl.compute import DEFAULT_OWNER, PostgisCompute, schema_for_run
+from spatial_etl.backends.compute import DEFAULT_OWNER, PostgisCompute, schema_for_run
 from spatial_etl.errors import ComputeConnectionLostError, ComputeError, SqlStepError
 from spatial_etl.settings import PostgisSettings
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
@@ -160,7 +160,7 @@ def test_refuses_to_drop_other_schemas(compute: PostgisCompute) -> None:
 KILLED_RUN = """
 import os, signal, sys
 from pydantic import SecretStr
-from spatial_etl.compute import PostgisCompute
+from spatial_etl.backends.compute import PostgisCompute
 from spatial_etl.settings import PostgisSettings
 
 engine = PostgisCompute(PostgisSettings(postgis_dsn=SecretStr(sys.argv[1])))
@@ -519,7 +519,7 @@ def test_cleanup_failure_never_replaces_the_run_outcome(
     reported: list[str] = []
     failure = BodyFailedError("the step's own error")
     run_a, run_b = f"a-{uuid.uuid4()}", f"b-{uuid.uuid4()}"
-    caplog.set_level(logging.WARNING, logger="spatial_etl.compute")
+    caplog.set_level(logging.WARNING, logger="spatial_etl.backends.compute")
 
     def runs_whose_cleanup_fails() -> None:
         with engine.run_schema(run_a, on_cleanup_error=reported.append):

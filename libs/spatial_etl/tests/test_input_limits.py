@@ -10,8 +10,8 @@ import pytest
 import spatial_etl_satellite_raster
 import spatial_etl_vector_boundary
 from spatial_etl.errors import InputError, LimitExceededError
-from spatial_etl.inputs import file_size, inspect_input
-from spatial_etl.registry import RegisteredIntent
+from spatial_etl.plugins.registry import RegisteredIntent
+from spatial_etl.run.inputs import file_size, inspect_input
 from spatial_etl.settings import LimitSettings
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
 from spatial_etl.testing import example_manifest, load_plugin

@@ -20,8 +20,7 @@ import mongomock
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
-from spatial_etl.errors import DuplicateAssetError, DuplicateBatchError, LedgerError
-from spatial_etl.ledger import (
+from spatial_etl.backends.ledger import (
     COLLECTIONS,
     Ledger,
     collection_commands,
@@ -30,6 +29,7 @@ from spatial_etl.ledger import (
     init_ledger,
     mongo_json_schema,
 )
+from spatial_etl.errors import DuplicateAssetError, DuplicateBatchError, LedgerError
 from spatial_etl.models import ExportFormat, Problem
 from spatial_etl.models import ledger as ledger_models
 from spatial_etl.models.ledger import (
@@ -42,7 +42,7 @@ from spatial_etl.models.ledger import (
     RunError,
     new_asset_id,
 )
-from spatial_etl.registry import PluginInfo
+from spatial_etl.plugins.registry import PluginInfo
 from spatial_etl.settings import LedgerSettings
 from spatial_etl.testing import mongo_schema_errors
 

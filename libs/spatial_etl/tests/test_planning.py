@@ -24,7 +24,8 @@ from spatial_etl.models import (
     Intent,
     Manifest,
 )
-from spatial_etl.planning import (
+from spatial_etl.plugins.registry import IntentRegistry, RegisteredIntent
+from spatial_etl.run.planning import (
     InputBinding,
     Plan,
     PlannedExport,
@@ -33,7 +34,6 @@ from spatial_etl.planning import (
     RunValues,
     resolve_plan,
 )
-from spatial_etl.registry import IntentRegistry, RegisteredIntent
 from spatial_etl.testing import example_manifest, example_run, load_plugin
 
 HOSTILE = 'x"; DROP TABLE y; --'

@@ -9,9 +9,9 @@ from importlib.metadata import EntryPoint, version
 from pathlib import Path
 
 import pytest
-from spatial_etl import plugins as host
 from spatial_etl.errors import IntentConflictError, PluginLoadError, UnknownIntentError
-from spatial_etl.plugins import load_plugins
+from spatial_etl.plugins import loading as host
+from spatial_etl.plugins.loading import load_plugins
 from spatial_etl.settings import PluginSettings
 
 INTENT_TEMPLATE = """
@@ -223,7 +223,7 @@ def test_unknown_intent_lists_the_registered_ones() -> None:
 
 def test_importing_the_core_loads_no_plugin_and_reads_no_setting() -> None:
     code = (
-        "import sys, spatial_etl, spatial_etl.plugins, spatial_etl.cli, spatial_etl.testing;"
+        "import sys, spatial_etl, spatial_etl.plugins.loading, spatial_etl.cli, spatial_etl.testing;"
         "print(sorted(m for m in sys.modules if m.startswith('spatial_etl_')))"
     )
     env = {"SPATIAL_ETL_PLUGINS": "{not valid", "PATH": "/usr/bin:/bin"}

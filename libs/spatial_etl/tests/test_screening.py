@@ -26,7 +26,8 @@ from spatial_etl.errors import (
 )
 from spatial_etl.models import Accepts, FileType, GeometryKind
 from spatial_etl.models.manifest import ManifestFile
-from spatial_etl.registry import RegisteredIntent
+from spatial_etl.plugins.registry import RegisteredIntent
+from spatial_etl.run.staging import StagedInput
 from spatial_etl.screening import (
     Detected,
     check_declared_format,
@@ -41,7 +42,6 @@ from spatial_etl.screening import (
 from spatial_etl.settings import ArchiveSettings
 from spatial_etl.spatial_utils.rasterinfo import read_raster_info
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
-from spatial_etl.staging import StagedInput
 from spatial_etl.testing import load_plugin
 
 LABEL = "files[0] s3://landing-zone/b/scene.tif"

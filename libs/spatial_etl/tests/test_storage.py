@@ -16,6 +16,7 @@ from uuid import uuid4
 
 import pytest
 from pydantic import SecretStr
+from spatial_etl.backends.storage import CONTENT_HASH_KEY, MIB, ObjectStore
 from spatial_etl.errors import (
     InvalidMetadataError,
     ObjectIntegrityError,
@@ -24,7 +25,6 @@ from spatial_etl.errors import (
 )
 from spatial_etl.settings import StorageSettings
 from spatial_etl.spatial_utils import SubprocessGdalRunner, read_raster_info
-from spatial_etl.storage import CONTENT_HASH_KEY, MIB, ObjectStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
@@ -456,7 +456,7 @@ def test_half_configured_credentials_are_refused(monkeypatch: pytest.MonkeyPatch
 
 
 def test_importing_reads_no_environment() -> None:
-    code = "import spatial_etl.storage"
+    code = "import spatial_etl.backends.storage"
     env = {**os.environ, "SPATIAL_ETL_S3_MULTIPART_THRESHOLD_MB": "not a number"}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False

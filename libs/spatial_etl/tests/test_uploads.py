@@ -17,14 +17,15 @@ from uuid import uuid4
 
 import pytest
 from pydantic import SecretStr
+from spatial_etl.backends.storage import CONTENT_HASH_KEY, ObjectStore, StoredObject
 from spatial_etl.cli import app, connect
 from spatial_etl.errors import StorageError, UploadError
 from spatial_etl.models import FileType, Problem
-from spatial_etl.plugins import load_plugins
-from spatial_etl.registry import IntentCatalog
+from spatial_etl.plugins.loading import load_plugins
+from spatial_etl.plugins.registry import IntentCatalog
+from spatial_etl.run.validation import check_manifest
 from spatial_etl.settings import PluginSettings, StorageSettings
 from spatial_etl.spatial_utils import SubprocessGdalRunner
-from spatial_etl.storage import CONTENT_HASH_KEY, ObjectStore, StoredObject
 from spatial_etl.uploads import (
     EXTENSION_FORMATS,
     FormatOverride,
@@ -37,7 +38,6 @@ from spatial_etl.uploads import (
     scan_directory,
     typed_parameters,
 )
-from spatial_etl.validation import check_manifest
 from typer.testing import CliRunner
 
 runner = CliRunner()

@@ -9,10 +9,10 @@ import pytest
 from spatial_etl import hookimpl
 from spatial_etl.errors import ManifestError
 from spatial_etl.models import Accepts, ExportFormat, ExportStep, FileType, Intent, Problem
-from spatial_etl.plugins import load_plugins, register_plugin
-from spatial_etl.registry import IntentCatalog, IntentRegistry, PluginInfo
+from spatial_etl.plugins.loading import load_plugins, register_plugin
+from spatial_etl.plugins.registry import IntentCatalog, IntentRegistry, PluginInfo
+from spatial_etl.run.validation import ManifestReport, check_manifest, require_valid
 from spatial_etl.settings import PluginSettings
-from spatial_etl.validation import ManifestReport, check_manifest, require_valid
 
 RASTER_INTENT = "ingest_satellite_raster"
 VECTOR_INTENT = "ingest_vector_boundary"

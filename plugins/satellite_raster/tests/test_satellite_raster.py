@@ -19,7 +19,8 @@ import spatial_etl_satellite_raster
 from spatial_etl.errors import PlanError
 from spatial_etl.models import ExportFormat
 from spatial_etl.models.crs import same_crs
-from spatial_etl.planning import (
+from spatial_etl.plugins.registry import RegisteredIntent
+from spatial_etl.run.planning import (
     InputBinding,
     Plan,
     PlannedExport,
@@ -27,7 +28,6 @@ from spatial_etl.planning import (
     RunValues,
     resolve_plan,
 )
-from spatial_etl.registry import RegisteredIntent
 from spatial_etl.spatial_utils import rasterinfo
 from spatial_etl.spatial_utils.rasterinfo import RasterInfo
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner

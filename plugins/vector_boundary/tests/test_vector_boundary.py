@@ -19,7 +19,8 @@ import spatial_etl_vector_boundary
 from psycopg2 import sql
 from spatial_etl.errors import PlanError
 from spatial_etl.models import ExportFormat
-from spatial_etl.planning import (
+from spatial_etl.plugins.registry import RegisteredIntent
+from spatial_etl.run.planning import (
     InputBinding,
     Plan,
     PlannedExport,
@@ -28,7 +29,6 @@ from spatial_etl.planning import (
     RunValues,
     resolve_plan,
 )
-from spatial_etl.registry import RegisteredIntent
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
 from spatial_etl.testing import check_plugin, example_manifest, load_plugin
 from spatial_etl_vector_boundary import BoundaryParameters

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster_support import commit, dagster_world, keys, resources, running_run
-from spatial_etl.intake import FAILED, PROCESSED, REJECTED
+from spatial_etl.run.intake import FAILED, PROCESSED, REJECTED
 from spatial_etl_dagster.job import ingest_job
 from spatial_etl_dagster.sensor import manifest_sensor
 from support import World, manifest, raster_file

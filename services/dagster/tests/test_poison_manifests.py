@@ -13,8 +13,8 @@ import dagster as dg
 import pytest
 from dagster_support import commit, dagster_world, keys, resources
 from invariants import assert_converged
-from spatial_etl.intake import REJECTED, RunTicket, examine, pending_manifests
-from spatial_etl.reconcile import reconcile
+from spatial_etl.run.intake import REJECTED, RunTicket, examine, pending_manifests
+from spatial_etl.run.reconcile import reconcile
 from spatial_etl_dagster.job import ingest_job
 from spatial_etl_dagster.sensor import manifest_sensor
 from support import World, manifest, raster_file

@@ -1,15 +1,15 @@
 """spatial_etl: the core of the spatial ETL platform.
 
-Plain Python with no Dagster import: manifest and intent contracts (:mod:`spatial_etl.models`),
-the plugin host (:mod:`spatial_etl.plugins`), plan resolution (:mod:`spatial_etl.planning`), the
-GDAL runner (:mod:`spatial_etl.spatial_utils`) and the ``spatial-etl`` CLI. Plugins import
-:data:`hookimpl` from here.
+Plain Python with no Dagster import: the contracts (``models``), the plugin host
+(``plugins``), the run's stages (``run``), the services it keeps state in (``backends``), the
+lake's writers (``export``), the screening of hostile inputs (``screening``), the GDAL runner
+(``spatial_utils``) and the ``spatial-etl`` CLI (``cli``). Plugins import from here.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 from spatial_etl.errors import SpatialEtlError
-from spatial_etl.hookspecs import hookimpl
+from spatial_etl.plugins.hookspecs import hookimpl
 
 try:
     __version__ = version("spatial-etl")

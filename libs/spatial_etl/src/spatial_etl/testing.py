@@ -19,9 +19,11 @@ from typing import Any
 from spatial_etl.errors import GdalError, GdalNotFoundError
 from spatial_etl.models.kinds import FileType
 from spatial_etl.models.manifest import Manifest
-from spatial_etl.planning import InputBinding, Plan, RunValues, resolve_plan
-from spatial_etl.plugins import register_plugin
-from spatial_etl.registry import IntentCatalog, PluginInfo, RegisteredIntent
+from spatial_etl.models.plugin import PluginInfo
+from spatial_etl.plugins.loading import register_plugin
+from spatial_etl.plugins.registry import IntentCatalog, RegisteredIntent
+from spatial_etl.run.planning import InputBinding, Plan, RunValues, resolve_plan
+from spatial_etl.run.validation import check_manifest
 from spatial_etl.spatial_utils.runner import (
     PROGRAMS,
     CommandResult,
@@ -29,7 +31,6 @@ from spatial_etl.spatial_utils.runner import (
     redact,
     redact_argv,
 )
-from spatial_etl.validation import check_manifest
 
 __all__ = [
     "FakeGdalRunner",

@@ -4,7 +4,7 @@ Two halves, so that everything that can be wrong is found before a byte is sent:
 
 - :func:`plan_upload` (offline: reads the directory, and GDAL only when the CRS must be read
   from the files) decides which files go where, writes the manifest and validates it with
-  :func:`~spatial_etl.validation.check_manifest`; every problem is reported at once as an
+  :func:`~spatial_etl.run.validation.check_manifest`; every problem is reported at once as an
   :class:`~spatial_etl.errors.UploadError`.
 - :func:`execute_upload` sends the plan: every file under ``<batch_id>/`` in the landing
   bucket, then, only if all of them arrived, ``manifests/<batch_id>.json``. Uploading the
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from spatial_etl.backends.storage import ObjectStore, StoredObject
 from spatial_etl.errors import (
     IntentConflictError,
     SpatialEtlError,
@@ -48,11 +49,10 @@ from spatial_etl.models.landing import (
     parse_landing_path,
 )
 from spatial_etl.models.problems import Problem
-from spatial_etl.registry import IntentCatalog, RegisteredIntent
+from spatial_etl.plugins.registry import IntentCatalog, RegisteredIntent
+from spatial_etl.run.staging import ARCHIVE_SUFFIXES, SHAPEFILE_REQUIRED
+from spatial_etl.run.validation import ManifestReport, check_manifest
 from spatial_etl.spatial_utils import GdalRunner, read_raster_info, read_vector_info
-from spatial_etl.staging import ARCHIVE_SUFFIXES, SHAPEFILE_REQUIRED
-from spatial_etl.storage import ObjectStore, StoredObject
-from spatial_etl.validation import ManifestReport, check_manifest
 
 EXTENSION_FORMATS: Final[Mapping[str, tuple[FileType, str]]] = {
     ".tif": (FileType.RASTER, "GTiff"),

@@ -22,7 +22,7 @@ from spatial_etl.models import (
     Intent,
 )
 from spatial_etl.models.crs import crs_problem
-from spatial_etl.registry import IntentRegistry
+from spatial_etl.plugins.registry import IntentRegistry
 
 __all__ = ["INTENT", "RasterParameters", "Resampling", "register_intents"]
 

@@ -20,7 +20,7 @@ from spatial_etl.models import (
     SqlCheckStep,
     SqlStep,
 )
-from spatial_etl.registry import IntentRegistry
+from spatial_etl.plugins.registry import IntentRegistry
 
 __all__ = ["INTENT", "BoundaryParameters", "register_intents"]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import dagster as dg
 from pydantic import Field
-from spatial_etl.executor import OutputReport, RunReport
-from spatial_etl.intake import ManifestRef, run_batch
+from spatial_etl.run.executor import OutputReport, RunReport
+from spatial_etl.run.intake import ManifestRef, run_batch
 
 from spatial_etl_dagster.platform import build_platform
 from spatial_etl_dagster.resources import (
@@ -45,7 +45,7 @@ def ingest_manifest(  # noqa: PLR0917 - Dagster injects config and resources by 
     postgis: PostGISResource,
     ledger: LedgerResource,
 ) -> Iterator[dg.AssetMaterialization]:
-    """Thin adapter over :func:`spatial_etl.intake.run_batch`.
+    """Thin adapter over :func:`spatial_etl.run.intake.run_batch`.
 
     The core records every outcome; this op reports it. It raises when the run failed, when
     the ledger could not record the outcome, or when settling failed (the reconcile sensor

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from spatial_etl.executor import Platform
-from spatial_etl.plugins import load_plugins
+from spatial_etl.plugins.loading import load_plugins
+from spatial_etl.run.executor import Platform
 
 from spatial_etl_dagster.resources import (
     GDALResource,

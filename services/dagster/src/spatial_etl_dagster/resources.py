@@ -12,11 +12,11 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 from pydantic import Field, SecretStr
-from spatial_etl.compute import DEFAULT_OWNER, PostgisCompute
-from spatial_etl.ledger import Ledger
+from spatial_etl.backends.compute import DEFAULT_OWNER, PostgisCompute
+from spatial_etl.backends.ledger import Ledger
+from spatial_etl.backends.storage import ObjectStore
 from spatial_etl.settings import GdalSettings, LedgerSettings, PostgisSettings, StorageSettings
 from spatial_etl.spatial_utils.runner import GdalRunner, SubprocessGdalRunner
-from spatial_etl.storage import ObjectStore
 
 
 class GDALResource(ConfigurableResource):  # type: ignore[type-arg]  # generic only for typing

@@ -1,6 +1,6 @@
 """The manifest sensor: each tick, examine a bounded page of pending manifests.
 
-A thin adapter over :mod:`spatial_etl.intake`. The cursor records where the listing stopped,
+A thin adapter over :mod:`spatial_etl.run.intake`. The cursor records where the listing stopped,
 so a tick examines at most ``SPATIAL_ETL_SENSOR_MAX_MANIFESTS_PER_TICK`` manifests and the next
 tick continues after them; when the listing is exhausted the cursor wraps to the start. A
 restart resumes from the cursor. Nothing is lost: a manifest leaves the pending listing only
@@ -13,7 +13,8 @@ import json
 
 import dagster as dg
 from dagster._core.storage.tags import RUN_KEY_TAG
-from spatial_etl.intake import (
+from spatial_etl.backends.outages import is_outage
+from spatial_etl.run.intake import (
     Deferred,
     Rejection,
     RunTicket,
@@ -23,8 +24,7 @@ from spatial_etl.intake import (
     fail_unstarted,
     pending_manifests,
 )
-from spatial_etl.outages import is_outage
-from spatial_etl.reconcile import reconcile
+from spatial_etl.run.reconcile import reconcile
 from spatial_etl.settings import IntakeSettings
 
 from spatial_etl_dagster.job import ingest_job
@@ -116,7 +116,7 @@ def reconcile_sensor(
     ledger: LedgerResource,
     postgis: PostGISResource,
 ) -> dg.SkipReason:
-    """One reconciler pass (``spatial_etl.reconcile``); it requests no run."""
+    """One reconciler pass (``spatial_etl.run.reconcile``); it requests no run."""
     platform = build_platform(gdal, minio, ledger, postgis)
     try:
         report = reconcile(platform, is_run_alive=lambda run_id: _alive(context, run_id))

@@ -23,9 +23,9 @@ from rich.markup import escape
 from spatial_etl.cli.output import errors
 
 if TYPE_CHECKING:
-    from spatial_etl.ledger import Ledger
+    from spatial_etl.backends.ledger import Ledger
+    from spatial_etl.backends.storage import ObjectStore
     from spatial_etl.settings import StorageSettings
-    from spatial_etl.storage import ObjectStore
 
 DEFAULT_TIMEOUT_S = 5.0
 """How long a command waits for a reachable MongoDB server (``--timeout``)."""
@@ -55,7 +55,7 @@ def settings(factory: Callable[[], _S]) -> _S:
 
 def open_ledger(timeout_s: float) -> Ledger:
     """The configured ledger (SPATIAL_ETL_MONGODB_*); the client connects on first use."""
-    from spatial_etl.ledger import Ledger  # noqa: PLC0415
+    from spatial_etl.backends.ledger import Ledger  # noqa: PLC0415
     from spatial_etl.settings import LedgerSettings  # noqa: PLC0415
 
     return Ledger.from_settings(settings(LedgerSettings), server_selection_timeout_s=timeout_s)
@@ -63,8 +63,8 @@ def open_ledger(timeout_s: float) -> Ledger:
 
 def open_store(storage: StorageSettings) -> ObjectStore:
     """The configured object store (SPATIAL_ETL_S3_*)."""
+    from spatial_etl.backends.storage import ObjectStore  # noqa: PLC0415
     from spatial_etl.errors import StorageError  # noqa: PLC0415
-    from spatial_etl.storage import ObjectStore  # noqa: PLC0415
 
     try:
         return ObjectStore.from_settings(storage)

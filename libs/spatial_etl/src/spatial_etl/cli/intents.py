@@ -12,7 +12,7 @@ from rich.table import Table
 from spatial_etl.cli.output import catalog, console, errors, print_json, warn_failures
 from spatial_etl.errors import IntentConflictError, UnknownIntentError
 from spatial_etl.models.steps import ExportStep, GdalStep, SqlCheckStep, SqlStep, Step
-from spatial_etl.registry import RegisteredIntent
+from spatial_etl.plugins.registry import RegisteredIntent
 
 app = typer.Typer(help="List and inspect registered intents.", no_args_is_help=True)
 

@@ -31,7 +31,7 @@ def init(
     or later and a user allowed to run create, collMod and createIndex. Exits 2 when MongoDB
     cannot be reached or refuses the credentials.
     """
-    from spatial_etl.ledger import collection_commands, index_commands, init_ledger  # noqa: PLC0415
+    from spatial_etl.backends.ledger import collection_commands, index_commands, init_ledger  # noqa: PLC0415
 
     if dry_run:
         commands, indexes = collection_commands(), index_commands()

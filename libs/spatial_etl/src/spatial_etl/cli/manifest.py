@@ -9,8 +9,8 @@ from rich.markup import escape
 
 from spatial_etl.cli.output import catalog, console, print_json, warn_failures
 from spatial_etl.models.manifest import Manifest
+from spatial_etl.run.validation import check_manifest_file
 from spatial_etl.settings import IntakeSettings
-from spatial_etl.validation import check_manifest_file
 
 app = typer.Typer(help="Validate manifests and show their schema.", no_args_is_help=True)
 

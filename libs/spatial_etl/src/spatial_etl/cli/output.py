@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
-from spatial_etl.plugins import load_plugins
-from spatial_etl.registry import IntentCatalog
+from spatial_etl.plugins.loading import load_plugins
+from spatial_etl.plugins.registry import IntentCatalog
 
 if TYPE_CHECKING:
     from spatial_etl.models.ledger import AssetDocument

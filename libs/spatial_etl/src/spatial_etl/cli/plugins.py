@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from spatial_etl.cli.output import catalog, console, print_json
-from spatial_etl.registry import IntentCatalog
+from spatial_etl.plugins.registry import IntentCatalog
 
 
 def plugins(

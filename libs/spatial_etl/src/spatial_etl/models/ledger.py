@@ -2,9 +2,9 @@
 
 These models are the single source of truth for what the ledger stores: every write validates
 a whole document with them and stores ``model_dump(by_alias=True)`` (Python mode, so dates stay
-``datetime`` and become BSON dates), and :func:`spatial_etl.ledger.mongo_json_schema` derives
-the collections' ``$jsonSchema`` validators from them, so the database refuses what the models
-refuse wherever JSON Schema can say it. Cross-field rules (a committed asset has a commit date)
+``datetime`` and become BSON dates), and the ledger backend derives the collections'
+``$jsonSchema`` validators from them, so the database refuses what the models refuse wherever
+JSON Schema can say it. Cross-field rules (a committed asset has a commit date)
 live in model validators; the database cannot express them.
 
 Conventions:
@@ -43,7 +43,7 @@ from spatial_etl.models.manifest import DATASET_NAME_PATTERN, INTENT_NAME_PATTER
 from spatial_etl.models.problems import Problem
 
 if TYPE_CHECKING:
-    from spatial_etl.registry import PluginInfo
+    from spatial_etl.models.plugin import PluginInfo
 
 SHA256_PATTERN: Final = r"^[0-9a-f]{64}$"
 """A SHA-256 digest as lower-case hex, the form S3's ``content_hash`` metadata carries."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Final
 
 from spatial_etl.models.drivers import REFERENCING_DRIVERS
-from spatial_etl.registry import RegisteredIntent
+from spatial_etl.plugins.registry import RegisteredIntent
 
 CLOSED_ENDPOINT: Final = "127.0.0.1:9"
 """The discard port on loopback: nothing listens there, so a connection is refused at once."""

@@ -15,7 +15,8 @@ from typing import Final
 
 from spatial_etl.errors import FormatMismatchError, UnsafeArchiveError
 from spatial_etl.models.drivers import open_drivers
-from spatial_etl.registry import RegisteredIntent
+from spatial_etl.plugins.registry import RegisteredIntent
+from spatial_etl.run.staging import StagedInput
 from spatial_etl.screening.archives import check_zip
 from spatial_etl.screening.formats import (
     HEAD_BYTES,
@@ -31,7 +32,6 @@ from spatial_etl.settings import ArchiveSettings
 from spatial_etl.spatial_utils.rasterinfo import read_raster_info
 from spatial_etl.spatial_utils.runner import GdalRunner
 from spatial_etl.spatial_utils.vectorinfo import read_vector_info
-from spatial_etl.staging import StagedInput
 
 VSIZIP: Final = "/vsizip/"
 SHAPEFILE: Final = "ESRI Shapefile"

@@ -39,7 +39,7 @@ import psycopg2
 from moto.server import ThreadedMotoServer
 from pydantic import Field
 from pymongo.database import Database
-from spatial_etl.ledger import Ledger, ensure_indexes
+from spatial_etl.backends.ledger import Ledger, ensure_indexes
 
 from spatial_etl_dagster.resources import LedgerResource
 

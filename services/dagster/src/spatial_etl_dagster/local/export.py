@@ -27,8 +27,8 @@ from typing import Any, Final
 
 from bson import json_util
 from pymongo.database import Database
-from spatial_etl.ledger import COLLECTIONS
-from spatial_etl.storage import ObjectStore
+from spatial_etl.backends.ledger import COLLECTIONS
+from spatial_etl.backends.storage import ObjectStore
 
 MARKER: Final = ".spatial-etl-local-run"
 """File that marks a directory as the output of a local run (and so replaceable by the next)."""

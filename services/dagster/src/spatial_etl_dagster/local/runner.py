@@ -28,12 +28,12 @@ from typing import Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
 
 import dagster as dg
-from spatial_etl.intake import FAILED, PENDING, PROCESSED, REJECTED, pending_manifests
+from spatial_etl.backends.storage import ObjectStore
 from spatial_etl.models.landing import LANDING_BUCKET, MANIFESTS_PREFIX
 from spatial_etl.models.manifest import parse_json_object
-from spatial_etl.reconcile import reconcile
+from spatial_etl.run.intake import FAILED, PENDING, PROCESSED, REJECTED, pending_manifests
+from spatial_etl.run.reconcile import reconcile
 from spatial_etl.settings import GdalSettings
-from spatial_etl.storage import ObjectStore
 
 from spatial_etl_dagster.job import ingest_job
 from spatial_etl_dagster.local.embedded import (

@@ -30,10 +30,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from spatial_etl.executor import Platform
-from spatial_etl.intake import ManifestRef, settle_recorded
 from spatial_etl.models.ledger import AssetDocument, BatchDocument, RunError
-from spatial_etl.workdirs import process_exists, remove_dead_workdirs
+from spatial_etl.run.executor import Platform
+from spatial_etl.run.intake import ManifestRef, settle_recorded
+from spatial_etl.run.workdirs import process_exists, remove_dead_workdirs
 
 logger = logging.getLogger(__name__)
 

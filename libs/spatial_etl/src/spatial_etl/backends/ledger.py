@@ -3,7 +3,7 @@
 The documents are defined once, by the Pydantic models of :mod:`spatial_etl.models.ledger`.
 This module derives everything MongoDB needs from them and keeps writes honest:
 
-- :func:`spatial_etl.mongo_schema.mongo_json_schema` translates a model's JSON Schema into
+- :func:`spatial_etl.backends.mongo_schema.mongo_json_schema` translates a model's JSON Schema into
   MongoDB's ``$jsonSchema`` dialect, so the database validator and the models cannot drift.
 - :func:`collection_commands` builds the exact ``create``/``collMod`` commands (pure, hence
   testable without a server); :func:`init_ledger` sends them and creates the indexes.
@@ -27,6 +27,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from spatial_etl.backends.mongo_schema import mongo_json_schema
 from spatial_etl.errors import (
     BatchBusyError,
     DuplicateAssetError,
@@ -44,7 +45,6 @@ from spatial_etl.models.ledger import (
     RunError,
 )
 from spatial_etl.models.problems import Problem
-from spatial_etl.mongo_schema import mongo_json_schema
 from spatial_etl.settings import LedgerSettings
 
 Document = dict[str, Any]

@@ -23,10 +23,10 @@ from psycopg2 import sql
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from spatial_etl import __version__
-from spatial_etl.compute import PostgisCompute, RunSchema
+from spatial_etl.backends.compute import PostgisCompute, RunSchema
+from spatial_etl.backends.ledger import Ledger
+from spatial_etl.backends.storage import ObjectStore
 from spatial_etl.errors import BatchBusyError, InputError, LedgerError, SpatialEtlError
-from spatial_etl.inputs import inspect_input
-from spatial_etl.ledger import Ledger
 from spatial_etl.models.ledger import (
     AssetDocument,
     InputRecord,
@@ -36,17 +36,17 @@ from spatial_etl.models.ledger import (
     WorkerRecord,
 )
 from spatial_etl.models.manifest import Manifest
-from spatial_etl.planning import InputBinding, RunValues, resolve_plan
-from spatial_etl.products import Product, run_raster_plan, run_vector_plan, safe_name
-from spatial_etl.publishing import PublishContext, publish, record_duplicate
-from spatial_etl.registry import IntentCatalog, RegisteredIntent
+from spatial_etl.plugins.registry import IntentCatalog, RegisteredIntent
+from spatial_etl.run.inputs import inspect_input
+from spatial_etl.run.planning import InputBinding, RunValues, resolve_plan
+from spatial_etl.run.products import Product, run_raster_plan, run_vector_plan, safe_name
+from spatial_etl.run.publishing import PublishContext, publish, record_duplicate
+from spatial_etl.run.staging import StagedInput, stage_inputs
+from spatial_etl.run.validation import parameter_problems
+from spatial_etl.run.workdirs import run_workdir
 from spatial_etl.screening import gdal_config, screen_input
 from spatial_etl.settings import ArchiveSettings
 from spatial_etl.spatial_utils.runner import CommandResult, GdalRunner
-from spatial_etl.staging import StagedInput, stage_inputs
-from spatial_etl.storage import ObjectStore
-from spatial_etl.validation import parameter_problems
-from spatial_etl.workdirs import run_workdir
 
 logger = logging.getLogger(__name__)
 

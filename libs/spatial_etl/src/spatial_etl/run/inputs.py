@@ -23,7 +23,7 @@ from spatial_etl.errors import InputError, LimitExceededError
 from spatial_etl.models.crs import describe_crs, same_crs
 from spatial_etl.models.kinds import FileType
 from spatial_etl.models.manifest import ManifestFile
-from spatial_etl.registry import RegisteredIntent
+from spatial_etl.plugins.registry import RegisteredIntent
 from spatial_etl.settings import LimitSettings
 from spatial_etl.spatial_utils.dbf import check_shapefile_attributes
 from spatial_etl.spatial_utils.rasterinfo import RasterInfo, read_raster_info

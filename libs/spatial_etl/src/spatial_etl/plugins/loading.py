@@ -14,9 +14,10 @@ from typing import Literal
 
 import pluggy
 
-from spatial_etl import hookspecs
 from spatial_etl.errors import PluginLoadError
-from spatial_etl.registry import IntentCatalog, IntentRegistry, PluginFailure, PluginInfo
+from spatial_etl.models.plugin import PluginInfo
+from spatial_etl.plugins import hookspecs
+from spatial_etl.plugins.registry import IntentCatalog, IntentRegistry, PluginFailure
 from spatial_etl.settings import PluginSettings
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME

@@ -15,16 +15,16 @@ from psycopg2 import sql
 from pydantic import BaseModel, ConfigDict
 from pyproj import CRS, Transformer
 
-from spatial_etl.compute import PostgisCompute, RunSchema
+from spatial_etl.backends.compute import PostgisCompute, RunSchema
 from spatial_etl.errors import SpatialEtlError, StepError
 from spatial_etl.export.cog import write_cog
 from spatial_etl.export.geoparquet import export_geoparquet
-from spatial_etl.inputs import InputInspection
 from spatial_etl.models.crs import describe_crs
 from spatial_etl.models.drivers import open_drivers
 from spatial_etl.models.ledger import ColumnInfo, RasterFacts
 from spatial_etl.models.steps import ExportFormat
-from spatial_etl.planning import Plan, PlannedGdal, PlannedSql
+from spatial_etl.run.inputs import InputInspection
+from spatial_etl.run.planning import Plan, PlannedGdal, PlannedSql
 from spatial_etl.spatial_utils.runner import GdalRunner
 
 _MISSING_SAMPLE = 20

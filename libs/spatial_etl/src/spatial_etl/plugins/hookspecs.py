@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from spatial_etl.registry import IntentRegistry
+    from spatial_etl.plugins.registry import IntentRegistry
 
 PROJECT_NAME = "spatial_etl"
 """The pluggy project name, which is also the entry-point group plugins register under."""

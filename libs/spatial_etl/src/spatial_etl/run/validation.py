@@ -17,8 +17,9 @@ from spatial_etl.errors import IntentConflictError, ManifestError, UnknownIntent
 from spatial_etl.models.drivers import FILE_DRIVERS
 from spatial_etl.models.kinds import FileType
 from spatial_etl.models.manifest import Manifest, parse_json_object
+from spatial_etl.models.plugin import PluginInfo
 from spatial_etl.models.problems import Problem, problems_from_validation
-from spatial_etl.registry import IntentCatalog, PluginInfo, RegisteredIntent
+from spatial_etl.plugins.registry import IntentCatalog, RegisteredIntent
 
 FILE_TYPES: Final = frozenset(kind.value for kind in FileType)
 MAX_FILES: Final = 10_000

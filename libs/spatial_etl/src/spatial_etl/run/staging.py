@@ -23,11 +23,11 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict
 
+from spatial_etl.backends.storage import ObjectStore, StoredObject
 from spatial_etl.errors import InputError, ObjectNotFoundError, StagingSpaceError
 from spatial_etl.models.ledger import InputRecord
 from spatial_etl.models.manifest import Manifest, ManifestFile
 from spatial_etl.settings import LimitSettings
-from spatial_etl.storage import ObjectStore, StoredObject
 
 ARCHIVE_SUFFIXES: Final = (".zip", ".shz")
 SHAPEFILE_REQUIRED: Final = (".shx", ".dbf")

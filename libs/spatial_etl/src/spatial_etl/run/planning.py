@@ -19,6 +19,7 @@ from spatial_etl.errors import PlanError
 from spatial_etl.models.drivers import open_drivers
 from spatial_etl.models.manifest import Manifest, ManifestFile
 from spatial_etl.models.placeholders import PARAMS_PREFIX, PLACEHOLDERS, SqlRole, template_fields
+from spatial_etl.models.plugin import PluginInfo
 from spatial_etl.models.steps import (
     ExportFormat,
     ExportStep,
@@ -27,7 +28,7 @@ from spatial_etl.models.steps import (
     SqlCheckStep,
     SqlStep,
 )
-from spatial_etl.registry import PluginInfo, RegisteredIntent
+from spatial_etl.plugins.registry import RegisteredIntent
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 

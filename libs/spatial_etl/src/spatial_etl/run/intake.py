@@ -32,6 +32,9 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 
+from spatial_etl.backends.ledger import Ledger
+from spatial_etl.backends.outages import is_outage
+from spatial_etl.backends.storage import ObjectStore
 from spatial_etl.errors import (
     DuplicateBatchError,
     LedgerError,
@@ -40,16 +43,13 @@ from spatial_etl.errors import (
     SettleError,
     StaleManifestError,
 )
-from spatial_etl.executor import Platform, RunReport, execute_run
-from spatial_etl.ledger import Ledger
 from spatial_etl.models.landing import MANIFESTS_PREFIX
 from spatial_etl.models.ledger import BatchDocument, RunError
 from spatial_etl.models.manifest import Manifest, parse_json_object
+from spatial_etl.models.plugin import PluginInfo
 from spatial_etl.models.problems import Problem
-from spatial_etl.outages import is_outage
-from spatial_etl.registry import PluginInfo
-from spatial_etl.storage import ObjectStore
-from spatial_etl.validation import MAX_FILES, ManifestReport, check_manifest
+from spatial_etl.run.executor import Platform, RunReport, execute_run
+from spatial_etl.run.validation import MAX_FILES, ManifestReport, check_manifest
 
 PENDING: Final = f"{MANIFESTS_PREFIX}/"
 PROCESSED: Final = f"{MANIFESTS_PREFIX}/processed/"

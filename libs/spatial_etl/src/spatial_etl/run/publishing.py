@@ -21,8 +21,9 @@ from typing import Final
 
 from pydantic import JsonValue
 
+from spatial_etl.backends.ledger import Ledger
+from spatial_etl.backends.storage import ObjectStore
 from spatial_etl.errors import DuplicateAssetError, PublishError, SpatialEtlError
-from spatial_etl.ledger import Ledger
 from spatial_etl.models.extent import normalize_wgs84_bbox
 from spatial_etl.models.ledger import (
     AssetDocument,
@@ -35,8 +36,7 @@ from spatial_etl.models.ledger import (
     new_asset_id,
 )
 from spatial_etl.models.steps import ExportFormat
-from spatial_etl.products import Product
-from spatial_etl.storage import ObjectStore
+from spatial_etl.run.products import Product
 
 _SUFFIX: Final = {ExportFormat.GEOPARQUET: ".parquet", ExportFormat.COG: ".tif"}
 _CONTENT_TYPE: Final = {
