@@ -1,7 +1,20 @@
-"""Exceptions raised by the core library.
+"""Exceptions raised by the core library, grouped by what a caller does about them.
 
-Every error the core raises derives from :class:`SpatialEtlError`, so an adapter (the Dagster
-job, the CLI) can catch the platform's failures apart from programming errors.
+Every error the core raises derives from :class:`SpatialEtlError`, which carries the ``step``
+and ``file`` it concerns when they are known, so an adapter (the Dagster job, the CLI, the
+ledger's run record) reports them without guessing. Below the root, three bases say whose
+move it is:
+
+- :class:`BadInputError` (also a ``ValueError``): the user's manifest, parameters or files are
+  wrong; retrying cannot help, a corrected upload can.
+- :class:`PluginFaultError`: an installed plugin declares something the platform cannot use;
+  its author (or the operator, by blocking it) must act.
+- :class:`ServiceError`: a backend (object store, PostGIS, ledger) refused or failed an
+  operation; :class:`ServiceUnavailableError` (also a ``ConnectionError``) marks the outages
+  that pass by themselves, so the work is deferred and retried.
+
+The rest describe a stage of the work that failed (a GDAL program, an export, a publish); the
+run that raised them records them as its failure.
 """
 
 from __future__ import annotations
@@ -10,10 +23,45 @@ from collections.abc import Sequence
 
 
 class SpatialEtlError(Exception):
-    """Root of every error raised by the spatial ETL core."""
+    """Root of every error raised by the spatial ETL core.
+
+    ``step`` names the plan step and ``file`` the manifest file the error concerns, or ``None``
+    when it concerns neither (a manifest, a service). Both are keyword-only so subclasses keep
+    their own positional signatures.
+    """
+
+    def __init__(self, *args: object, step: str | None = None, file: str | None = None) -> None:
+        super().__init__(*args)
+        self.step = step
+        self.file = file
 
 
-class ManifestError(SpatialEtlError):
+class BadInputError(SpatialEtlError, ValueError):
+    """The user's manifest, parameters or files cannot be processed as given.
+
+    Retrying the same upload fails the same way; the message says what to correct.
+    """
+
+
+class PluginFaultError(SpatialEtlError):
+    """An installed plugin declares something the platform cannot use, or fails to load."""
+
+
+class ServiceError(SpatialEtlError):
+    """A backend service (object store, PostGIS, ledger) refused or failed an operation."""
+
+
+class ServiceUnavailableError(ServiceError, ConnectionError):
+    """A backend could not be reached or answered too slowly: an outage, nobody's fault.
+
+    Work that meets it is deferred and tried again rather than recorded as failed.
+    """
+
+
+# --- bad user input ------------------------------------------------------------------------
+
+
+class ManifestError(BadInputError):
     """A manifest could not be read or does not satisfy the ingestion contract.
 
     ``problems`` lists every problem found, each with its location, so that a user can fix
@@ -25,15 +73,7 @@ class ManifestError(SpatialEtlError):
         self.problems = list(problems)
 
 
-class IntentDeclarationError(SpatialEtlError):
-    """A plugin declared an intent that cannot be executed (bad step, unknown placeholder, ...)."""
-
-
-class DuplicateIntentError(SpatialEtlError):
-    """An intent name was registered twice; the message names both claimants."""
-
-
-class UnknownIntentError(SpatialEtlError):
+class UnknownIntentError(BadInputError, LookupError):
     """No loaded plugin registered the requested intent.
 
     ``known`` holds the registered intent names, for the error report.
@@ -46,100 +86,16 @@ class UnknownIntentError(SpatialEtlError):
         self.known = sorted(known)
 
 
-class IntentConflictError(SpatialEtlError):
-    """Two plugins claim the same intent, so neither can be trusted to serve it."""
-
-
-class PluginLoadError(SpatialEtlError):
-    """Raised in strict loading when a plugin failed to import or to register."""
-
-
-class PlanError(SpatialEtlError):
+class PlanError(BadInputError):
     """A plan could not be resolved for a manifest (missing value, bad parameter, ...)."""
 
 
-class GdalError(SpatialEtlError):
-    """Root of the errors raised while running or reading GDAL command-line tools."""
-
-
-class GdalNotFoundError(GdalError):
-    """A GDAL program is not installed or not on the configured path."""
-
-
-class GdalCommandError(GdalError):
-    """A GDAL program exited with a non-zero status.
-
-    Carries the argument list, the exit status and the tail of stderr, which is also the
-    message, because that tail is what tells a user what went wrong.
-    """
-
-    def __init__(self, argv: Sequence[str], returncode: int, stderr_tail: str) -> None:
-        self.argv = list(argv)
-        self.returncode = returncode
-        self.stderr_tail = stderr_tail
-        detail = stderr_tail.strip() or "(no output on stderr)"
-        super().__init__(f"{argv[0]} exited with status {returncode}: {detail}")
-
-
-class GdalTimeoutError(GdalError):
-    """A GDAL program ran longer than its timeout and was killed."""
-
-    def __init__(self, argv: Sequence[str], timeout_s: float, stderr_tail: str) -> None:
-        self.argv = list(argv)
-        self.timeout_s = timeout_s
-        self.stderr_tail = stderr_tail
-        detail = f"; last output: {stderr_tail.strip()}" if stderr_tail.strip() else ""
-        super().__init__(f"{argv[0]} was killed after {timeout_s:g} s{detail}")
-
-
-# --- hostile inputs: containment and resource limits ---------------------------------------
-
-
-class GdalSandboxError(GdalError):
-    """GDAL cannot be started contained (``setpriv``/``prlimit`` of util-linux missing).
-
-    The runner refuses to start GDAL uncontained rather than degrade silently.
-    """
-
-
-class GdalResourceLimitError(GdalCommandError):
-    """A GDAL program was stopped by an OS limit (CPU time, address space) set by the runner.
-
-    ``limit`` says which limit and its value, ``setting`` names the variable that raises it.
-    """
-
-    def __init__(
-        self,
-        argv: Sequence[str],
-        returncode: int,
-        stderr_tail: str,
-        *,
-        limit: str,
-        setting: str,
-    ) -> None:
-        super().__init__(argv, returncode, stderr_tail)
-        self.limit = limit
-        self.setting = setting
-        detail = stderr_tail.strip() or "(no output on stderr)"
-        self.args = (
-            f"{argv[0]} was stopped by the {limit} (raise {setting} if the input is "
-            f"legitimate); status {returncode}: {detail}",
-        )
-
-
-class GdalOutputError(GdalError):
-    """A GDAL program's output could not be understood (unexpected JSON or text)."""
-
-
-class InputError(SpatialEtlError):
+class InputError(BadInputError):
     """An input file contradicts its manifest entry or what the intent accepts.
 
     Raised for a CRS that differs from the manifest's, a geometry kind the intent does not
     accept, or a layer that cannot be chosen; the message names the file.
     """
-
-
-# --- hostile inputs: limits and attribute checks ---------------------------------------------
 
 
 class LimitExceededError(InputError):
@@ -203,49 +159,46 @@ class UnsafeGeoPackageError(UnsafeInputError):
     """A GeoPackage/SQLite input holds views, foreign triggers or virtual tables, or is no GPKG."""
 
 
-class ComputeError(SpatialEtlError):
-    """The PostGIS compute database refused or failed an operation (connection, schema)."""
+class UploadError(BadInputError):
+    """A local directory cannot be uploaded as a batch, or its batch cannot be committed.
 
-
-class SqlStepError(ComputeError):
-    """A plan's SQL statement failed; carries the step name and PostgreSQL's message."""
-
-    def __init__(self, step: str, message: str) -> None:
-        super().__init__(f"SQL step {step!r} failed: {message}")
-        self.step = step
-        self.pg_message = message
-
-
-class ComputeConnectionLostError(SqlStepError):
-    """The connection to PostGIS died while a SQL step ran (server restart, network loss).
-
-    Whether the step's statement took effect is unknown, so it is not retried: the run fails
-    with this error, which names the step and carries PostgreSQL's or libpq's message.
+    ``problems`` lists every problem found before anything was sent (unknown file types,
+    missing shapefile sidecars, an invalid generated manifest...), each located by the file's
+    path relative to the directory or by the manifest field.
     """
 
-    def __init__(self, step: str, message: str) -> None:
-        super().__init__(step, message)
-        self.args = (f"connection to PostGIS lost during step {step!r}: {message}",)
+    def __init__(self, message: str, problems: Sequence[object] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
 
 
-class CogValidationError(SpatialEtlError):
-    """A file meant for the lake is not a valid Cloud-Optimized GeoTIFF; lists every problem."""
-
-    def __init__(self, path: object, problems: list[str]) -> None:
-        super().__init__(f"{path} is not a valid COG: " + "; ".join(problems))
-        self.problems = problems
+class StaleManifestError(BadInputError):
+    """A run was asked for a manifest version that has since been replaced in the landing zone."""
 
 
-class ExportError(SpatialEtlError):
-    """A PostGIS table could not be exported to GeoParquet.
-
-    The message names ``schema.table`` and the cause (PostgreSQL's, ADBC's or Arrow's own text,
-    or the rule the table breaks: an unsupported geometry type, mixed SRIDs...). No partial
-    file is left behind when it is raised.
-    """
+# --- plugin faults -------------------------------------------------------------------------
 
 
-class StorageError(SpatialEtlError):
+class IntentDeclarationError(PluginFaultError):
+    """A plugin declared an intent that cannot be executed (bad step, unknown placeholder, ...)."""
+
+
+class DuplicateIntentError(PluginFaultError):
+    """An intent name was registered twice; the message names both claimants."""
+
+
+class IntentConflictError(PluginFaultError):
+    """Two plugins claim the same intent, so neither can be trusted to serve it."""
+
+
+class PluginLoadError(PluginFaultError):
+    """Raised in strict loading when a plugin failed to import or to register."""
+
+
+# --- backend services ----------------------------------------------------------------------
+
+
+class StorageError(ServiceError):
     """An object-store (S3) operation failed or was refused.
 
     The message names the object (``s3://bucket/key``) and S3's error code, the two facts that
@@ -292,7 +245,39 @@ class InvalidMetadataError(StorageError):
     """
 
 
-class LedgerError(SpatialEtlError):
+class StorageUnavailableError(StorageError, ServiceUnavailableError):
+    """S3 did not answer, or answered with a transient code (503 SlowDown, 500...)."""
+
+
+class ComputeError(ServiceError):
+    """The PostGIS compute database refused or failed an operation (connection, schema)."""
+
+
+class ComputeUnavailableError(ComputeError, ServiceUnavailableError):
+    """No connection to PostGIS could be made within its retry window."""
+
+
+class SqlStepError(ComputeError):
+    """A plan's SQL statement failed; carries the step name and PostgreSQL's message."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"SQL step {step!r} failed: {message}", step=step)
+        self.pg_message = message
+
+
+class ComputeConnectionLostError(SqlStepError):
+    """The connection to PostGIS died while a SQL step ran (server restart, network loss).
+
+    Whether the step's statement took effect is unknown, so it is not retried: the run fails
+    with this error, which names the step and carries PostgreSQL's or libpq's message.
+    """
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(step, message)
+        self.args = (f"connection to PostGIS lost during step {step!r}: {message}",)
+
+
+class LedgerError(ServiceError):
     """The MongoDB ledger refused an operation: a missing document or a forbidden transition.
 
     Committing an asset that is not pending, finishing a run twice, or updating a batch that
@@ -334,6 +319,82 @@ class BatchBusyError(LedgerError):
         self.holder = holder
 
 
+# --- GDAL programs -------------------------------------------------------------------------
+
+
+class GdalError(SpatialEtlError):
+    """Root of the errors raised while running or reading GDAL command-line tools."""
+
+
+class GdalNotFoundError(GdalError, FileNotFoundError):
+    """A GDAL program is not installed or not on the configured path."""
+
+
+class GdalCommandError(GdalError):
+    """A GDAL program exited with a non-zero status.
+
+    Carries the argument list, the exit status and the tail of stderr, which is also the
+    message, because that tail is what tells a user what went wrong.
+    """
+
+    def __init__(self, argv: Sequence[str], returncode: int, stderr_tail: str) -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        detail = stderr_tail.strip() or "(no output on stderr)"
+        super().__init__(f"{argv[0]} exited with status {returncode}: {detail}")
+
+
+class GdalTimeoutError(GdalError, TimeoutError):
+    """A GDAL program ran longer than its timeout and was killed."""
+
+    def __init__(self, argv: Sequence[str], timeout_s: float, stderr_tail: str) -> None:
+        self.argv = list(argv)
+        self.timeout_s = timeout_s
+        self.stderr_tail = stderr_tail
+        detail = f"; last output: {stderr_tail.strip()}" if stderr_tail.strip() else ""
+        super().__init__(f"{argv[0]} was killed after {timeout_s:g} s{detail}")
+
+
+class GdalSandboxError(GdalError):
+    """GDAL cannot be started contained (``setpriv``/``prlimit`` of util-linux missing).
+
+    The runner refuses to start GDAL uncontained rather than degrade silently.
+    """
+
+
+class GdalResourceLimitError(GdalCommandError):
+    """A GDAL program was stopped by an OS limit (CPU time, address space) set by the runner.
+
+    ``limit`` says which limit and its value, ``setting`` names the variable that raises it.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        returncode: int,
+        stderr_tail: str,
+        *,
+        limit: str,
+        setting: str,
+    ) -> None:
+        super().__init__(argv, returncode, stderr_tail)
+        self.limit = limit
+        self.setting = setting
+        detail = stderr_tail.strip() or "(no output on stderr)"
+        self.args = (
+            f"{argv[0]} was stopped by the {limit} (raise {setting} if the input is "
+            f"legitimate); status {returncode}: {detail}",
+        )
+
+
+class GdalOutputError(GdalError):
+    """A GDAL program's output could not be understood (unexpected JSON or text)."""
+
+
+# --- stages of a run ------------------------------------------------------------------------
+
+
 class StepError(SpatialEtlError):
     """A step of a run failed; names the step and the input file, and says why.
 
@@ -343,18 +404,30 @@ class StepError(SpatialEtlError):
 
     def __init__(self, step: str, file: str | None, message: str) -> None:
         where = f" on {file}" if file else ""
-        super().__init__(f"step {step!r} failed{where}: {message}")
-        self.step = step
-        self.file = file
+        super().__init__(f"step {step!r} failed{where}: {message}", step=step, file=file)
+        self.step: str = step
         self.reason = message
+
+
+class ExportError(SpatialEtlError):
+    """A PostGIS table could not be exported to GeoParquet.
+
+    The message names ``schema.table`` and the cause (PostgreSQL's, ADBC's or Arrow's own text,
+    or the rule the table breaks: an unsupported geometry type, mixed SRIDs...). No partial
+    file is left behind when it is raised.
+    """
+
+
+class CogValidationError(SpatialEtlError):
+    """A file meant for the lake is not a valid Cloud-Optimized GeoTIFF; lists every problem."""
+
+    def __init__(self, path: object, problems: list[str]) -> None:
+        super().__init__(f"{path} is not a valid COG: " + "; ".join(problems))
+        self.problems = problems
 
 
 class PublishError(SpatialEtlError):
     """An output could not be published; its object was removed and its document marked failed."""
-
-
-class StaleManifestError(SpatialEtlError):
-    """A run was asked for a manifest version that has since been replaced in the landing zone."""
 
 
 class SettleError(SpatialEtlError):
@@ -363,16 +436,3 @@ class SettleError(SpatialEtlError):
     The run itself is recorded; every settling step is idempotent, and the next sensor tick or
     the reconciler finishes what this one could not.
     """
-
-
-class UploadError(SpatialEtlError):
-    """A local directory cannot be uploaded as a batch, or its batch cannot be committed.
-
-    ``problems`` lists every problem found before anything was sent (unknown file types,
-    missing shapefile sidecars, an invalid generated manifest...), each located by the file's
-    path relative to the directory or by the manifest field.
-    """
-
-    def __init__(self, message: str, problems: Sequence[object] = ()) -> None:
-        super().__init__(message)
-        self.problems = list(problems)

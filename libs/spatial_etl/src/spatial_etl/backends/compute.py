@@ -37,7 +37,12 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from spatial_etl.errors import ComputeConnectionLostError, ComputeError, SqlStepError
+from spatial_etl.errors import (
+    ComputeConnectionLostError,
+    ComputeError,
+    ComputeUnavailableError,
+    SqlStepError,
+)
 from spatial_etl.settings import PostgisSettings
 
 SCHEMA_PREFIX: Final = "proc_"
@@ -217,7 +222,8 @@ class PostgisCompute:
             pool = self._get_pool()
             conn = self._retrying("connect")(self._checkout, pool)
         except psycopg2.Error as error:
-            raise ComputeError(f"cannot connect to PostGIS: {_pg_message(error)}") from None
+            kind = ComputeUnavailableError if _is_transient(error) else ComputeError
+            raise kind(f"cannot connect to PostGIS: {_pg_message(error)}") from None
         broken = False
         try:
             yield conn

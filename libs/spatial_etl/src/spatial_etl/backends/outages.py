@@ -12,36 +12,37 @@ from typing import Final
 import psycopg2
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 
+from spatial_etl.backends.storage import TRANSIENT_S3_CODES
 from spatial_etl.errors import (
     ComputeError,
+    GdalError,
     InvalidMetadataError,
     ObjectIntegrityError,
     ObjectNotFoundError,
     ObjectTooLargeError,
+    ServiceUnavailableError,
     SqlStepError,
     StorageError,
 )
 
-_TRANSIENT_S3_CODES: Final = frozenset(
-    {
-        "500",
-        "502",
-        "503",
-        "504",
-        "InternalError",
-        "ServiceUnavailable",
-        "SlowDown",
-        "RequestTimeout",
-        "RequestTimeTooSkewed",
-        "XMinioServerNotInitialized",
-    }
-)
 _NOT_OUTAGES: Final = (
     ObjectNotFoundError,
     ObjectTooLargeError,
     ObjectIntegrityError,
     InvalidMetadataError,
     SqlStepError,
+    GdalError,
+)
+
+_OUTAGES: Final = (
+    ServiceUnavailableError,
+    ConnectionFailure,
+    ExecutionTimeout,
+    WTimeoutError,
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+    ConnectionError,
+    TimeoutError,
 )
 
 
@@ -49,12 +50,8 @@ def is_outage(error: BaseException) -> bool:
     """Whether ``error`` means a service could not be reached or answered too slowly."""
     if isinstance(error, _NOT_OUTAGES):
         return False
-    if isinstance(error, StorageError):
-        return error.code is None or error.code in _TRANSIENT_S3_CODES
-    if isinstance(error, ConnectionFailure | ExecutionTimeout | WTimeoutError):
-        return True
-    if isinstance(error, psycopg2.OperationalError | psycopg2.InterfaceError):
-        return True
+    if isinstance(error, StorageError):  # also raised by the store itself, without a code
+        return error.code is None or error.code in TRANSIENT_S3_CODES
     if isinstance(error, ComputeError):
-        return "connect" in str(error).lower()
-    return isinstance(error, ConnectionError | TimeoutError)
+        return isinstance(error, ServiceUnavailableError) or "connect" in str(error).lower()
+    return isinstance(error, _OUTAGES)

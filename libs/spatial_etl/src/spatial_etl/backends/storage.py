@@ -36,6 +36,7 @@ from spatial_etl.errors import (
     ObjectNotFoundError,
     ObjectTooLargeError,
     StorageError,
+    StorageUnavailableError,
 )
 from spatial_etl.settings import StorageSettings
 
@@ -64,6 +65,21 @@ _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an HTTP token (RF
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NO_SUCH_KEY: Final = frozenset({"NoSuchKey", "404", "NotFound"})
 _S3_FAILURES: Final = (ClientError, BotoCoreError, S3UploadFailedError)
+TRANSIENT_S3_CODES: Final = frozenset(
+    {
+        "500",
+        "502",
+        "503",
+        "504",
+        "InternalError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "XMinioServerNotInitialized",
+    }
+)
+"""S3 error codes that mean the service is failing for now, not that the request is wrong."""
 
 logger = logging.getLogger(__name__)
 
@@ -560,7 +576,10 @@ def _s3_errors(action: str, bucket: str, key: str | None = None) -> Iterator[Non
     except _S3_FAILURES as error:
         code, detail = _describe(error)
         where = f"s3://{bucket}/{key}" if key is not None else f"s3://{bucket}"
-        raise StorageError(
+        kind = (
+            StorageUnavailableError if code is None or code in TRANSIENT_S3_CODES else StorageError
+        )
+        raise kind(
             f"{action} {where} failed ({code or type(error).__name__}): {detail}",
             bucket=bucket,
             key=key,

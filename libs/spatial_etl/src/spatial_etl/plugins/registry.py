@@ -7,7 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from spatial_etl.errors import DuplicateIntentError, IntentConflictError, UnknownIntentError
+from spatial_etl.errors import (
+    DuplicateIntentError,
+    IntentConflictError,
+    IntentDeclarationError,
+    UnknownIntentError,
+)
 from spatial_etl.models.intent import Intent
 from spatial_etl.models.plugin import PluginInfo
 
@@ -64,7 +69,9 @@ class IntentRegistry:
     def register(self, intent: Intent) -> None:
         """Add an intent; a second intent with the same name is an error."""
         if not isinstance(intent, Intent):
-            raise TypeError(f"register() takes an Intent, not {type(intent).__name__}")
+            raise IntentDeclarationError(
+                f"plugin {self.plugin} registers a {type(intent).__name__}, not an Intent"
+            )
         if intent.name in self._intents:
             raise DuplicateIntentError(
                 f"plugin {self.plugin} registers intent {intent.name!r} twice"

@@ -40,9 +40,9 @@ from spatial_etl.plugins.registry import IntentCatalog, RegisteredIntent
 from spatial_etl.run.inputs import inspect_input
 from spatial_etl.run.planning import InputBinding, RunValues, resolve_plan
 from spatial_etl.run.products import Product, run_raster_plan, run_vector_plan, safe_name
-from spatial_etl.run.publishing import PublishContext, publish, record_duplicate
+from spatial_etl.run.publishing import PublishContext, publish, reuse_unchanged
 from spatial_etl.run.staging import StagedInput, stage_inputs
-from spatial_etl.run.validation import parameter_problems
+from spatial_etl.run.validation import parse_parameters
 from spatial_etl.run.workdirs import run_workdir
 from spatial_etl.screening import gdal_config, screen_input
 from spatial_etl.settings import ArchiveSettings
@@ -295,11 +295,13 @@ class _Run:
                 staged = stage_inputs(self.platform.store, self.manifest, work)
             self.inputs = [record for item in staged for record in item.records]
             datasets = _dataset_names(self.manifest, staged)
-            todo = [
-                item
-                for item in staged
-                if not self._already_published(item, datasets[item.index], context)
-            ]
+            todo: list[StagedInput] = []
+            for item in staged:
+                reused = reuse_unchanged(datasets[item.index], item.records, context)
+                if reused is None:
+                    todo.append(item)
+                else:
+                    self.outputs.append(reused)
             if not todo:
                 return
             products = self._process(todo, work)
@@ -328,25 +330,6 @@ class _Run:
         holder = batch.lease.run_id if batch is not None and batch.lease is not None else None
         if holder != self.run_id:
             raise BatchBusyError(self.manifest.batch_id, holder or "nobody")
-
-    def _already_published(self, item: StagedInput, dataset: str, ctx: PublishContext) -> bool:
-        """Skip the work when the same inputs, plugin version and parameters made the latest."""
-        latest = self.platform.ledger.latest_committed(self.manifest.intent, dataset)
-        if latest is None:
-            return False
-        same = (
-            sorted(r.sha256 for r in latest.inputs) == sorted(r.sha256 for r in item.records)
-            and latest.plugin.version == self.plugin.version
-            and latest.parameters == self.parameters
-        )
-        if same:
-            logger.info(
-                "%s: inputs unchanged since version %s; recording a duplicate",
-                dataset,
-                latest.version,
-            )
-            self.outputs.append(record_duplicate(latest, item.records, ctx))
-        return same
 
     def _process(
         self, todo: Sequence[StagedInput], work: Path
@@ -434,14 +417,9 @@ def run_error(error: BaseException) -> RunError:
         message = str(error).strip() or kind
     if len(message) > _MESSAGE_LIMIT:
         message = message[:_MESSAGE_LIMIT] + " [...]"
-    step = getattr(error, "step", None)
-    file = getattr(error, "file", None)
-    return RunError(
-        message=message,
-        type=kind,
-        step=step if isinstance(step, str) else None,
-        file=file if isinstance(file, str) else None,
-    )
+    if not isinstance(error, SpatialEtlError):
+        return RunError(message=message, type=kind)
+    return RunError(message=message, type=kind, step=error.step, file=error.file)
 
 
 class _BoundRunner:
@@ -469,15 +447,12 @@ class _BoundRunner:
 
 def _parameters(manifest: Manifest, registered: RegisteredIntent) -> dict[str, JsonValue]:
     """The intent's parameters as validated JSON; :class:`InputError` listing every problem."""
-    problems = parameter_problems(manifest, registered)
+    parsed, problems = parse_parameters(manifest, registered)
     if problems:
         raise InputError("invalid parameters: " + "; ".join(str(problem) for problem in problems))
-    model = registered.intent.parameters
-    if model is None:
+    if parsed is None:
         return {}
-    dumped: dict[str, JsonValue] = model.model_validate(manifest.metadata.parameters).model_dump(
-        mode="json"
-    )
+    dumped: dict[str, JsonValue] = parsed.model_dump(mode="json")
     return dumped
 
 

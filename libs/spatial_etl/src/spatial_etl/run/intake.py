@@ -45,11 +45,11 @@ from spatial_etl.errors import (
 )
 from spatial_etl.models.landing import MANIFESTS_PREFIX
 from spatial_etl.models.ledger import BatchDocument, RunError
-from spatial_etl.models.manifest import Manifest, parse_json_object
+from spatial_etl.models.manifest import Manifest
 from spatial_etl.models.plugin import PluginInfo
 from spatial_etl.models.problems import Problem
 from spatial_etl.run.executor import Platform, RunReport, execute_run
-from spatial_etl.run.validation import MAX_FILES, ManifestReport, check_manifest
+from spatial_etl.run.validation import MAX_FILES, ManifestReport, parse_and_check
 
 PENDING: Final = f"{MANIFESTS_PREFIX}/"
 PROCESSED: Final = f"{MANIFESTS_PREFIX}/processed/"
@@ -231,18 +231,18 @@ def _examine(  # noqa: PLR0911 - one return per decision
     ref = ManifestRef(
         key=ref.key, etag=stored.etag, last_modified=stored.last_modified, size=stored.size
     )
-    report = check_manifest(data, source=ref.name, catalog=platform.catalog, max_files=max_files)
-    raw, _ = parse_json_object(data)
-    batch = _batch(ref, stored.sha256, report, raw, now)
+    check = parse_and_check(data, source=ref.name, catalog=platform.catalog, max_files=max_files)
+    report = check.report
+    batch = _batch(ref, stored.sha256, report, check.raw, now)
     recorded = platform.ledger.get_batch(batch.batch_id)
     if recorded is not None and _same_object(recorded, ref):
         if recorded.status in ("succeeded", "failed", "rejected"):
             return settle_recorded(ref, recorded, platform)
         if recorded.status == "running":
             return _busy(ref, recorded)
-    if not report.valid:
+    manifest = check.manifest
+    if manifest is None:
         return reject(ref, report, platform, batch)
-    manifest = Manifest.from_json(data, name=ref.name)
     if is_run_alive is not None:
         recorded = _release_dead_batch(platform.ledger, ref, recorded, is_run_alive) or recorded
     if recorded is not None and recorded.status == "running":

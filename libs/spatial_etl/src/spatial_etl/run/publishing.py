@@ -4,8 +4,13 @@ The protocol: create the ledger document first (``pending``, claiming the
 dataset's next version and its key), upload the object with user metadata naming that
 document, verify what landed, then mark the document ``committed``. A reader trusts only
 committed documents, so a crash at any point leaves nothing a reader would believe; a failed
-upload deletes its object and marks its document ``failed``. Content equal to the dataset's
-latest version publishes nothing new: the run is recorded as a duplicate of that version.
+upload deletes its object and marks its document ``failed``.
+
+This module is also the one place that decides whether a run makes a new version at all. Before
+any work, :func:`reuse_unchanged` finds the dataset's latest version made from the same inputs
+by the same plugin version and parameters; after the work, :func:`publish` finds a committed
+version with the same content. Either way nothing is uploaded and the run records a
+``duplicate`` document naming the version it reproduced.
 """
 
 from __future__ import annotations
@@ -106,6 +111,32 @@ def publish(
             raise PublishError(f"publishing {pending.s3_uri} failed: {error}") from error
         raise
     return ctx.ledger.commit_asset(pending.asset_id, ctx.clock())
+
+
+def reuse_unchanged(
+    dataset: str, inputs: Sequence[InputRecord], ctx: PublishContext
+) -> AssetDocument | None:
+    """Record a duplicate of the latest version if this run would only reproduce it.
+
+    The latest committed version reproduces this run when it was made from inputs with the same
+    hashes, by the same plugin version, with the same parameters; the run's work is then
+    skipped. Returns the duplicate document, or ``None`` when the work must be done.
+    """
+    latest = ctx.ledger.latest_committed(ctx.intent, dataset)
+    if latest is None:
+        return None
+    same = (
+        sorted(record.sha256 for record in latest.inputs)
+        == sorted(record.sha256 for record in inputs)
+        and latest.plugin.version == ctx.plugin.version
+        and latest.parameters == ctx.parameters
+    )
+    if not same:
+        return None
+    logger.info(
+        "%s: inputs unchanged since version %s; recording a duplicate", dataset, latest.version
+    )
+    return record_duplicate(latest, inputs, ctx)
 
 
 def record_duplicate(

@@ -8,6 +8,7 @@ manifest names an unknown one.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -42,6 +43,20 @@ class ManifestReport(BaseModel):
     )
 
 
+@dataclass(frozen=True)
+class ManifestCheck:
+    """A manifest parsed and validated once: the verdict, and what the checks parsed.
+
+    ``raw`` is the JSON object (``None`` when the text is no JSON object) and ``manifest`` the
+    validated model (``None`` when the manifest itself is invalid), so a caller that needs
+    them does not parse the same bytes again.
+    """
+
+    report: ManifestReport
+    raw: dict[str, Any] | None
+    manifest: Manifest | None
+
+
 def check_manifest(
     data: str | bytes,
     *,
@@ -56,6 +71,17 @@ def check_manifest(
     A manifest listing more than ``max_files`` files is refused before its entries are
     validated one by one.
     """
+    return parse_and_check(data, source=source, catalog=catalog, max_files=max_files).report
+
+
+def parse_and_check(
+    data: str | bytes,
+    *,
+    source: str,
+    catalog: IntentCatalog | None = None,
+    max_files: int = MAX_FILES,
+) -> ManifestCheck:
+    """:func:`check_manifest`, keeping the parsed object and model for the caller."""
     raw, problems = parse_json_object(data)
     manifest: Manifest | None = None
     files = raw.get("files") if raw is not None else None
@@ -79,20 +105,25 @@ def check_manifest(
         report.batch_id = raw.get("batch_id") if isinstance(raw.get("batch_id"), str) else None
         report.intent = raw.get("intent") if isinstance(raw.get("intent"), str) else None
     if catalog is not None and report.intent is not None:
-        try:
-            registered = catalog.get(report.intent)
-        except UnknownIntentError as error:
-            report.known_intents = error.known
-            report.problems.append(Problem(loc="intent", code="unknown_intent", message=str(error)))
-        except IntentConflictError as error:
-            report.problems.append(
-                Problem(loc="intent", code="intent_conflict", message=str(error))
-            )
-        else:
-            report.plugin = registered.plugin
-            report.problems.extend(_guarded_intent_problems(manifest or raw or {}, registered))
+        _check_intent(report, catalog, manifest or raw or {})
     report.valid = not report.problems
-    return report
+    return ManifestCheck(report=report, raw=raw, manifest=manifest if report.valid else None)
+
+
+def _check_intent(
+    report: ManifestReport, catalog: IntentCatalog, manifest: Manifest | dict[str, Any]
+) -> None:
+    assert report.intent is not None  # noqa: S101 - checked by the caller
+    try:
+        registered = catalog.get(report.intent)
+    except UnknownIntentError as error:
+        report.known_intents = error.known
+        report.problems.append(Problem(loc="intent", code="unknown_intent", message=str(error)))
+    except IntentConflictError as error:
+        report.problems.append(Problem(loc="intent", code="intent_conflict", message=str(error)))
+    else:
+        report.plugin = registered.plugin
+        report.problems.extend(_guarded_intent_problems(manifest, registered))
 
 
 def check_manifest_file(
@@ -190,16 +221,26 @@ def parameter_problems(
     manifest: Manifest | Mapping[str, Any], registered: RegisteredIntent
 ) -> list[Problem]:
     """Validate ``metadata.parameters`` with the intent's parameters model."""
+    return parse_parameters(manifest, registered)[1]
+
+
+def parse_parameters(
+    manifest: Manifest | Mapping[str, Any], registered: RegisteredIntent
+) -> tuple[BaseModel | None, list[Problem]]:
+    """The intent's parameters model instance and the problems found, validating once.
+
+    The instance is ``None`` when the intent takes no parameters or they are invalid.
+    """
     document = manifest.model_dump(mode="json") if isinstance(manifest, Manifest) else manifest
     metadata = document.get("metadata")
     given = metadata.get("parameters") if isinstance(metadata, Mapping) else None
-    if not isinstance(given, Mapping):
-        return []  # absent, or not an object: the schema reports it
     intent = registered.intent
+    if not isinstance(given, Mapping):
+        return None, []  # absent, or not an object: the schema reports it
     if intent.parameters is None:
         if not given:
-            return []
-        return [
+            return None, []
+        return None, [
             Problem(
                 loc="metadata.parameters",
                 code="no_parameters",
@@ -207,10 +248,9 @@ def parameter_problems(
             )
         ]
     try:
-        intent.parameters.model_validate(dict(given))
+        return intent.parameters.model_validate(dict(given)), []
     except ValidationError as error:
-        return problems_from_validation(error, prefix=("metadata", "parameters"))
-    return []
+        return None, problems_from_validation(error, prefix=("metadata", "parameters"))
 
 
 def require_valid(report: ManifestReport) -> None:
