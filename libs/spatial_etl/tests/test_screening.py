@@ -27,6 +27,7 @@ from spatial_etl.errors import (
 from spatial_etl.models import Accepts, FileType, GeometryKind
 from spatial_etl.models.manifest import ManifestFile
 from spatial_etl.plugins.registry import RegisteredIntent
+from spatial_etl.run.screen import screen_input
 from spatial_etl.run.staging import StagedInput
 from spatial_etl.screening import (
     Detected,
@@ -35,7 +36,6 @@ from spatial_etl.screening import (
     check_references,
     check_zip,
     gdal_config,
-    screen_input,
     sniff_bytes,
     sniff_file,
 )

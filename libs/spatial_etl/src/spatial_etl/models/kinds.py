@@ -7,7 +7,7 @@ from enum import StrEnum
 
 
 class FileType(StrEnum):
-    """The two kinds of data a manifest file can hold, as the seed's ``type`` field says."""
+    """The two kinds of data a manifest file can hold, as the manifest's ``type`` field says."""
 
     RASTER = "raster"
     VECTOR = "vector"

@@ -13,7 +13,7 @@ import re
 from typing import Final, NamedTuple
 
 LANDING_BUCKET: Final = "landing-zone"
-"""The landing-zone bucket named by the ingestion contract (seed, section 4)."""
+"""The landing-zone bucket named by the upload protocol (README, "The upload protocol")."""
 
 MANIFESTS_PREFIX: Final = "manifests"
 """Top-level folder of the landing zone that holds manifests; never a batch id."""

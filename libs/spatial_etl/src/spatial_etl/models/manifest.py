@@ -1,6 +1,6 @@
-"""The manifest: the JSON document whose upload commits a batch (seed, section 4).
+"""The manifest: the JSON document whose upload commits a batch (README, "The upload protocol").
 
-The schema is the seed's, validated strictly: unknown top-level keys are refused, every path is
+The schema is the upload protocol's, validated strictly: unknown top-level keys are refused, every path is
 checked against the landing-zone rules before any I/O, and every problem is reported at once
 with its location (Pydantic collects field errors; cross-field rules raise located errors too).
 """
@@ -135,7 +135,7 @@ class ManifestMetadata(BaseModel):
 
 
 class Manifest(BaseModel):
-    """The manifest of one batch, exactly the seed's schema.
+    """The manifest of one batch, exactly the upload protocol's schema.
 
     Validate with :meth:`from_json` when the file name is known: the batch id must equal it.
     """

@@ -41,10 +41,11 @@ from spatial_etl.run.inputs import inspect_input
 from spatial_etl.run.planning import InputBinding, RunValues, resolve_plan
 from spatial_etl.run.products import Product, run_raster_plan, run_vector_plan, safe_name
 from spatial_etl.run.publishing import PublishContext, publish, reuse_unchanged
+from spatial_etl.run.screen import screen_input
 from spatial_etl.run.staging import StagedInput, stage_inputs
 from spatial_etl.run.validation import parse_parameters
 from spatial_etl.run.workdirs import run_workdir
-from spatial_etl.screening import gdal_config, screen_input
+from spatial_etl.screening import gdal_config
 from spatial_etl.settings import ArchiveSettings
 from spatial_etl.spatial_utils.runner import CommandResult, GdalRunner
 

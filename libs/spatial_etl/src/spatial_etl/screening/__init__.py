@@ -10,7 +10,6 @@ from spatial_etl.screening.formats import Detected, check_declared_format, sniff
 from spatial_etl.screening.geopackage import check_geopackage
 from spatial_etl.screening.metaformats import check_references
 from spatial_etl.screening.network import NO_NETWORK, gdal_config
-from spatial_etl.screening.screen import screen_input
 
 __all__ = [
     "NO_NETWORK",
@@ -20,7 +19,6 @@ __all__ = [
     "check_references",
     "check_zip",
     "gdal_config",
-    "screen_input",
     "sniff_bytes",
     "sniff_file",
 ]

@@ -1,6 +1,6 @@
 """Run GDAL command-line programs safely: argument lists, a timeout, stderr kept and logged.
 
-This is the core of the seed's ``GDALResource``. Commands are argument lists handed to
+The Dagster ``GDALResource`` hands this runner out. Commands are argument lists handed to
 ``subprocess.Popen`` (never a shell), stderr is streamed line by line to the logger as it
 arrives and its tail is kept for the error a user reads, and a command that outlives its
 timeout is killed with its whole process group. :class:`GdalRunner` is the interface the rest
