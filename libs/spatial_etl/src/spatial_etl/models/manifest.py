@@ -2,7 +2,8 @@
 
 The schema is the upload protocol's, validated strictly: unknown top-level keys are refused,
 every path is checked against the landing-zone rules before any I/O, and every problem is
-reported at once with its location (Pydantic collects field errors; cross-field rules raise located errors too).
+reported at once with its location (Pydantic collects field errors; cross-field rules raise
+located errors too).
 """
 
 from __future__ import annotations
