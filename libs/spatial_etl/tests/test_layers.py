@@ -1,0 +1,73 @@
+"""The core's packages depend on each other in one direction only, and never on Dagster.
+
+The tree is meant to tell the story: contracts at the bottom, then the plugin host and the
+backends, then the run's stages, then the CLI. An import against that order is the first step
+of a cycle, so it fails here with the module and the import that broke it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import spatial_etl
+
+ROOT = Path(spatial_etl.__file__).parent
+FOUNDATION = {"errors", "settings"}
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "settings": set(),
+    "models": {"models", "errors"},
+    "spatial_utils": {"spatial_utils", "models"} | FOUNDATION,
+    "plugins": {"plugins", "models"} | FOUNDATION,
+    "backends": {"backends", "models"} | FOUNDATION,
+    "export": {"export", "spatial_utils", "models"} | FOUNDATION,
+    "screening": {"screening", "plugins", "spatial_utils", "models"} | FOUNDATION,
+    "run": {"run", "backends", "export", "screening", "plugins", "spatial_utils", "models"}
+    | FOUNDATION,
+}
+
+
+def _layer(path: Path) -> str:
+    relative = path.relative_to(ROOT)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def _imports(path: Path) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            names.extend(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+    return names
+
+
+def _violations() -> list[str]:
+    found: list[str] = []
+    for path in sorted(ROOT.rglob("*.py")):
+        layer = _layer(path)
+        for name in _imports(path):
+            top = name.split(".")[0]
+            if top == "dagster" or top.startswith("dagster_"):
+                found.append(
+                    f"{path.relative_to(ROOT)} imports {name}: the core never imports Dagster"
+                )
+            if top != "spatial_etl" or name == "spatial_etl" or layer not in ALLOWED:
+                continue
+            target = name.split(".")[1]
+            if target in {"__version__", "hookimpl", "SpatialEtlError"}:
+                continue
+            if target not in ALLOWED[layer] and target != layer:
+                found.append(f"{path.relative_to(ROOT)} ({layer}) imports {name}")
+    return found
+
+
+def test_the_core_packages_import_downwards_only() -> None:
+    assert _violations() == []
+
+
+def test_every_module_belongs_to_a_known_layer() -> None:
+    tops = {_layer(path) for path in ROOT.rglob("*.py")}
+    assert tops - set(ALLOWED) <= {"__init__", "cli", "testing", "uploads"}
