@@ -376,3 +376,10 @@ class UploadError(SpatialEtlError):
     def __init__(self, message: str, problems: Sequence[object] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems)
+
+
+# --- step kinds (issue 10, item 1) -------------------------------------------------------------
+
+
+class StepKindError(SpatialEtlError):
+    """A step kind is unknown, or registered twice under one name by different kinds."""
