@@ -504,6 +504,7 @@ def _raw_vector_importing() -> Work:
             "table": RAW_TABLE,
             "schema": schema,
             "crs": CRS,
+            "fid": "etl_fid",  # the core's FID_COLUMN; the raw side imports nothing of the core
         }
         conn = psycopg2.connect(dsn)
         conn.autocommit = True
@@ -513,7 +514,11 @@ def _raw_vector_importing() -> Work:
             with _timed(steps, "load (ogr2ogr)"):
                 argv = [spec["ogr2ogr"], *(_fill(arg, values) for arg in spec["load_args"])]
                 _run_tool(argv, env={**os.environ, **pg_env})
-            identifiers = {"schema": sql.Identifier(schema), "table": sql.Identifier(RAW_TABLE)}
+            identifiers = {
+                "schema": sql.Identifier(schema),
+                "table": sql.Identifier(RAW_TABLE),
+                "fid": sql.Identifier(values["fid"]),
+            }
             for step in spec["sql_steps"]:
                 with _timed(steps, f"sql: {step['name']}"), conn.cursor() as cur:
                     cur.execute(sql.SQL(step["template"]).format(**identifiers))

@@ -41,7 +41,7 @@ def _hooks() -> list[str]:
 
 
 def test_there_are_hooks() -> None:
-    assert _hooks() == ["register_intents"]
+    assert _hooks() == ["register_intents", "register_step_kinds"]
 
 
 @pytest.mark.parametrize("hook", _hooks())

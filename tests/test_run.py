@@ -319,7 +319,7 @@ from spatial_etl.models import (
 LOAD = GdalStep(
     name="load", description="load", program=GdalProgram.OGR2OGR,
     args=("-f", "PostgreSQL", "{postgis}", "{src}", "{layer}", "-nln", "{table}",
-          "-lco", "SCHEMA={schema}", "-lco", "FID=etl_fid", "-lco", "GEOMETRY_NAME=geom", "-a_srs", "{crs}"),
+          "-lco", "SCHEMA={schema}", "-lco", "FID={fid}", "-lco", "GEOMETRY_NAME=geom", "-a_srs", "{crs}"),
 )
 ACCEPTS = Accepts(file_type=FileType.VECTOR, drivers=frozenset({"GeoJSON"}), geometry_kinds=frozenset({GeometryKind.POLYGON}))
 EXPORT = ExportStep(name="export", description="out", format=ExportFormat.GEOPARQUET, table="{table}")
@@ -336,7 +336,7 @@ BAD_GDAL = Intent(
     name="broken_gdal", summary="bad GDAL", accepts=ACCEPTS,
     steps=(
         GdalStep(name="load", description="load", program=GdalProgram.OGR2OGR,
-                 args=("-f", "PostgreSQL", "{postgis}", "{src}", "-nlt", "NOT_A_TYPE")),
+                 args=("-f", "PostgreSQL", "{postgis}", "{src}", "-lco", "FID={fid}", "-nlt", "NOT_A_TYPE")),
         EXPORT,
     ),
 )

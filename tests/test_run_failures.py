@@ -16,7 +16,7 @@ import pytest
 from invariants import assert_converged
 from pymongo.errors import AutoReconnect
 from spatial_etl.errors import SettleError, StorageError
-from spatial_etl.run import executor, publishing, staging
+from spatial_etl.run import executor, pipelines, publishing, staging
 from spatial_etl.run.intake import (
     FAILED,
     PROCESSED,
@@ -64,7 +64,7 @@ def _boom(error: BaseException) -> Callable[..., Any]:
 STAGES: dict[str, tuple[Any, str, BaseException]] = {
     "stage": (staging, "_download", RuntimeError("disk on fire")),
     "inspect": (executor, "inspect_input", KeyError("coordinateSystem")),
-    "process": (executor, "run_raster_plan", MemoryError("cannot allocate")),
+    "process": (pipelines, "run_raster_plan", MemoryError("cannot allocate")),
     "publish-document": (publishing, "_document", ValueError("east must be <= 180")),
     "publish-upload": (publishing, "_upload_and_verify", ConnectionResetError(104, "reset")),
     "parameters": (executor, "_parameters", TypeError("plugin model raised")),
@@ -130,7 +130,7 @@ def test_an_interrupt_is_recorded_then_re_raised(
     world: World, make_raster: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ticket = _ticket(world, "b_sigterm", make_raster)
-    monkeypatch.setattr(executor, "run_raster_plan", _boom(KeyboardInterrupt()))
+    monkeypatch.setattr(pipelines, "run_raster_plan", _boom(KeyboardInterrupt()))
     run_id = f"run-{uuid.uuid4()}"
     with pytest.raises(KeyboardInterrupt):
         run_batch(ticket.ref, run_id, world.platform)

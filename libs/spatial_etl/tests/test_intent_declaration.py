@@ -33,6 +33,12 @@ PARQUET = ExportStep(
     name="export", description="Write GeoParquet.", format=ExportFormat.GEOPARQUET, table="{table}"
 )
 KNOWN = ", ".join(PLACEHOLDERS)
+LOAD = GdalStep(
+    name="load",
+    description="Load into PostGIS.",
+    program=GdalProgram.OGR2OGR,
+    args=("-f", "PostgreSQL", "{postgis}", "{src}", "-nln", "{table}", "-lco", "FID={fid}"),
+)
 
 
 class Options(BaseModel):
@@ -82,6 +88,11 @@ def _intent(
     parameters: type[BaseModel] | None = None,
     name: str = "test_intent",
 ) -> Intent:
+    """The intent; a vector one gets the load step every vector intent needs, unless it has one."""
+    if accepts.file_type is FileType.VECTOR and not any(
+        isinstance(step, GdalStep) and step.program is GdalProgram.OGR2OGR for step in steps
+    ):
+        steps = (LOAD, *steps)
     return Intent(
         name=name,
         summary="An intent under test",
@@ -185,13 +196,13 @@ def test_escaped_braces_are_literal_text(template: str) -> None:
     assert intent.steps[0].args[0] == template  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("placeholder", ["schema", "table", "postgis", "layer"])
+@pytest.mark.parametrize("placeholder", ["schema", "table", "postgis", "layer", "fid"])
 def test_vector_only_placeholder_is_refused_in_a_raster_intent(placeholder: str) -> None:
     message = _refusal(_gdal(f"{{{placeholder}}}", "{src}"), COG)
     assert f"step 'warp': {{{placeholder}}} is only available to vector intents" in message
 
 
-@pytest.mark.parametrize("placeholder", ["schema", "table", "postgis", "layer"])
+@pytest.mark.parametrize("placeholder", ["schema", "table", "postgis", "layer", "fid"])
 def test_vector_only_placeholder_is_accepted_in_a_vector_intent(placeholder: str) -> None:
     intent = _intent(_gdal(f"{{{placeholder}}}", "{src}"), PARQUET, accepts=VECTOR)
     assert intent.is_vector
@@ -240,6 +251,74 @@ def test_all_problems_of_an_intent_are_reported_together() -> None:
     assert "step 'b': {dst} needs the step to declare output_suffix" in message
 
 
+# ----------------------------------------------------------------------------- the load's FID
+
+
+def _vector_refusal(*steps: Any) -> str:
+    """The refusal of a vector intent built with exactly ``steps`` (no load step added)."""
+    with pytest.raises(ValidationError) as raised:
+        Intent(name="test_intent", summary="An intent under test", accepts=VECTOR, steps=steps)
+    [error] = raised.value.errors(include_url=False)
+    return str(error["msg"])
+
+
+def _load(*lco: str, name: str = "load") -> GdalStep:
+    args = ("-f", "PostgreSQL", "{postgis}", "{src}", "-nln", "{table}")
+    return GdalStep(
+        name=name,
+        description="Load.",
+        program=GdalProgram.OGR2OGR,
+        args=(*args, *(arg for option in lco for arg in ("-lco", option))),
+    )
+
+
+def test_vector_intent_without_a_load_step_is_refused() -> None:
+    message = _vector_refusal(_sql("ANALYZE {schema}.{table}"), PARQUET)
+    assert (
+        "a vector intent loads its input with one ogr2ogr step passing -lco FID={fid} "
+        "(the core counts, orders and strips features by that column)"
+    ) in message
+
+
+@pytest.mark.parametrize(
+    "options",
+    [(), ("FID=etl_fid",), ("FID=ogc_fid",), ("SCHEMA={schema}",)],
+    ids=["no-lco", "literal-etl-fid", "other-fid", "other-option"],
+)
+def test_load_step_without_the_fid_placeholder_is_refused_by_name(options: tuple[str, ...]) -> None:
+    message = _vector_refusal(_load(*options), PARQUET)
+    assert "step 'load': the load must pass -lco FID={fid}" in message
+
+
+def test_fid_placeholder_outside_lco_does_not_count() -> None:
+    load = GdalStep(
+        name="load",
+        description="Load.",
+        program=GdalProgram.OGR2OGR,
+        args=("-f", "PostgreSQL", "{postgis}", "{src}", "-nln", "{table}", "-sql", "FID={fid}"),
+    )
+    assert "step 'load': the load must pass -lco FID={fid}" in _vector_refusal(load, PARQUET)
+
+
+def test_two_load_steps_passing_the_fid_are_refused() -> None:
+    message = _vector_refusal(_load("FID={fid}"), _load("FID={fid}", name="load_again"), PARQUET)
+    assert "steps 'load', 'load_again' all pass -lco FID={fid}" in message
+
+
+def test_vector_intent_with_one_fid_load_is_accepted() -> None:
+    intent = Intent(
+        name="test_intent",
+        summary="An intent under test",
+        accepts=VECTOR,
+        steps=(_load("SCHEMA={schema}", "FID={fid}"), PARQUET),
+    )
+    assert intent.steps[0].name == "load"
+
+
+def test_raster_intent_needs_no_load_step() -> None:
+    assert _intent(_gdal("{src}", "{dst}", output_suffix=".vrt"), COG).steps[-1] == COG
+
+
 # ----------------------------------------------------------------------------- SQL and export
 
 
@@ -265,7 +344,7 @@ def test_sql_steps_in_a_vector_intent_are_accepted() -> None:
         message="bad rows",
     )
     intent = _intent(_sql("ANALYZE {schema}.{table}"), check, PARQUET, accepts=VECTOR)
-    assert [step.name for step in intent.steps] == ["tidy", "check", "export"]
+    assert [step.name for step in intent.steps] == ["load", "tidy", "check", "export"]
 
 
 def test_geoparquet_export_in_a_raster_intent_is_refused() -> None:

@@ -246,6 +246,7 @@ def test_vector_load_argv(vector: RegisteredIntent, run: RunValues) -> None:
     assert _follows(argv, "-nln") == "input_0"
     assert "SCHEMA=proc_0f2c4e1a5b6d4c8e" in argv
     assert argv[argv.index("SCHEMA=proc_0f2c4e1a5b6d4c8e") - 1] == "-lco"
+    assert argv[argv.index("FID=etl_fid") - 1] == "-lco"  # {fid}: the core's column
     assert _follows(argv, "-a_srs") == "EPSG:4326"
 
 
@@ -277,7 +278,11 @@ def test_sql_steps_keep_identifiers_out_of_the_template(
     assert check.template == vector.intent.steps[1].query  # type: ignore[union-attr]
     assert "{schema}.{table}" in check.template
     assert "proc_" not in check.template
-    assert check.identifiers == {"schema": "proc_0f2c4e1a5b6d4c8e", "table": "input_0"}
+    assert check.identifiers == {
+        "fid": "etl_fid",
+        "schema": "proc_0f2c4e1a5b6d4c8e",
+        "table": "input_0",
+    }
     assert check.literals == {}
     assert check.message is not None
     assert "polygon" in check.message

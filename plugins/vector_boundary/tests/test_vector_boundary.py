@@ -208,9 +208,12 @@ def test_check_plugin_resolves_one_plan_per_driver() -> None:
         assert isinstance(normalise, PlannedSql)
         assert normalise.kind == "sql"
         # Identifiers only through sql.Identifier, never pasted into the text.
+        run_table = {"schema": "proc_0f2c4e1a5b6d4c8e", "table": "input_0"}
+        assert check.identifiers == run_table | {"fid": "etl_fid"}
+        assert normalise.identifiers == run_table
         for sql_step in (check, normalise):
-            assert sql_step.identifiers == {"schema": "proc_0f2c4e1a5b6d4c8e", "table": "input_0"}
             assert "proc_" not in sql_step.template
+            assert "etl_fid" not in sql_step.template
 
 
 def test_load_argv_is_filled_from_run_and_binding(tmp_path: Path) -> None:

@@ -191,6 +191,10 @@ class IntentConflictError(PluginFaultError):
     """Two plugins claim the same intent, so neither can be trusted to serve it."""
 
 
+class StepKindError(PluginFaultError):
+    """A step kind is unknown, or registered twice under one name by different kinds."""
+
+
 class PluginLoadError(PluginFaultError):
     """Raised in strict loading when a plugin failed to import or to register."""
 

@@ -70,7 +70,7 @@ INTENT = Intent(
                 "-lco",
                 "GEOMETRY_NAME=geom",
                 "-lco",
-                "FID=etl_fid",
+                "FID={fid}",
                 "-lco",
                 "SPATIAL_INDEX=NONE",
                 "-lco",
@@ -88,11 +88,11 @@ INTENT = Intent(
             name="require_polygons",
             description="Refuse features that are not polygons.",
             query=(
-                "SELECT etl_fid, ST_GeometryType(geom) AS geometry_type "
+                "SELECT {fid}, ST_GeometryType(geom) AS geometry_type "
                 "FROM {schema}.{table} "
                 "WHERE geom IS NOT NULL AND ST_GeometryType(geom) NOT IN "
                 "('ST_Polygon', 'ST_MultiPolygon', 'ST_CurvePolygon', 'ST_MultiSurface') "
-                "ORDER BY etl_fid"
+                "ORDER BY {fid}"
             ),
             message=(
                 "the layer holds points or lines; ingest_vector_boundary accepts polygon "

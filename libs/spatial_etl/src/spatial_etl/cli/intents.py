@@ -11,8 +11,9 @@ from rich.table import Table
 
 from spatial_etl.cli.output import catalog, console, errors, print_json, warn_failures
 from spatial_etl.errors import IntentConflictError, UnknownIntentError
-from spatial_etl.models.steps import ExportStep, GdalStep, SqlCheckStep, SqlStep, Step
+from spatial_etl.models.steps import Step
 from spatial_etl.plugins.registry import RegisteredIntent
+from spatial_etl.steps.registry import step_kinds
 
 app = typer.Typer(help="List and inspect registered intents.", no_args_is_help=True)
 
@@ -130,21 +131,5 @@ def _step_text(number: int, step: Step) -> str:
     if step.unless:
         condition = f" [dim](skipped when {step.unless} is set)[/]"
     head = f"{number}. [bold]{step.name}[/] ({step.kind}){condition}: {escape(step.description)}"
-    if isinstance(step, GdalStep):
-        body = " ".join([step.program.value, *(_quote(arg) for arg in step.args)])
-    elif isinstance(step, SqlStep):
-        body = step.statement
-    elif isinstance(step, SqlCheckStep):
-        body = f"{step.query}\n   fails with: {step.message}"
-    else:
-        assert isinstance(step, ExportStep)  # noqa: S101 - the union is exhausted
-        body = f"format {step.format.value}"
-        if step.table:
-            body += f", table {step.table}, geometry column {step.geometry_column}"
-        if step.creation_options:
-            body += ", " + " ".join(f"-co {k}={v}" for k, v in step.creation_options.items())
+    body = step_kinds().for_step(step).describe(step)
     return f"{head}\n   {escape(body)}"
-
-
-def _quote(arg: str) -> str:
-    return f"'{arg}'" if (" " in arg or not arg) else arg

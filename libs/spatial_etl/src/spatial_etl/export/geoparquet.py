@@ -11,7 +11,7 @@ runs first: a second scan of the table, which costs far less than holding the ta
 
 Columns written, in order:
 
-* the table's attribute columns, minus ``exclude`` (the loader's ``etl_fid`` by default) and
+* the table's attribute columns, minus ``exclude`` (the loader's ``FID_COLUMN`` by default) and
   the geometry column. Types ADBC maps natively pass through (text, integers, floats, boolean,
   date, time, timestamp[tz], bytea). ``numeric`` is cast to ``float8`` in the SELECT: ADBC would
   return it as an opaque string extension that readers do not treat as a number; digits beyond
@@ -50,6 +50,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from spatial_etl.errors import ExportError
+from spatial_etl.models.placeholders import FID_COLUMN
 from spatial_etl.spatial_utils.runner import redact
 
 GEOPARQUET_VERSION: Final = "1.1.0"
@@ -57,7 +58,7 @@ GEOMETRY_FIELD: Final = "geometry"
 BBOX_FIELD: Final = "bbox"
 BBOX_KEYS: Final = ("xmin", "ymin", "xmax", "ymax")
 _BBOX_FUNCTIONS: Final = ("ST_XMin", "ST_YMin", "ST_XMax", "ST_YMax")
-ORDER_COLUMN: Final = "etl_fid"
+ORDER_COLUMN: Final = FID_COLUMN
 
 # ADBC cuts the COPY stream into batches of about this many bytes, at a cost of about four
 # times that in RSS (measured: the driver's default 16 MiB cost ~70 MB; 4 MiB ~20 MB; 1 MiB
@@ -188,13 +189,13 @@ def export_geoparquet(
     out: Path,
     *,
     geometry_column: str = "geom",
-    exclude: Collection[str] = ("etl_fid",),
+    exclude: Collection[str] = (FID_COLUMN,),
     batch_rows: int = 65536,
     compression: str = "zstd",
 ) -> GeoParquetResult:
     """Write ``schema.table`` to ``out`` as GeoParquet 1.1, streaming ``batch_rows`` at a time.
 
-    Rows come in ``etl_fid`` order when the table has that column, so that the same table always
+    Rows come in ``FID_COLUMN`` order when the table has that column, so that the same table always
     gives the same file. ``out`` is written under a temporary name beside it and renamed at the
     end: it is either complete or absent.
 

@@ -7,22 +7,26 @@ is refused then, with the step named, instead of when a user's run reaches it.
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, model_validator
 
+from spatial_etl.errors import StepKindError
 from spatial_etl.models.drivers import FILE_DRIVERS, REFERENCING_DRIVERS
 from spatial_etl.models.kinds import FileType, GeometryKind
 from spatial_etl.models.manifest import IntentName
-from spatial_etl.models.placeholders import Usage, check_template
-from spatial_etl.models.steps import (
-    ExportFormat,
-    ExportStep,
-    GdalStep,
-    SqlCheckStep,
-    SqlStep,
-    Step,
-)
+from spatial_etl.steps.export import ExportStep
+from spatial_etl.steps.gdal import fid_problems
+from spatial_etl.steps.kind import StepDeclaration
+from spatial_etl.steps.registry import step_kinds
+
+
+def _declared(data: Any) -> Any:
+    return step_kinds().declaration(data)
+
+
+DeclaredStep = Annotated[StepDeclaration, SerializeAsAny(), BeforeValidator(_declared)]
+"""A step of a registered kind; read back from JSON, ``kind`` picks its model."""
 
 
 class Accepts(BaseModel):
@@ -80,7 +84,9 @@ class Intent(BaseModel):
     parameters: type[BaseModel] | None = Field(
         default=None, description="Model of the intent's parameters, if it has any."
     )
-    steps: tuple[Step, ...] = Field(min_length=1, description="Ordered steps; the last exports.")
+    steps: tuple[DeclaredStep, ...] = Field(
+        min_length=1, description="Ordered steps; the last exports."
+    )
 
     @property
     def is_vector(self) -> bool:
@@ -122,6 +128,8 @@ def _structure_problems(intent: Intent) -> list[str]:
     exports = [i for i, step in enumerate(intent.steps) if isinstance(step, ExportStep)]
     if exports != [len(intent.steps) - 1]:
         problems.append("exactly one export step is required, and it must be the last step")
+    if intent.is_vector:
+        problems += fid_problems(intent.steps)
     if intent.parameters is not None:
         if intent.parameters.model_config.get("extra") != "forbid":
             problems.append("the parameters model must set extra='forbid', so typos are reported")
@@ -131,58 +139,19 @@ def _structure_problems(intent: Intent) -> list[str]:
     return problems
 
 
-def _step_problems(intent: Intent, step: Step) -> list[str]:
-    vector, fields = intent.is_vector, intent.parameter_fields
+def _step_problems(intent: Intent, step: StepDeclaration) -> list[str]:
     problems = _condition_problems(intent, step)
-    if isinstance(step, GdalStep):
-        allow_dst = step.output_suffix is not None
-        for arg in step.args:
-            problems += check_template(
-                arg, Usage.GDAL, vector=vector, parameter_fields=fields, allow_dst=allow_dst
-            )
-        if allow_dst and not any("{dst}" in arg for arg in step.args):
-            problems.append("declares output_suffix but no argument writes {dst}")
-    elif isinstance(step, SqlStep | SqlCheckStep):
-        if not vector:
-            problems.append(
-                "SQL steps need vector data loaded into PostGIS; this is a raster intent"
-            )
-        text = step.statement if isinstance(step, SqlStep) else step.query
-        problems += check_template(text, Usage.SQL, vector=vector, parameter_fields=fields)
-    else:
-        problems += _export_problems(intent, step)
-    return problems
+    try:
+        kind = step_kinds().for_step(step)
+    except StepKindError as error:
+        return [*problems, str(error)]
+    if not isinstance(step, kind.declaration):
+        name = type(step).__name__
+        return [*problems, f"{name} is not the declaration of kind {kind.name!r}"]
+    return problems + kind.problems(step, intent)
 
 
-def _export_problems(intent: Intent, step: ExportStep) -> list[str]:
-    vector, fields = intent.is_vector, intent.parameter_fields
-    problems: list[str] = []
-    if step.when or step.unless:
-        problems.append("the export step always runs; it cannot have when/unless")
-    if step.format is ExportFormat.GEOPARQUET:
-        if not vector:
-            problems.append("GeoParquet exports vector tables; a raster intent exports COG")
-        if not step.table:
-            problems.append("a GeoParquet export names its table (usually '{table}')")
-        else:
-            problems += check_template(
-                step.table, Usage.EXPORT, vector=vector, parameter_fields=fields
-            )
-        if step.creation_options:
-            problems.append("creation_options apply to COG exports only")
-    else:
-        if vector:
-            problems.append("COG exports rasters; a vector intent exports GeoParquet")
-        if step.table:
-            problems.append("a COG export exports the current dataset ({src}); it takes no table")
-        for key, value in step.creation_options.items():
-            if not key.isupper() or not key.replace("_", "").isalnum():
-                problems.append(f"creation option {key!r} must be an upper-case GDAL option name")
-            problems += check_template(value, Usage.EXPORT, vector=vector, parameter_fields=fields)
-    return problems
-
-
-def _condition_problems(intent: Intent, step: Step) -> list[str]:
+def _condition_problems(intent: Intent, step: StepDeclaration) -> list[str]:
     problems: list[str] = []
     for keyword in ("when", "unless"):
         field = getattr(step, keyword)

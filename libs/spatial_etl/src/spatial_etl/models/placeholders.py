@@ -15,6 +15,12 @@ from typing import Final
 
 PARAMS_PREFIX: Final = "params."
 
+FID_COLUMN: Final = "etl_fid"
+"""The feature id column of every loaded vector table: 1-based, in source order. The core
+counts, orders and strips features by it; a vector intent's load step names it ``{fid}``."""
+
+FID_PLACEHOLDER: Final = "{fid}"
+
 
 class Usage(StrEnum):
     """Where a placeholder may appear."""
@@ -81,6 +87,13 @@ PLACEHOLDERS: Final[dict[str, PlaceholderSpec]] = {
     ),
     "table": PlaceholderSpec(
         "The table the input is loaded into, inside {schema}.",
+        _ALL,
+        vector_only=True,
+        sql_role=SqlRole.IDENTIFIER,
+    ),
+    "fid": PlaceholderSpec(
+        f"The feature id column the load step creates ({FID_COLUMN}): exactly one ogr2ogr step "
+        "passes '-lco FID={fid}'.",
         _ALL,
         vector_only=True,
         sql_role=SqlRole.IDENTIFIER,

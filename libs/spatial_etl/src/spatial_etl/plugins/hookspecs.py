@@ -20,6 +20,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from spatial_etl.plugins.registry import IntentRegistry
+    from spatial_etl.steps.registry import StepKindRegistry
 
 PROJECT_NAME = "spatial_etl"
 """The pluggy project name, which is also the entry-point group plugins register under."""
@@ -39,4 +40,21 @@ def register_intents(registry: IntentRegistry) -> None:
 
     Args:
         registry: Collects this plugin's intents; it knows which plugin it belongs to.
+    """
+
+
+@hookspec
+def register_step_kinds(kinds: StepKindRegistry) -> None:
+    """Register step kinds an intent's steps may use, besides the core's own.
+
+    Call ``kinds.register(kind)`` with a :class:`spatial_etl.steps.StepKind` instance: its
+    ``declaration`` model (a :class:`spatial_etl.steps.StepDeclaration` whose ``kind`` literal
+    equals the kind's ``name``) is what intents declare, and the kind checks, plans, runs and
+    describes those steps. The core registers ``gdal``, ``sql``, ``sql_check`` and ``export``
+    through this same hook (:mod:`spatial_etl.steps.builtin`), before any plugin. The loader
+    runs this hook before ``register_intents``, so a plugin builds intents that use its own
+    kinds inside ``register_intents``. Registering a name another kind holds is an error.
+
+    Args:
+        kinds: The process's step kind registry.
     """

@@ -19,6 +19,7 @@ from spatial_etl.models.plugin import PluginInfo
 from spatial_etl.plugins import hookspecs
 from spatial_etl.plugins.registry import IntentCatalog, IntentRegistry, PluginFailure
 from spatial_etl.settings import PluginSettings
+from spatial_etl.steps.registry import step_kinds
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 """Entry-point group of plugin distributions (``[project.entry-points.spatial_etl]``)."""
@@ -39,6 +40,7 @@ def load_plugins(
     conflict raises :class:`PluginLoadError` instead of being reported in the catalog.
     """
     settings = settings if settings is not None else PluginSettings()
+    step_kinds()  # the core's own kinds first, through the same hook plugins implement
     registries: list[IntentRegistry] = []
     failures: list[PluginFailure] = []
     found: set[str] = set()
@@ -71,11 +73,12 @@ def register_plugin(info: PluginInfo, plugin: object) -> IntentRegistry:
     """Run one plugin's hooks into a fresh registry; raise on any failure.
 
     Each plugin gets its own plugin manager, so a failure or a duplicate name is attributed to
-    the plugin that caused it.
+    the plugin that caused it. Its step kinds are registered before its intents.
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     manager.register(plugin, name=info.name)
+    manager.hook.register_step_kinds(kinds=step_kinds())
     registry = IntentRegistry(info)
     manager.hook.register_intents(registry=registry)
     return registry

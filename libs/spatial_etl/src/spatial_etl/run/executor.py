@@ -38,8 +38,9 @@ from spatial_etl.models.ledger import (
 from spatial_etl.models.manifest import Manifest
 from spatial_etl.plugins.registry import IntentCatalog, RegisteredIntent
 from spatial_etl.run.inputs import inspect_input
+from spatial_etl.run.pipelines import Pipeline, pipeline_for
 from spatial_etl.run.planning import InputBinding, RunValues, resolve_plan
-from spatial_etl.run.products import Product, run_raster_plan, run_vector_plan, safe_name
+from spatial_etl.run.products import Product, safe_name
 from spatial_etl.run.publishing import PublishContext, publish, reuse_unchanged
 from spatial_etl.run.screen import screen_input
 from spatial_etl.run.staging import StagedInput, stage_inputs
@@ -336,10 +337,11 @@ class _Run:
         self, todo: Sequence[StagedInput], work: Path
     ) -> list[tuple[StagedInput, Product]]:
         assert self.registered is not None  # noqa: S101 - begin() raised otherwise
+        pipeline = pipeline_for(self.registered.intent)
         runner: GdalRunner = _BoundRunner(self.platform.runner, gdal_config(self.registered))
-        if not self.registered.intent.is_vector:
+        if not pipeline.needs_postgis:
             with self.timed("process"):
-                return [(item, self._raster(item, runner, work)) for item in todo]
+                return [(item, self._produce(pipeline, item, runner, work)) for item in todo]
         compute = self.platform.compute
         if compute is None:
             raise SpatialEtlError(
@@ -354,55 +356,45 @@ class _Run:
             return [
                 (
                     item,
-                    self._vector(
-                        item,
-                        runner=runner,
-                        compute=compute,
-                        schema=schema,
-                        source=source,
-                        work=work,
+                    self._produce(
+                        pipeline, item, runner, work, compute=compute, schema=schema, source=source
                     ),
                 )
                 for item in todo
             ]
 
-    def _raster(self, item: StagedInput, runner: GdalRunner, work: Path) -> Product:
-        assert self.registered is not None  # noqa: S101 - begin() raised otherwise
-        screen_input(item, self.registered, ArchiveSettings(), runner)
-        inspect_input(runner, self.registered, item.file, item.gdal_path, self.parameters)
-        binding = InputBinding(index=item.index, file=item.file, gdal_path=item.gdal_path)
-        run = RunValues(run_id=self.run_id, schema_name="", workdir=work)
-        plan = resolve_plan(self.registered, self.manifest, binding, run)
-        return run_raster_plan(plan, runner=runner, out=work / f"output_{item.index}.tif")
-
-    def _vector(
+    def _produce(
         self,
+        pipeline: Pipeline,
         item: StagedInput,
-        *,
         runner: GdalRunner,
-        compute: PostgisCompute,
-        schema: RunSchema,
-        source: str,
         work: Path,
+        *,
+        compute: PostgisCompute | None = None,
+        schema: RunSchema | None = None,
+        source: str | None = None,
     ) -> Product:
         assert self.registered is not None  # noqa: S101 - begin() raised otherwise
         screen_input(item, self.registered, ArchiveSettings(), runner)
         inspection = inspect_input(
             runner, self.registered, item.file, item.gdal_path, self.parameters
         )
-        layer = inspection.layer.name if inspection.layer else None
-        binding = InputBinding(
-            index=item.index, file=item.file, gdal_path=item.gdal_path, layer=layer
+        raw = InputBinding(index=item.index, file=item.file, gdal_path=item.gdal_path)
+        binding = pipeline.binding(raw, inspection)
+        run = RunValues(
+            run_id=self.run_id,
+            schema_name=schema.name if schema is not None else "",
+            workdir=work,
+            postgis=source,
         )
-        run = RunValues(run_id=self.run_id, schema_name=schema.name, workdir=work, postgis=source)
         plan = resolve_plan(self.registered, self.manifest, binding, run)
-        return run_vector_plan(
+        return pipeline.produce(
             plan,
             inspection,
             runner=runner,
             compute=compute,
             schema=schema,
-            out=work / f"output_{item.index}.parquet",
+            out=work / f"output_{item.index}{pipeline.product_suffix}",
         )
 
 
@@ -488,7 +480,7 @@ def _versions(platform: Platform, registered: RegisteredIntent | None) -> dict[s
         versions["gdal"] = platform.runner.run(["gdalinfo", "--version"]).stdout.strip()
     except Exception as error:  # noqa: BLE001 - a version is informative, never fatal
         versions["gdal"] = f"unavailable: {error}"
-    if registered.intent.is_vector and platform.compute is not None:
+    if pipeline_for(registered.intent).needs_postgis and platform.compute is not None:
         try:
             [(postgis,)] = platform.compute.fetch(
                 sql.SQL("SELECT postgis_full_version()"), step="versions"

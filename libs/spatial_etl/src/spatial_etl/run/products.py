@@ -22,10 +22,13 @@ from spatial_etl.export.geoparquet import export_geoparquet
 from spatial_etl.models.crs import describe_crs
 from spatial_etl.models.drivers import open_drivers
 from spatial_etl.models.ledger import ColumnInfo, RasterFacts
-from spatial_etl.models.steps import ExportFormat
+from spatial_etl.models.placeholders import FID_COLUMN
 from spatial_etl.run.inputs import InputInspection
-from spatial_etl.run.planning import Plan, PlannedGdal, PlannedSql
+from spatial_etl.run.plans import Plan
 from spatial_etl.spatial_utils.runner import GdalRunner
+from spatial_etl.steps.export import ExportFormat
+from spatial_etl.steps.kind import StepContext
+from spatial_etl.steps.registry import step_kinds
 
 _MISSING_SAMPLE = 20
 
@@ -56,7 +59,7 @@ def run_vector_plan(
 ) -> Product:
     """Load, transform and export one vector input inside the run's schema."""
     source = plan.input.file.path
-    _run_steps(plan, runner, compute, source)
+    run_steps(plan, runner, compute, source)
     table = plan.export.source
     expected = inspection.layer.feature_count if inspection.layer else None
     if expected is not None:
@@ -83,7 +86,7 @@ def run_vector_plan(
 def run_raster_plan(plan: Plan, *, runner: GdalRunner, out: Path) -> Product:
     """Build the raster chain and write the COG."""
     source = plan.input.file.path
-    _run_steps(plan, runner, None, source)
+    run_steps(plan, runner, None, source)
     try:
         raw = plan.export.source == plan.input.gdal_path
         written = write_cog(
@@ -114,34 +117,22 @@ def run_raster_plan(plan: Plan, *, runner: GdalRunner, out: Path) -> Product:
     )
 
 
-def _run_steps(
+def run_steps(
     plan: Plan,
     runner: GdalRunner,
     compute: PostgisCompute | None,
     source: str,
 ) -> None:
+    """Run each planned step through its kind; any failure names the step and the file."""
+    kinds = step_kinds()
+    context = StepContext(runner=runner, compute=compute, source=source)
     for step in plan.steps:
         try:
-            if isinstance(step, PlannedGdal):
-                runner.run(step.argv)
-            elif isinstance(step, PlannedSql):
-                _run_sql(step, compute, source)
+            kinds.for_step(step).execute(step, context)
         except StepError:
             raise
         except SpatialEtlError as error:
             raise StepError(step.step, source, str(error)) from None
-
-
-def _run_sql(step: PlannedSql, compute: PostgisCompute | None, source: str) -> None:
-    if compute is None:  # pragma: no cover - Intent validation keeps SQL out of raster intents
-        raise ValueError("SQL step without a compute database")
-    if step.kind == "sql":
-        compute.execute(step.compose(), step=step.step)
-        return
-    rows = compute.fetch(step.compose(), step=step.step, limit=_MISSING_SAMPLE)
-    if rows:
-        shown = "; ".join(", ".join(map(str, row)) for row in rows)
-        raise StepError(step.step, source, f"{step.message} (first offending rows: {shown})")
 
 
 def _check_count(
@@ -153,8 +144,8 @@ def _check_count(
         return
     missing = compute.fetch(
         sql.SQL(
-            "SELECT g FROM generate_series(1, {}) AS g EXCEPT SELECT etl_fid FROM {} ORDER BY 1"
-        ).format(sql.Literal(expected), target),
+            "SELECT g FROM generate_series(1, {}) AS g EXCEPT SELECT {} FROM {} ORDER BY 1"
+        ).format(sql.Literal(expected), sql.Identifier(FID_COLUMN), target),
         step="count",
         limit=_MISSING_SAMPLE,
     )

@@ -1,0 +1,77 @@
+"""A run's plan for one input: the values it was resolved with and its planned steps.
+
+Plans are recorded and shown, so they are Pydantic models; each planned step is the model of
+its kind (:mod:`spatial_etl.steps`), told apart by ``kind`` when read back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, SerializeAsAny
+
+from spatial_etl.models.manifest import ManifestFile
+from spatial_etl.models.plugin import PluginInfo
+from spatial_etl.steps.export import PlannedExport
+from spatial_etl.steps.kind import PlannedStep
+from spatial_etl.steps.registry import step_kinds
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class RunValues(BaseModel):
+    """Values that belong to the run rather than to one input."""
+
+    model_config = _FROZEN
+
+    run_id: str
+    schema_name: str = Field(description="The run's PostGIS schema (vector intents).")
+    workdir: Path = Field(description="Directory for the run's work files.")
+    postgis: str | None = Field(
+        default=None, description="GDAL PG: data source of the compute database, without password."
+    )
+
+
+class InputBinding(BaseModel):
+    """One manifest file as the run will read it."""
+
+    model_config = _FROZEN
+
+    index: int = Field(ge=0, description="Position of the file in the manifest.")
+    file: ManifestFile
+    gdal_path: str = Field(description="How GDAL opens it: /vsis3/..., /vsizip/..., a local path.")
+    layer: str | None = Field(default=None, description="Layer to read (vector).")
+
+    @property
+    def table(self) -> str:
+        """The table this input is loaded into, inside the run's schema."""
+        return f"input_{self.index}"
+
+
+def _planned(data: object) -> object:
+    return step_kinds().planned(data)
+
+
+AnyPlannedStep = Annotated[PlannedStep, SerializeAsAny(), BeforeValidator(_planned)]
+"""A planned step of any registered kind."""
+
+
+class Plan(BaseModel):
+    """The concrete steps of one intent for one input of one run."""
+
+    model_config = _FROZEN
+
+    intent: str
+    plugin: PluginInfo
+    input: InputBinding
+    parameters: dict[str, JsonValue]
+    steps: tuple[AnyPlannedStep, ...]
+    skipped: tuple[str, ...] = Field(description="Conditional steps that do not run, by name.")
+
+    @property
+    def export(self) -> PlannedExport:
+        """The plan's export (always its last step)."""
+        last = self.steps[-1]
+        assert isinstance(last, PlannedExport)  # noqa: S101 - guaranteed by Intent validation
+        return last

@@ -1,0 +1,136 @@
+"""The ``sql`` step kind: one SQL statement run in the run's PostGIS schema (vector intents).
+
+Identifiers (``{schema}``, ``{table}``, ``{fid}``) are bound only through
+``psycopg2.sql.Identifier`` and every other value through ``psycopg2.sql.Literal``; the planned
+step keeps them apart from the template until :meth:`PlannedSql.compose`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from psycopg2 import sql
+from pydantic import Field, JsonValue
+
+from spatial_etl.errors import PlanError
+from spatial_etl.models.placeholders import (
+    PARAMS_PREFIX,
+    PLACEHOLDERS,
+    SqlRole,
+    Usage,
+    check_template,
+    template_fields,
+)
+from spatial_etl.steps.kind import (
+    PlanContext,
+    PlannedStep,
+    StepContext,
+    StepDeclaration,
+    StepKind,
+    json_value,
+)
+
+if TYPE_CHECKING:
+    from spatial_etl.backends.compute import PostgisCompute
+    from spatial_etl.models.intent import Intent
+
+
+class SqlStep(StepDeclaration):
+    """Execute one SQL statement against the run's schema."""
+
+    kind: Literal["sql"] = "sql"
+    statement: str = Field(min_length=1, description="SQL with {schema}/{table} placeholders.")
+
+
+class PlannedSql(PlannedStep):
+    """A SQL statement (or check query) with its identifiers and literals kept apart."""
+
+    kind: Literal["sql", "sql_check"]
+    template: str
+    identifiers: dict[str, str] = Field(description="Placeholder -> identifier (sql.Identifier).")
+    literals: dict[str, JsonValue] = Field(description="Placeholder -> value (sql.Literal).")
+    message: str | None = Field(default=None, description="sql_check: what offending rows mean.")
+
+    def compose(self) -> sql.Composed:
+        """The statement, with identifiers and values bound only through ``psycopg2.sql``."""
+        bound: dict[str, sql.Composable] = {
+            k: sql.Identifier(v) for k, v in self.identifiers.items()
+        }
+        bound.update({k: sql.Literal(v) for k, v in self.literals.items()})
+        return sql.SQL(self.template).format(**bound)
+
+
+def sql_problems(template: str, intent: Intent) -> list[str]:
+    """The checks shared by the SQL kinds: vector intents only, known placeholders."""
+    problems: list[str] = []
+    if not intent.is_vector:
+        problems.append("SQL steps need vector data loaded into PostGIS; this is a raster intent")
+    problems += check_template(
+        template, Usage.SQL, vector=intent.is_vector, parameter_fields=intent.parameter_fields
+    )
+    return problems
+
+
+def plan_sql(
+    step: StepDeclaration,
+    template: str,
+    context: PlanContext,
+    *,
+    kind: Literal["sql", "sql_check"],
+    message: str | None = None,
+) -> PlannedSql:
+    """Sort the template's placeholders into identifiers and literals, with their values."""
+    identifiers: dict[str, str] = {}
+    literals: dict[str, JsonValue] = {}
+    for name in template_fields(template):
+        if name.startswith(PARAMS_PREFIX):
+            value = context.parameters.get(name.removeprefix(PARAMS_PREFIX))
+            if value is None:
+                raise PlanError(f"step {step.name!r}: parameter {name} is not set")
+            literals[name] = json_value(value)
+        elif name not in context.text:
+            raise PlanError(f"step {step.name!r}: no value for {{{name}}}")
+        elif PLACEHOLDERS[name].sql_role is SqlRole.IDENTIFIER:
+            identifiers[name] = context.text[name]
+        else:
+            literals[name] = context.text[name]
+    return PlannedSql(
+        kind=kind,
+        step=step.name,
+        description=step.description,
+        template=template,
+        identifiers=identifiers,
+        literals=literals,
+        message=message,
+    )
+
+
+def compute_of(context: StepContext) -> PostgisCompute:
+    """The run's PostGIS; registration keeps SQL steps out of raster intents."""
+    if context.compute is None:  # pragma: no cover - Intent validation refuses it earlier
+        raise ValueError("SQL step without a compute database")
+    return context.compute
+
+
+class SqlKind(StepKind[SqlStep, PlannedSql]):
+    """Checks, plans and runs :class:`SqlStep`."""
+
+    name = "sql"
+    declaration = SqlStep
+    planned = PlannedSql
+
+    def problems(self, step: SqlStep, intent: Intent) -> list[str]:
+        """See :func:`sql_problems`."""
+        return sql_problems(step.statement, intent)
+
+    def plan(self, step: SqlStep, context: PlanContext) -> PlannedSql:
+        """See :func:`plan_sql`."""
+        return plan_sql(step, step.statement, context, kind="sql")
+
+    def execute(self, planned: PlannedSql, context: StepContext) -> None:
+        """Execute the statement in the run's database session."""
+        compute_of(context).execute(planned.compose(), step=planned.step)
+
+    def describe(self, step: SqlStep) -> str:
+        """The statement as declared."""
+        return step.statement
