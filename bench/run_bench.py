@@ -774,7 +774,7 @@ class Bench:
 
     def _raw_spec(self, side: str, case: str, rep: int) -> dict[str, Any]:
         if case == "raster":
-            from spatial_etl.models import ExportStep
+            from spatial_etl import ExportStep
             from spatial_etl_satellite_raster import INTENT, RasterParameters
 
             [export] = [s for s in INTENT.steps if isinstance(s, ExportStep)]
@@ -788,7 +788,7 @@ class Bench:
                 "env": {} if side == "raw" else _gdal_s3_env(),
                 "out": str(self.tmp / f"raw-{rep}.tif"),
             }
-        from spatial_etl.models import GdalStep, SqlCheckStep, SqlStep
+        from spatial_etl import GdalStep, SqlCheckStep, SqlStep
         from spatial_etl_vector_boundary import INTENT as VECTOR_INTENT
 
         [load] = [s for s in VECTOR_INTENT.steps if isinstance(s, GdalStep)]

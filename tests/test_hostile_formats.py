@@ -26,8 +26,7 @@ from hostile import (
     tree_state,
     zip_with_names,
 )
-from spatial_etl import hookimpl
-from spatial_etl.models import (
+from spatial_etl import (
     Accepts,
     ExportFormat,
     ExportStep,
@@ -35,6 +34,7 @@ from spatial_etl.models import (
     GdalProgram,
     GdalStep,
     Intent,
+    hookimpl,
 )
 from spatial_etl.plugins.loading import load_plugins
 from spatial_etl.plugins.registry import PluginInfo

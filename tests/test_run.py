@@ -311,9 +311,8 @@ def test_missing_landing_file_fails(world: World) -> None:
 
 
 BROKEN_PLUGIN = """
-from spatial_etl import hookimpl
-from spatial_etl.models import (
-    Accepts, ExportFormat, ExportStep, FileType, GdalProgram, GdalStep, GeometryKind, Intent, SqlStep,
+from spatial_etl import (
+    hookimpl, Accepts, ExportFormat, ExportStep, FileType, GdalProgram, GdalStep, GeometryKind, Intent, SqlStep,
 )
 
 LOAD = GdalStep(

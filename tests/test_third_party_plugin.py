@@ -34,9 +34,8 @@ build-backend = "hatchling.build"
 
 MODULE = '''
 """ACME's elevation tiles intent."""
-from spatial_etl import hookimpl
-from spatial_etl.models import (
-    Accepts, ExportFormat, ExportStep, FileType, GdalProgram, GdalStep, Intent,
+from spatial_etl import (
+    hookimpl, Accepts, ExportFormat, ExportStep, FileType, GdalProgram, GdalStep, Intent,
 )
 
 INTENT = Intent(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from psycopg2 import sql
 from pydantic import SecretStr
-from spatial_etl import errors
+from spatial_etl import IntentRegistry, errors
 from spatial_etl.backends.compute import PostgisCompute
 from spatial_etl.backends.outages import is_outage
 from spatial_etl.backends.storage import ObjectStore
@@ -31,7 +31,6 @@ from spatial_etl.errors import (
     UnknownIntentError,
 )
 from spatial_etl.models.plugin import PluginInfo
-from spatial_etl.plugins.registry import IntentRegistry
 from spatial_etl.run.executor import run_error
 from spatial_etl.settings import PostgisSettings, StorageSettings
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from spatial_etl import GeometryKind
 from spatial_etl.errors import GdalCommandError, GdalError, GdalNotFoundError
-from spatial_etl.models.kinds import GeometryKind
 from spatial_etl.spatial_utils.rasterinfo import read_raster_info
 from spatial_etl.spatial_utils.runner import CommandResult, GdalRunner
 from spatial_etl.spatial_utils.vectorinfo import read_vector_info

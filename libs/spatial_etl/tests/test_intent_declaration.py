@@ -8,7 +8,7 @@ import pytest
 import spatial_etl_satellite_raster as satellite_raster
 import spatial_etl_vector_boundary as vector_boundary
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from spatial_etl.models import (
+from spatial_etl import (
     Accepts,
     ExportFormat,
     ExportStep,

@@ -1,7 +1,8 @@
 """The core's packages depend on each other in one direction only, and never on Dagster.
 
-The tree is meant to tell the story: contracts at the bottom, then the plugin host and the
-backends, then the run's stages, then the CLI. An import against that order is the first step
+The tree is meant to tell the story: contracts at the bottom, then the GDAL runner and the
+backends, the step kinds, the plugin host (intents are built from steps), then the run's
+stages, then the CLI. An import against that order is the first step
 of a cycle, so it fails here with the module and the import that broke it.
 """
 
@@ -19,11 +20,12 @@ ALLOWED: dict[str, set[str]] = {
     "settings": set(),
     "models": {"models", "errors"},
     "spatial_utils": {"spatial_utils", "models"} | FOUNDATION,
-    "plugins": {"plugins", "models"} | FOUNDATION,
+    "steps": {"steps", "backends", "spatial_utils", "models"} | FOUNDATION,
+    "plugins": {"plugins", "steps", "models"} | FOUNDATION,
     "backends": {"backends", "models"} | FOUNDATION,
     "export": {"export", "spatial_utils", "models"} | FOUNDATION,
     "screening": {"screening", "plugins", "spatial_utils", "models"} | FOUNDATION,
-    "run": {"run", "backends", "export", "screening", "plugins", "spatial_utils", "models"}
+    "run": {"run", "backends", "export", "screening", "plugins", "steps", "spatial_utils", "models"}
     | FOUNDATION,
 }
 
@@ -71,3 +73,28 @@ def test_the_core_packages_import_downwards_only() -> None:
 def test_every_module_belongs_to_a_known_layer() -> None:
     tops = {_layer(path) for path in ROOT.rglob("*.py")}
     assert tops - set(ALLOWED) <= {"__init__", "cli", "testing", "uploads"}
+
+
+def test_the_shipped_plugins_use_only_the_public_plugin_api() -> None:
+    """A plugin imports ``spatial_etl``'s top-level names only, as a third party would."""
+    repository = ROOT.parents[3]
+    public = set(spatial_etl.__all__)
+    found: list[str] = []
+    sources = sorted(repository.glob("plugins/*/src/**/*.py"))
+    assert sources, "no plugin sources found"
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("spatial_etl"):
+                names = {alias.name for alias in node.names}
+                if node.module != "spatial_etl" or not names <= public:
+                    found.append(f"{path.name}: from {node.module} import {sorted(names)}")
+            elif isinstance(node, ast.Import) and any(
+                alias.name.startswith("spatial_etl.") for alias in node.names
+            ):
+                found.append(f"{path.name}: import of a spatial_etl submodule")
+    assert found == []
+
+
+def test_every_public_name_resolves() -> None:
+    for name in spatial_etl.__all__:
+        assert getattr(spatial_etl, name) is not None, name

@@ -20,6 +20,7 @@ import mongomock
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
+from spatial_etl import ExportFormat
 from spatial_etl.backends.ledger import (
     COLLECTIONS,
     Ledger,
@@ -30,7 +31,7 @@ from spatial_etl.backends.ledger import (
     mongo_json_schema,
 )
 from spatial_etl.errors import DuplicateAssetError, DuplicateBatchError, LedgerError
-from spatial_etl.models import ExportFormat, Problem
+from spatial_etl.models import Problem
 from spatial_etl.models import ledger as ledger_models
 from spatial_etl.models.ledger import (
     AssetDocument,

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from pyproj import CRS
+from spatial_etl import FileType
 from spatial_etl.errors import ManifestError
-from spatial_etl.models import FileType, Manifest, Problem
+from spatial_etl.models import Manifest, Problem
 
 BATCH = "batch_XYZ"
 NAME = f"manifests/{BATCH}.json"

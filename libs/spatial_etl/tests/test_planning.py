@@ -12,9 +12,7 @@ import spatial_etl_vector_boundary as vector_boundary
 from psycopg2 import sql
 from pydantic import BaseModel, ConfigDict, Field
 from pyproj import CRS
-from spatial_etl import hookimpl
-from spatial_etl.errors import PlanError
-from spatial_etl.models import (
+from spatial_etl import (
     Accepts,
     ExportFormat,
     ExportStep,
@@ -22,9 +20,12 @@ from spatial_etl.models import (
     GdalProgram,
     GdalStep,
     Intent,
-    Manifest,
+    IntentRegistry,
+    hookimpl,
 )
-from spatial_etl.plugins.registry import IntentRegistry, RegisteredIntent
+from spatial_etl.errors import PlanError
+from spatial_etl.models import Manifest
+from spatial_etl.plugins.registry import RegisteredIntent
 from spatial_etl.run.planning import (
     InputBinding,
     Plan,

@@ -16,7 +16,7 @@ from spatial_etl.settings import PluginSettings
 
 INTENT_TEMPLATE = """
 from spatial_etl import hookimpl
-from spatial_etl.models import Accepts, ExportFormat, ExportStep, FileType, Intent
+from spatial_etl import Accepts, ExportFormat, ExportStep, FileType, Intent
 
 def make(name):
     return Intent(
@@ -66,7 +66,7 @@ def register_intents(catalog):
     pass
 """,
     "invalid_intent": """
-from spatial_etl.models import GdalProgram, GdalStep
+from spatial_etl import GdalProgram, GdalStep
 
 @hookimpl
 def register_intents(registry):

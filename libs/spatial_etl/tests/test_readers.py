@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from spatial_etl import GeometryKind
 from spatial_etl.errors import GdalCommandError, GdalOutputError
-from spatial_etl.models.kinds import GeometryKind
 from spatial_etl.spatial_utils.rasterinfo import (
     BandInfo,
     RasterInfo,

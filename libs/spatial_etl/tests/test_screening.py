@@ -16,6 +16,7 @@ import pytest
 import spatial_etl_satellite_raster
 import spatial_etl_vector_boundary
 from pydantic import ValidationError
+from spatial_etl import Accepts, FileType, GeometryKind
 from spatial_etl.errors import (
     FormatMismatchError,
     GdalCommandError,
@@ -24,7 +25,6 @@ from spatial_etl.errors import (
     UnsafeGeoPackageError,
     UnsafeInputError,
 )
-from spatial_etl.models import Accepts, FileType, GeometryKind
 from spatial_etl.models.manifest import ManifestFile
 from spatial_etl.plugins.registry import RegisteredIntent
 from spatial_etl.run.screen import screen_input

@@ -9,9 +9,7 @@ import pluggy
 import pytest
 import spatial_etl_satellite_raster as satellite_raster
 from pydantic import ValidationError
-from spatial_etl import hookimpl
-from spatial_etl.errors import StepError, StepKindError
-from spatial_etl.models import (
+from spatial_etl import (
     Accepts,
     ExportFormat,
     ExportStep,
@@ -19,15 +17,19 @@ from spatial_etl.models import (
     GdalProgram,
     GdalStep,
     Intent,
+    IntentRegistry,
     SqlCheckStep,
     SqlStep,
+    hookimpl,
 )
-from spatial_etl.models.intent import Intent as IntentModel
+from spatial_etl import Intent as IntentModel
+from spatial_etl.errors import StepError, StepKindError
 from spatial_etl.models.placeholders import Usage, check_template
 from spatial_etl.models.plugin import PluginInfo
 from spatial_etl.plugins import hookspecs
+from spatial_etl.plugins import kinds as builtin
+from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.plugins.loading import load_plugins
-from spatial_etl.plugins.registry import IntentRegistry
 from spatial_etl.run.planning import InputBinding, Plan, PlannedExport, resolve_plan
 from spatial_etl.run.products import run_steps
 from spatial_etl.steps import (
@@ -37,8 +39,6 @@ from spatial_etl.steps import (
     StepDeclaration,
     StepKind,
     StepKindRegistry,
-    builtin,
-    step_kinds,
 )
 from spatial_etl.steps.gdal import GdalKind
 from spatial_etl.testing import FakeGdalRunner, example_manifest, example_run, load_plugin

@@ -17,10 +17,11 @@ from uuid import uuid4
 
 import pytest
 from pydantic import SecretStr
+from spatial_etl import FileType
 from spatial_etl.backends.storage import CONTENT_HASH_KEY, ObjectStore, StoredObject
 from spatial_etl.cli import app, connect
 from spatial_etl.errors import StorageError, UploadError
-from spatial_etl.models import FileType, Problem
+from spatial_etl.models import Problem
 from spatial_etl.plugins.loading import load_plugins
 from spatial_etl.plugins.registry import IntentCatalog
 from spatial_etl.run.validation import check_manifest

@@ -6,11 +6,19 @@ import json
 from typing import Any
 
 import pytest
-from spatial_etl import hookimpl
+from spatial_etl import (
+    Accepts,
+    ExportFormat,
+    ExportStep,
+    FileType,
+    Intent,
+    IntentRegistry,
+    hookimpl,
+)
 from spatial_etl.errors import ManifestError
-from spatial_etl.models import Accepts, ExportFormat, ExportStep, FileType, Intent, Problem
+from spatial_etl.models import Problem
 from spatial_etl.plugins.loading import load_plugins, register_plugin
-from spatial_etl.plugins.registry import IntentCatalog, IntentRegistry, PluginInfo
+from spatial_etl.plugins.registry import IntentCatalog, PluginInfo
 from spatial_etl.run.validation import ManifestReport, check_manifest, require_valid
 from spatial_etl.settings import PluginSettings
 

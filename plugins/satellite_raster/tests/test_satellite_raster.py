@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import spatial_etl_satellite_raster
+from spatial_etl import ExportFormat
 from spatial_etl.errors import PlanError
-from spatial_etl.models import ExportFormat
 from spatial_etl.models.crs import same_crs
 from spatial_etl.plugins.registry import RegisteredIntent
 from spatial_etl.run.planning import (

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import spatial_etl_vector_boundary
 from psycopg2 import sql
+from spatial_etl import ExportFormat
 from spatial_etl.errors import PlanError
-from spatial_etl.models import ExportFormat
 from spatial_etl.plugins.registry import RegisteredIntent
 from spatial_etl.run.planning import (
     InputBinding,

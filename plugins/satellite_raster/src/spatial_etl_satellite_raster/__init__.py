@@ -11,8 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from spatial_etl import hookimpl
-from spatial_etl.models import (
+from spatial_etl import (
     Accepts,
     ExportFormat,
     ExportStep,
@@ -20,9 +19,10 @@ from spatial_etl.models import (
     GdalProgram,
     GdalStep,
     Intent,
+    IntentRegistry,
+    crs_problem,
+    hookimpl,
 )
-from spatial_etl.models.crs import crs_problem
-from spatial_etl.plugins.registry import IntentRegistry
 
 __all__ = ["INTENT", "RasterParameters", "Resampling", "register_intents"]
 

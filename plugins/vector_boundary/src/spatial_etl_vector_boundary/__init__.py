@@ -7,8 +7,7 @@ schema, the SQL, the GeoParquet export). Nothing here performs I/O.
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
-from spatial_etl import hookimpl
-from spatial_etl.models import (
+from spatial_etl import (
     Accepts,
     ExportFormat,
     ExportStep,
@@ -17,10 +16,11 @@ from spatial_etl.models import (
     GdalStep,
     GeometryKind,
     Intent,
+    IntentRegistry,
     SqlCheckStep,
     SqlStep,
+    hookimpl,
 )
-from spatial_etl.plugins.registry import IntentRegistry
 
 __all__ = ["INTENT", "BoundaryParameters", "register_intents"]
 

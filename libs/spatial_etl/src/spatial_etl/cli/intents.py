@@ -11,9 +11,9 @@ from rich.table import Table
 
 from spatial_etl.cli.output import catalog, console, errors, print_json, warn_failures
 from spatial_etl.errors import IntentConflictError, UnknownIntentError
-from spatial_etl.models.steps import Step
+from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.plugins.registry import RegisteredIntent
-from spatial_etl.steps.registry import step_kinds
+from spatial_etl.steps.kind import StepDeclaration as Step
 
 app = typer.Typer(help="List and inspect registered intents.", no_args_is_help=True)
 

@@ -59,7 +59,7 @@ RunStatus = Literal["running", "succeeded", "failed"]
 AssetStatus = Literal["pending", "committed", "failed", "duplicate"]
 NodataSpecial = Literal["nan", "inf", "-inf"]
 AssetFormat = Literal["GeoParquet", "COG"]
-"""Formats of data at rest: the values of :class:`~spatial_etl.models.steps.ExportFormat`."""
+"""Formats of data at rest: the values of :class:`~spatial_etl.steps.export.ExportFormat`."""
 
 Sha256 = Annotated[str, StringConstraints(pattern=SHA256_PATTERN)]
 AssetId = Annotated[str, StringConstraints(pattern=ASSET_ID_PATTERN)]

@@ -51,7 +51,7 @@ def register_step_kinds(kinds: StepKindRegistry) -> None:
     ``declaration`` model (a :class:`spatial_etl.steps.StepDeclaration` whose ``kind`` literal
     equals the kind's ``name``) is what intents declare, and the kind checks, plans, runs and
     describes those steps. The core registers ``gdal``, ``sql``, ``sql_check`` and ``export``
-    through this same hook (:mod:`spatial_etl.steps.builtin`), before any plugin. The loader
+    through this same hook (:mod:`spatial_etl.plugins.kinds`), before any plugin. The loader
     runs this hook before ``register_intents``, so a plugin builds intents that use its own
     kinds inside ``register_intents``. Registering a name another kind holds is an error.
 

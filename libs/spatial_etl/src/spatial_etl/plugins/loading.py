@@ -17,9 +17,9 @@ import pluggy
 from spatial_etl.errors import PluginLoadError
 from spatial_etl.models.plugin import PluginInfo
 from spatial_etl.plugins import hookspecs
+from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.plugins.registry import IntentCatalog, IntentRegistry, PluginFailure
 from spatial_etl.settings import PluginSettings
-from spatial_etl.steps.registry import step_kinds
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 """Entry-point group of plugin distributions (``[project.entry-points.spatial_etl]``)."""

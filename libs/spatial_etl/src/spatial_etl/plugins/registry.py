@@ -13,8 +13,8 @@ from spatial_etl.errors import (
     IntentDeclarationError,
     UnknownIntentError,
 )
-from spatial_etl.models.intent import Intent
 from spatial_etl.models.plugin import PluginInfo
+from spatial_etl.plugins.intent import Intent
 
 
 class RegisteredIntent(BaseModel):

@@ -15,14 +15,15 @@ from typing import Final
 
 from spatial_etl.backends.compute import PostgisCompute, RunSchema
 from spatial_etl.models.drivers import open_drivers
-from spatial_etl.models.intent import Intent
 from spatial_etl.models.kinds import FileType
 from spatial_etl.models.placeholders import FID_COLUMN
+from spatial_etl.models.programs import GdalProgram
+from spatial_etl.plugins.intent import Intent
 from spatial_etl.run.inputs import InputInspection
 from spatial_etl.run.plans import InputBinding, Plan, RunValues
 from spatial_etl.run.products import Product, run_raster_plan, run_vector_plan
 from spatial_etl.spatial_utils.runner import GdalRunner
-from spatial_etl.steps.gdal import GdalProgram, PlannedGdal
+from spatial_etl.steps.gdal import PlannedGdal
 from spatial_etl.steps.kind import PlannedStep
 
 

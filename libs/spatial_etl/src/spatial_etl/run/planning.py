@@ -17,13 +17,13 @@ from pydantic import ValidationError
 from spatial_etl.errors import PlanError
 from spatial_etl.models.manifest import Manifest
 from spatial_etl.models.placeholders import PARAMS_PREFIX
+from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.plugins.registry import RegisteredIntent
 from spatial_etl.run.pipelines import pipeline_for
 from spatial_etl.run.plans import InputBinding, Plan, RunValues
 from spatial_etl.steps.export import PlannedExport
 from spatial_etl.steps.gdal import PlannedGdal
 from spatial_etl.steps.kind import PlanContext, PlannedStep, json_value
-from spatial_etl.steps.registry import step_kinds
 from spatial_etl.steps.sql import PlannedSql
 
 __all__ = [

@@ -13,9 +13,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, S
 
 from spatial_etl.models.manifest import ManifestFile
 from spatial_etl.models.plugin import PluginInfo
+from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.steps.export import PlannedExport
 from spatial_etl.steps.kind import PlannedStep
-from spatial_etl.steps.registry import step_kinds
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 

@@ -23,12 +23,12 @@ from spatial_etl.models.crs import describe_crs
 from spatial_etl.models.drivers import open_drivers
 from spatial_etl.models.ledger import ColumnInfo, RasterFacts
 from spatial_etl.models.placeholders import FID_COLUMN
+from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.run.inputs import InputInspection
 from spatial_etl.run.plans import Plan
 from spatial_etl.spatial_utils.runner import GdalRunner
 from spatial_etl.steps.export import ExportFormat
 from spatial_etl.steps.kind import StepContext
-from spatial_etl.steps.registry import step_kinds
 
 _MISSING_SAMPLE = 20
 

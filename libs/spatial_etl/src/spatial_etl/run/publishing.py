@@ -40,8 +40,8 @@ from spatial_etl.models.ledger import (
     PluginRecord,
     new_asset_id,
 )
-from spatial_etl.models.steps import ExportFormat
 from spatial_etl.run.products import Product
+from spatial_etl.steps.export import ExportFormat
 
 _SUFFIX: Final = {ExportFormat.GEOPARQUET: ".parquet", ExportFormat.COG: ".tif"}
 _CONTENT_TYPE: Final = {

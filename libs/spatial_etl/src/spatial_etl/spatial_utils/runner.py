@@ -49,7 +49,7 @@ from spatial_etl.errors import (
     GdalSandboxError,
     GdalTimeoutError,
 )
-from spatial_etl.models.steps import GdalProgram
+from spatial_etl.models.programs import GdalProgram
 from spatial_etl.settings import GdalSettings
 
 PROGRAMS: Final[frozenset[str]] = frozenset(

@@ -9,21 +9,19 @@ options; the file itself is written by the run's pipeline once the chain has run
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from spatial_etl.models.placeholders import Usage, check_template
 from spatial_etl.steps.kind import (
+    IntentFacts,
     PlanContext,
     PlannedStep,
     StepContext,
     StepDeclaration,
     StepKind,
 )
-
-if TYPE_CHECKING:
-    from spatial_etl.models.intent import Intent
 
 
 class ExportFormat(StrEnum):
@@ -65,7 +63,7 @@ class ExportKind(StepKind[ExportStep, PlannedExport]):
     declaration = ExportStep
     planned = PlannedExport
 
-    def problems(self, step: ExportStep, intent: Intent) -> list[str]:
+    def problems(self, step: ExportStep, intent: IntentFacts) -> list[str]:
         """The format matches the file type, and only its own options are given."""
         vector, fields = intent.is_vector, intent.parameter_fields
         problems: list[str] = []

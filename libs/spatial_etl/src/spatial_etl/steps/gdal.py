@@ -9,36 +9,21 @@ core relies on that column (:func:`fid_problems` checks it at registration).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
 from itertools import pairwise
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
 from spatial_etl.models.placeholders import FID_PLACEHOLDER, Usage, check_template
+from spatial_etl.models.programs import GdalProgram
 from spatial_etl.steps.kind import (
+    IntentFacts,
     PlanContext,
     PlannedStep,
     StepContext,
     StepDeclaration,
     StepKind,
 )
-
-if TYPE_CHECKING:
-    from spatial_etl.models.intent import Intent
-
-
-class GdalProgram(StrEnum):
-    """GDAL command-line programs a step may run. Anything else is not a GDAL step."""
-
-    GDAL_TRANSLATE = "gdal_translate"
-    GDALWARP = "gdalwarp"
-    GDALADDO = "gdaladdo"
-    GDALBUILDVRT = "gdalbuildvrt"
-    GDALDEM = "gdaldem"
-    GDAL_RASTERIZE = "gdal_rasterize"
-    NEARBLACK = "nearblack"
-    OGR2OGR = "ogr2ogr"
 
 
 class GdalStep(StepDeclaration):
@@ -71,7 +56,7 @@ class GdalKind(StepKind[GdalStep, PlannedGdal]):
     declaration = GdalStep
     planned = PlannedGdal
 
-    def problems(self, step: GdalStep, intent: Intent) -> list[str]:
+    def problems(self, step: GdalStep, intent: IntentFacts) -> list[str]:
         """Every argument's placeholders; ``{dst}`` only with ``output_suffix``, and used then."""
         allow_dst = step.output_suffix is not None
         problems: list[str] = []

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from string import Formatter
-from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
@@ -24,7 +24,6 @@ from spatial_etl.models.placeholders import template_fields
 
 if TYPE_CHECKING:
     from spatial_etl.backends.compute import PostgisCompute
-    from spatial_etl.models.intent import Intent
     from spatial_etl.spatial_utils.runner import GdalRunner
 
 STEP_NAME_PATTERN: Final = r"^[a-z][a-z0-9_]{0,62}$"
@@ -59,6 +58,26 @@ class PlannedStep(BaseModel):
     kind: str
     step: str
     description: str
+
+
+class IntentFacts(Protocol):
+    """What a kind's registration checks may read of the intent declaring the step.
+
+    A protocol rather than the intent model itself, because intents are built from step
+    declarations: the kinds sit below the intent in the tree.
+    """
+
+    @property
+    def name(self) -> str:
+        """The intent's name."""
+
+    @property
+    def is_vector(self) -> bool:
+        """Whether the intent processes vector data (loaded into PostGIS)."""
+
+    @property
+    def parameter_fields(self) -> frozenset[str]:
+        """Names of the intent's parameters, the valid ``params.<field>`` placeholders."""
 
 
 @dataclass
@@ -117,7 +136,7 @@ class StepKind(ABC, Generic[DeclT, PlannedT]):
     planned: type[PlannedT]
 
     @abstractmethod
-    def problems(self, step: DeclT, intent: Intent) -> list[str]:
+    def problems(self, step: DeclT, intent: IntentFacts) -> list[str]:
         """What makes ``step`` unusable in ``intent``; empty when it is fine."""
 
     @abstractmethod

@@ -1,20 +1,14 @@
 """The step kind registry: kind name -> the :class:`StepKind` that checks, plans and runs it.
 
-There is one registry per process. It is filled through the ``register_step_kinds`` hook: the
-core's own kinds by :mod:`spatial_etl.steps.builtin`, registered first, the moment the registry
-is first needed; a plugin's kinds when the plugin loader runs that plugin's hooks, before its
-``register_intents`` (so a plugin builds intents that use its kinds inside that hook).
+The process's registry (:func:`spatial_etl.plugins.kinds.step_kinds`) is filled through the
+``register_step_kinds`` hook, the core's own kinds first, as a plugin registers its own.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pluggy
-
 from spatial_etl.errors import StepKindError
-from spatial_etl.plugins import hookspecs
-from spatial_etl.steps import builtin
 from spatial_etl.steps.kind import PlannedStep, StepDeclaration, StepKind
 
 AnyKind = StepKind[Any, Any]
@@ -29,7 +23,7 @@ class StepKindRegistry:
     def register(self, kind: AnyKind) -> None:
         """Add a kind; the same kind again is ignored, another kind under a taken name refused."""
         if not isinstance(kind, StepKind):
-            raise TypeError(f"register() takes a StepKind, not {type(kind).__name__}")
+            raise StepKindError(f"register() takes a StepKind, not {type(kind).__name__}")
         declared = kind.declaration.model_fields["kind"].default
         if declared != kind.name:
             raise StepKindError(
@@ -72,19 +66,3 @@ class StepKindRegistry:
         if isinstance(data, dict) and isinstance(data.get("kind"), str):
             return self.get(data["kind"]).planned.model_validate(data)
         return data
-
-
-_REGISTRY: StepKindRegistry | None = None
-
-
-def step_kinds() -> StepKindRegistry:
-    """The process's step kinds; the first call registers the core's own through the hook."""
-    global _REGISTRY  # noqa: PLW0603 - one registry per process, filled once
-    if _REGISTRY is None:
-        registry = StepKindRegistry()
-        manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-        manager.add_hookspecs(hookspecs)
-        manager.register(builtin, name="spatial_etl.steps.builtin")
-        manager.hook.register_step_kinds(kinds=registry)
-        _REGISTRY = registry
-    return _REGISTRY

@@ -22,6 +22,7 @@ from spatial_etl.models.placeholders import (
     template_fields,
 )
 from spatial_etl.steps.kind import (
+    IntentFacts,
     PlanContext,
     PlannedStep,
     StepContext,
@@ -32,7 +33,6 @@ from spatial_etl.steps.kind import (
 
 if TYPE_CHECKING:
     from spatial_etl.backends.compute import PostgisCompute
-    from spatial_etl.models.intent import Intent
 
 
 class SqlStep(StepDeclaration):
@@ -60,7 +60,7 @@ class PlannedSql(PlannedStep):
         return sql.SQL(self.template).format(**bound)
 
 
-def sql_problems(template: str, intent: Intent) -> list[str]:
+def sql_problems(template: str, intent: IntentFacts) -> list[str]:
     """The checks shared by the SQL kinds: vector intents only, known placeholders."""
     problems: list[str] = []
     if not intent.is_vector:
@@ -119,7 +119,7 @@ class SqlKind(StepKind[SqlStep, PlannedSql]):
     declaration = SqlStep
     planned = PlannedSql
 
-    def problems(self, step: SqlStep, intent: Intent) -> list[str]:
+    def problems(self, step: SqlStep, intent: IntentFacts) -> list[str]:
         """See :func:`sql_problems`."""
         return sql_problems(step.statement, intent)
 

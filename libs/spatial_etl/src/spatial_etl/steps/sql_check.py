@@ -5,16 +5,13 @@ Any row fails the run with the declared message and a sample of the offending ro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
 from spatial_etl.errors import StepError
-from spatial_etl.steps.kind import PlanContext, StepContext, StepDeclaration, StepKind
+from spatial_etl.steps.kind import IntentFacts, PlanContext, StepContext, StepDeclaration, StepKind
 from spatial_etl.steps.sql import PlannedSql, compute_of, plan_sql, sql_problems
-
-if TYPE_CHECKING:
-    from spatial_etl.models.intent import Intent
 
 SAMPLE_ROWS: Final = 20
 """How many offending rows the failure message shows."""
@@ -35,7 +32,7 @@ class SqlCheckKind(StepKind[SqlCheckStep, PlannedSql]):
     declaration = SqlCheckStep
     planned = PlannedSql
 
-    def problems(self, step: SqlCheckStep, intent: Intent) -> list[str]:
+    def problems(self, step: SqlCheckStep, intent: IntentFacts) -> list[str]:
         """The same rules as a SQL statement."""
         return sql_problems(step.query, intent)
 

@@ -15,10 +15,10 @@ from spatial_etl.errors import StepKindError
 from spatial_etl.models.drivers import FILE_DRIVERS, REFERENCING_DRIVERS
 from spatial_etl.models.kinds import FileType, GeometryKind
 from spatial_etl.models.manifest import IntentName
+from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.steps.export import ExportStep
 from spatial_etl.steps.gdal import fid_problems
 from spatial_etl.steps.kind import StepDeclaration
-from spatial_etl.steps.registry import step_kinds
 
 
 def _declared(data: Any) -> Any:
