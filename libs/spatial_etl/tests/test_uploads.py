@@ -176,7 +176,8 @@ def test_unknown_files_are_refused_unless_excluded(tmp_path: Path) -> None:
     problems = _problems(refused)
     assert set(problems) == {"README.txt", "Makefile", "scene.tif.aux.xml", "scratch/old.csv"}
     assert "extension '.txt' is not a known data file" in problems["README.txt"]
-    assert "--exclude" in problems["README.txt"] and "--format-override" in problems["README.txt"]
+    assert "exclude it, or declare its driver" in problems["README.txt"]
+    assert "--" not in " ".join(problems.values())  # the core speaks of parameters, not flags
     assert problems["Makefile"].startswith("no extension")
     request = _request(exclude=("*.txt", "Makefile", "*.aux.xml", "scratch"))
     plan = plan_upload(tmp_path, request, landing_bucket="landing")
@@ -250,7 +251,7 @@ def test_format_override_mistakes(tmp_path: Path) -> None:
             landing_bucket="landing",
         )
     codes = _codes(refused)
-    assert codes == {"x.dat": "type_ambiguous", "--format-override": "override_unused"}
+    assert codes == {"x.dat": "type_ambiguous", "format_overrides": "override_unused"}
     assert "'*.dat=raster:GPKG'" in _problems(refused)["x.dat"]
     with pytest.raises(ValueError, match="not PATTERN=DRIVER"):
         FormatOverride.parse("GTiff")
@@ -270,13 +271,13 @@ def test_the_generated_manifest_is_validated_with_problems_located(
         plan_upload(tmp_path, request, landing_bucket="landing", catalog=catalog)
     problems = _problems(refused)
     assert "processes vector files, not raster" in problems["scene.tif (files[1].type)"]
-    assert "metadata.project (--project)" in problems
-    assert "metadata.parameters.colour (--param)" in problems
+    assert "metadata.project" in problems
+    assert problems["metadata.parameters.colour"] == "unknown parameter 'colour'; valid: layer"
     with pytest.raises(UploadError) as unknown:
         plan_upload(
             tmp_path, _request(intent="ingest_lidar"), landing_bucket="landing", catalog=catalog
         )
-    message = _problems(unknown)["intent (--intent)"]
+    message = _problems(unknown)["intent"]
     assert "unknown intent 'ingest_lidar'" in message
     assert "ingest_satellite_raster, ingest_vector_boundary" in message
 
@@ -301,10 +302,10 @@ def test_crs_is_required_and_checked_once(tmp_path: Path) -> None:
     _tree(tmp_path, {"a.gpkg": b"x", "b.gpkg": b"x"})
     with pytest.raises(UploadError) as missing:
         plan_upload(tmp_path, _request(crs=None), landing_bucket="landing")
-    assert _codes(missing) == {"crs (--crs)": "crs_required"}
+    assert _codes(missing) == {"crs": "crs_required"}
     with pytest.raises(UploadError) as bad:
         plan_upload(tmp_path, _request(crs="+proj=longlat"), landing_bucket="landing")
-    assert _codes(bad) == {"crs (--crs)": "bad_crs"}
+    assert _codes(bad) == {"crs": "bad_crs"}
 
     def reader(path: Path, kind: FileType) -> str | None:
         return "EPSG:3035" if path.name == "a.gpkg" else None
@@ -321,7 +322,7 @@ def test_keys_and_batch_ids_the_contract_refuses(tmp_path: Path) -> None:
     assert _codes(refused) == {"back\\slash.gpkg": "bad_key", "trailing.gpkg ": "unknown_file_type"}
     with pytest.raises(UploadError) as bad_id:
         plan_upload(tmp_path, _request(batch_id="../up"), landing_bucket="landing")
-    assert _codes(bad_id) == {"batch_id (--batch-id)": "batch_id"}
+    assert _codes(bad_id) == {"batch_id": "batch_id"}
     with pytest.raises(UploadError, match="is not a directory"):
         plan_upload(tmp_path / "ok.gpkg", _request(), landing_bucket="landing")
 

@@ -376,3 +376,14 @@ class UploadError(SpatialEtlError):
     def __init__(self, message: str, problems: Sequence[object] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems)
+
+
+# --- uploads (issue 10, CLI slice) ---------------------------------------------------------
+
+
+class BatchCommittedError(UploadError):
+    """The batch's manifest is already in the landing zone: its files are not to be changed.
+
+    The batch may be waiting or running; uploading files under it would change its inputs.
+    Raised before anything is sent; the caller may replace the batch deliberately.
+    """

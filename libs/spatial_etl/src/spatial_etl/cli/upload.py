@@ -6,7 +6,7 @@ import getpass
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, cast
+from typing import TYPE_CHECKING, Final, NoReturn, cast
 
 import typer
 from rich.markup import escape
@@ -80,15 +80,15 @@ def upload(  # noqa: PLR0917 - typer passes options by parameter
 
     Every file below DIR is uploaded (hidden ones and --exclude matches skipped) to the
     same relative path under the batch folder. Files are typed by extension: .tif/.tiff
-    GTiff, .jp2 JP2OpenJPEG, .gpkg GPKG, .geojson/.json GeoJSON, .fgb FlatGeobuf, .shp and
-    .zip ESRI Shapefile (.shx, .dbf, .prj, .cpg... go along, unlisted); others need
-    --format-override or --exclude. The generated manifest is validated against the
+    GTiff, .jp2 JP2OpenJPEG, .gpkg GPKG, .geojson/.json GeoJSON, .fgb FlatGeobuf, .shp,
+    .zip and .shz ESRI Shapefile (.shx, .dbf, .prj, .cpg... go along, unlisted); others
+    need --format-override or --exclude. The generated manifest is validated against the
     installed plugins before anything is sent, and uploaded last, only if every file
     arrived: after a failure nothing runs, and the same command can simply be run again.
 
     Exits 1 when the upload is refused or a file failed, 2 when S3 cannot be used.
     """
-    from spatial_etl.errors import StorageError, UploadError  # noqa: PLC0415
+    from spatial_etl.errors import BatchCommittedError, StorageError, UploadError  # noqa: PLC0415
     from spatial_etl.settings import GdalSettings, StorageSettings  # noqa: PLC0415
     from spatial_etl.spatial_utils import SubprocessGdalRunner  # noqa: PLC0415
     from spatial_etl.uploads import (  # noqa: PLC0415
@@ -154,7 +154,8 @@ def upload(  # noqa: PLR0917 - typer passes options by parameter
     except StorageError as error:
         connect.fail(f"cannot use the landing bucket; nothing was uploaded: {error}", 2)
     except UploadError as error:
-        connect.fail(str(error))
+        committed = isinstance(error, BatchCommittedError)
+        connect.fail(f"{error} with --replace" if committed else str(error))
     except KeyboardInterrupt:
         connect.fail(
             "interrupted before the manifest was committed (unless it was being sent), so "
@@ -183,7 +184,7 @@ def _refuse(directory: Path, problems: list[object], as_json: bool) -> NoReturn:
             "nothing was uploaded"
         )
         for problem in found:
-            errors.print(f"  - {escape(str(problem))}", soft_wrap=True)
+            errors.print(f"  - {escape(describe_problem(problem))}")
     raise typer.Exit(1)
 
 
@@ -210,17 +211,24 @@ def _print_plan(plan: UploadPlan, as_json: bool) -> None:
 
 
 class _Bar:
-    """Draws the upload on stderr: bytes sent, the current file, failures as they happen."""
+    """Draws the upload on stderr: bytes sent within each file, failures as they happen."""
 
     def __init__(self, progress: Progress, task: TaskID) -> None:
         self.progress = progress
         self.task = task
+        self._sent: dict[str, int] = {}
 
     def started(self, item: PlannedUpload) -> None:
+        self._sent[item.key] = 0
         self.progress.update(self.task, description=escape(item.relative))
 
+    def sent(self, item: PlannedUpload, amount: int) -> None:
+        self._sent[item.key] = self._sent.get(item.key, 0) + amount
+        self.progress.advance(self.task, amount)
+
     def finished(self, item: PlannedUpload, error: str | None) -> None:
-        self.progress.advance(self.task, item.size)
+        # A failed file's bytes count as done, and so does anything a callback did not tell.
+        self.progress.advance(self.task, item.size - self._sent.pop(item.key, 0))
         if error is not None:
             self.progress.console.print(f"[red]failed[/] {escape(item.key)}: {escape(error)}")
 
@@ -237,6 +245,40 @@ def _with_progress(plan: UploadPlan, run: Callable[[UploadProgress], UploadResul
     with Progress(*columns, console=errors, transient=True) as progress:
         task = progress.add_task("starting", total=plan.total_size or None)
         return run(_Bar(progress, task))
+
+
+OPTION_OF: Final = {
+    "batch_id": "--batch-id",
+    "uploader": "--uploader",
+    "intent": "--intent",
+    "crs": "--crs",
+    "format_overrides": "--format-override",
+    "exclude": "--exclude",
+    "metadata.project": "--project",
+    "metadata.description": "--description",
+    "metadata.dataset": "--dataset",
+    "metadata.parameters": "--param",
+}
+"""The option behind each parameter or manifest field an upload problem is located by."""
+
+_HINTS: Final = {
+    "unknown_file_type": "leave it out with --exclude PATTERN or declare it with "
+    "--format-override PATTERN=DRIVER",
+    "crs_required": "pass --crs",
+    "crs_missing": "pass --crs",
+    "crs_unreadable": "pass --crs",
+}
+
+
+def describe_problem(problem: Problem) -> str:
+    """An upload problem in the command line's words: located by option, with a hint."""
+    loc = problem.loc
+    for field, option in OPTION_OF.items():
+        if loc == field or loc.startswith(f"{field}."):
+            loc = f"{loc} ({option})"
+            break
+    hint = _HINTS.get(problem.code)
+    return f"{loc or '(document)'}: {problem.message}" + (f" ({hint})" if hint else "")
 
 
 def _report(plan: UploadPlan, result: UploadResult, as_json: bool) -> None:
