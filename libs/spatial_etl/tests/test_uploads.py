@@ -7,8 +7,11 @@ order of the uploads and to make one fail on purpose.
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import os
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,9 +32,11 @@ from spatial_etl.spatial_utils import SubprocessGdalRunner
 from spatial_etl.uploads import (
     EXTENSION_FORMATS,
     FormatOverride,
+    PlannedUpload,
     UploadPlan,
     UploadRequest,
     crs_code,
+    execute_upload,
     parse_assignment,
     plan_upload,
     read_file_crs,
@@ -651,3 +656,71 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "not a GDAL file driver" in result.stderr
     assert _upload(tmp_path / "missing").exit_code == 2
+
+
+class RecordedProgress:
+    """Every progress event of an upload, in order, with the thread-safe byte counts."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, int | str | None]] = []
+        self.lock = threading.Lock()
+
+    def started(self, item: PlannedUpload) -> None:
+        with self.lock:
+            self.events.append(("started", item.relative, None))
+
+    def sent(self, item: PlannedUpload, amount: int) -> None:
+        with self.lock:
+            self.events.append(("sent", item.relative, amount))
+
+    def finished(self, item: PlannedUpload, error: str | None) -> None:
+        with self.lock:
+            self.events.append(("finished", item.relative, error))
+
+
+@pytest.mark.s3
+def test_progress_is_told_bytes_within_a_file(tmp_path: Path, landing: Landing) -> None:
+    big = 12 * 1024 * 1024 + 123  # several transfer chunks, and two multipart parts
+    directory = _tree(tmp_path / "batch", {"big.gpkg": os.urandom(big), "small.gpkg": b"x" * 10})
+    plan = plan_upload(directory, _request(), landing_bucket=landing.bucket)
+    recorded = RecordedProgress()
+    result = execute_upload(landing.store, plan, progress=recorded)
+    assert result.committed
+    chunks = [
+        amount for event, name, amount in recorded.events if event == "sent" and name == "big.gpkg"
+    ]
+    assert len(chunks) > 2  # told within the file, not once per file
+    running = list(itertools.accumulate(cast("list[int]", chunks)))
+    assert running[-1] == big  # the progress reached the file's size, exactly
+    assert any(0 < total < big for total in running)
+    names = [name for event, name, _ in recorded.events if event != "sent"]
+    assert names == ["big.gpkg", "big.gpkg", "small.gpkg", "small.gpkg"]  # started, finished
+    assert ("finished", "big.gpkg", None) in recorded.events
+    stored = landing.store.head(landing.bucket, "batch_2026_01/big.gpkg")
+    assert stored is not None and stored.size == big
+
+
+@pytest.mark.s3
+def test_the_command_line_bar_reaches_every_byte(tmp_path: Path, landing: Landing) -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+    from spatial_etl.cli.upload import _Bar
+
+    size = 9 * 1024 * 1024
+    directory = _tree(tmp_path / "batch", {"a.gpkg": os.urandom(size), "b.gpkg": b"y" * 5})
+    plan = plan_upload(directory, _request(), landing_bucket=landing.bucket)
+    seen: list[float] = []
+    with Progress(console=Console(file=io.StringIO()), auto_refresh=False) as progress:
+        task = progress.add_task("upload", total=plan.total_size)
+        bar = _Bar(progress, task)
+        original = bar.sent
+
+        def sent(item: PlannedUpload, amount: int) -> None:
+            original(item, amount)
+            seen.append(progress.tasks[0].completed)
+
+        bar.sent = sent  # type: ignore[method-assign]
+        result = execute_upload(landing.store, plan, progress=bar)
+        assert result.committed
+        assert progress.tasks[0].completed == plan.total_size
+    assert any(0 < done < size for done in seen)  # the bar moved within the big file

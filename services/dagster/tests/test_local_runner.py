@@ -102,6 +102,21 @@ def assert_lake_matches_ledger(out: Path) -> list[dict[str, Any]]:
     return lake
 
 
+def summary_records(stdout: str) -> dict[str, str]:
+    """The printed summary's records by batch: the title line and its indented lines."""
+    records: dict[str, str] = {}
+    current: str | None = None
+    for line in stdout.splitlines():
+        if line.startswith("  ") and current is not None:
+            records[current] += "\n" + line
+        elif ": " in line and not line.startswith(" "):
+            current = line.split(": ", 1)[0]
+            records[current] = line
+        else:
+            current = None
+    return records
+
+
 def landing_keys(out: Path) -> list[str]:
     base = out / "landing-zone"
     return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
@@ -164,8 +179,8 @@ def test_a_landing_zone_runs_through_sensor_and_job_and_is_exported(
     assert "unknown intent 'ingest_lidar'" in outcomes["lidar"]["reason"]
     assert "is not in the landing zone 0 s after" in outcomes["late"]["reason"]
     assert "differs from the manifest's crs" in outcomes["wrong_crs"]["reason"]
-    # the printed summary: one row per manifest, the verdict, where the results are
-    rows = {line.split("│")[1].strip(): line for line in done.stdout.splitlines() if "│" in line}
+    # the printed summary: one record per manifest, the verdict, where the results are
+    rows = summary_records(done.stdout)
     assert "succeeded" in rows["scene_a"]
     assert "scene/v1/scene.tif" in rows["scene_a"]
     assert "rejected" in rows["lidar"]

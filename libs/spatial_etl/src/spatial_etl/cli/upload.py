@@ -22,7 +22,15 @@ from rich.progress import (
 from rich.table import Table
 
 from spatial_etl.cli import connect
-from spatial_etl.cli.output import catalog, console, errors, print_json, size, warn_failures
+from spatial_etl.cli.output import (
+    catalog,
+    console,
+    errors,
+    print_items,
+    print_json,
+    size,
+    warn_failures,
+)
 
 if TYPE_CHECKING:
     from spatial_etl.models.problems import Problem
@@ -38,35 +46,52 @@ def upload(  # noqa: PLR0917 - typer passes options by parameter
         metavar="DIR",
         help="Directory of the batch's files.",
     ),
-    intent: str = typer.Option(..., "--intent", help="Intent that processes the batch."),
-    batch_id: str = typer.Option(..., "--batch-id", help="Batch id: letters, digits, _ . -"),
+    intent: str = typer.Option(
+        ..., "--intent", metavar="INTENT", help="Intent that processes the batch."
+    ),
+    batch_id: str = typer.Option(
+        ..., "--batch-id", metavar="ID", help="Batch id: letters, digits, _ . -"
+    ),
     uploader: str | None = typer.Option(
-        None, "--uploader", help="Who uploads (manifest 'uploader'). Default: your login name."
+        None,
+        "--uploader",
+        metavar="NAME",
+        help="Who uploads (manifest 'uploader'). Default: your login name.",
     ),
-    project: str | None = typer.Option(
-        None, "--project", help="Project of the batch (metadata.project, required)."
+    project: str = typer.Option(
+        ..., "--project", metavar="NAME", help="Project of the batch (metadata.project)."
     ),
-    description: str = typer.Option("", "--description", help="metadata.description."),
+    description: str = typer.Option(
+        "", "--description", metavar="TEXT", help="What the batch holds (metadata.description)."
+    ),
     dataset: str | None = typer.Option(
-        None, "--dataset", help="Lake dataset name (metadata.dataset)."
+        None, "--dataset", metavar="NAME", help="Lake dataset name (metadata.dataset)."
     ),
     crs: str | None = typer.Option(
         None,
         "--crs",
+        metavar="CRS",
         help="CRS of every file (EPSG:XXXX, WKT or PROJJSON). Default: each file's own, "
         "read with GDAL.",
     ),
     format_override: list[str] = typer.Option(
         [],
         "--format-override",
-        help="PATTERN=[TYPE:]DRIVER: files matching the glob are DRIVER files "
-        "(e.g. '*.asc=AAIGrid', 'tiles.gpkg=raster:GPKG'). Repeatable.",
+        metavar="PATTERN=DRIVER",
+        help="Files matching the glob PATTERN are DRIVER files (e.g. '*.asc=AAIGrid'); "
+        "PATTERN=raster:DRIVER or vector:DRIVER for a driver that reads both. Repeatable.",
     ),
     exclude: list[str] = typer.Option(
-        [], "--exclude", help="Glob of files or folders not to upload (e.g. '*.xml'). Repeatable."
+        [],
+        "--exclude",
+        metavar="GLOB",
+        help="Glob of files or folders not to upload (e.g. '*.xml'). Repeatable.",
     ),
     param: list[str] = typer.Option(
-        [], "--param", help="KEY=VALUE intent parameter (metadata.parameters). Repeatable."
+        [],
+        "--param",
+        metavar="KEY=VALUE",
+        help="Intent parameter (metadata.parameters). Repeatable.",
     ),
     replace: bool = typer.Option(
         False, "--replace", help="Upload even if the batch's manifest is already committed."
@@ -183,8 +208,7 @@ def _refuse(directory: Path, problems: list[object], as_json: bool) -> NoReturn:
             f"[red]error:[/] cannot upload {escape(str(directory))}: {len(found)} problem(s); "
             "nothing was uploaded"
         )
-        for problem in found:
-            errors.print(f"  - {escape(describe_problem(problem))}")
+        print_items((escape(describe_problem(problem)) for problem in found), target=errors)
     raise typer.Exit(1)
 
 
