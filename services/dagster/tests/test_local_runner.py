@@ -449,3 +449,55 @@ def test_a_run_that_crashes_before_settling_is_reported_and_not_retried(
     assert outcome["outcome"] == "failed"
     assert "boom: a bug, not bad data" in outcome["reason"]
     assert (out / "landing-zone/manifests/x.json").is_file()  # still pending, as in production
+
+
+def test_the_summary_reads_well_at_80_columns(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from spatial_etl_dagster.local import cli
+    from spatial_etl_dagster.local.runner import Outcome, Result
+
+    reason = (
+        "files[0]: s3://landing-zone/late/x.tif is not in the landing zone 0 s after the "
+        "manifest was committed; upload the batch's files before its manifest"
+    )
+    result = Result(
+        outcomes=[
+            Outcome(
+                manifest="manifests/scene_a.json",
+                batch_id="scene_a",
+                intent="ingest_satellite_raster",
+                status="succeeded",
+                outputs=("data-lake/ingest_satellite_raster/scene/v1/scene.tif",),
+            ),
+            Outcome(
+                manifest="manifests/late.json",
+                batch_id="late",
+                intent="ingest_satellite_raster",
+                status="rejected",
+                reason=reason,
+            ),
+        ],
+        out_dir=tmp_path,
+        services={},
+        timings={"total": 3.0},
+        objects={"data-lake": 1, "landing-zone": 4},
+    )
+    monkeypatch.setenv("COLUMNS", "80")
+    cli._print_summary(result, wide=False)
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in out
+    records = summary_records(out)
+    assert "late: rejected" in records["late"]
+    # the reason wraps as a sentence under its label: never one word per line
+    lines = records["late"].splitlines()[2:]
+    assert lines[0].startswith("  reason  files[0]: s3://landing-zone/late/x.tif is not")
+    assert len(lines) >= 2 and all(len(line.split()) > 3 for line in lines[:-1])
+    assert " ".join(line.strip() for line in lines).removeprefix("reason  ") == reason
+    assert "output  data-lake/ingest_satellite_raster/scene/v1/scene.tif" in records["scene_a"]
+
+    cli._print_summary(result, wide=True)
+    wide = capsys.readouterr().out
+    row = next(line for line in wide.splitlines() if "late" in line and "│" in line)
+    assert reason in row  # the whole reason on the table's row
