@@ -145,3 +145,20 @@ def test_upload_problems_name_the_options(tmp_path: Any) -> None:
     assert "crs (--crs): pass the files' CRS" in errors or "(pass --crs)" in errors
     assert "README.txt: extension '.txt' is not a known data file" in errors
     assert "--exclude PATTERN" in errors and "--format-override PATTERN=DRIVER" in errors
+
+
+def test_upload_dry_run_fits_80_columns_with_deep_paths(tmp_path: Any) -> None:
+    deep = "regions/north/districts_of_the_northern_province_2026_revision_final"
+    directory = tmp_path / "batch"
+    (directory / deep).mkdir(parents=True)
+    (directory / deep / "boundaries_with_a_rather_long_name.gpkg").write_bytes(b"x" * 10)
+    args = ["upload", str(directory), "--intent", "ingest_vector_boundary", "--batch-id", "b1"]
+    result = runner.invoke(
+        app, [*args, "--project", "P", "--crs", "EPSG:4326", "--dry-run"], env=NARROW
+    )
+    assert result.exit_code == 0, result.output
+    plan = result.stdout.split("Then, last, the manifest")[0]  # then the manifest's exact bytes
+    _fits(plan)
+    joined = "".join(line.strip() for line in plan.splitlines())
+    assert f"{deep}/boundaries_with_a_rather_long_name.gpkg" in joined
+    assert "vector GPKG" in result.stdout

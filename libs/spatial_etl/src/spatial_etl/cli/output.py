@@ -43,11 +43,12 @@ def print_items(items: Iterable[str], *, target: Console | None = None) -> None:
     grid.add_column(overflow="fold")
     for item in items:
         grid.add_row("  - ", item)
-    _print_trimmed(grid, target or console)
+    print_trimmed(grid, target or console)
 
 
-def _print_trimmed(renderable: RenderableType, out: Console) -> None:
+def print_trimmed(renderable: RenderableType, out: Console | None = None) -> None:
     """Print without the trailing spaces a grid pads every cell with."""
+    out = out or console
     with out.capture() as captured:
         out.print(renderable)
     out.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
@@ -72,7 +73,7 @@ def print_records(records: Iterable[Record], *, target: Console | None = None) -
         grid.add_column(overflow="fold")
         for label, value in fields:
             grid.add_row(label, value)
-        _print_trimmed(Padding(grid, (0, 0, 0, 2), expand=False), out)
+        print_trimmed(Padding(grid, (0, 0, 0, 2), expand=False), out)
 
 
 def print_wide(renderable: RenderableType, *, target: Console | None = None) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Final, NoReturn, cast
 
 import typer
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -28,6 +29,7 @@ from spatial_etl.cli.output import (
     errors,
     print_items,
     print_json,
+    print_trimmed,
     size,
     warn_failures,
 )
@@ -216,17 +218,18 @@ def _print_plan(plan: UploadPlan, as_json: bool) -> None:
     if as_json:
         print_json({"dry_run": True, **plan.describe()})
         return
-    table = Table(
-        title=f"Planned uploads to s3://{plan.bucket}/{plan.batch_id}/ "
-        f"({len(plan.uploads)} file(s), {size(plan.total_size)})",
-        title_justify="left",
+    console.print(
+        f"Planned uploads to s3://{escape(plan.bucket)}/{escape(plan.batch_id)}/ "
+        f"({len(plan.uploads)} file(s), {size(plan.total_size)}):"
     )
-    for column in ("File", "Key", "Size", "Manifest entry"):
-        table.add_column(column)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True, justify="right")
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")  # the path last: folded under itself, never cut
     for item in plan.uploads:
         entry = f"{item.type.value} {item.format}" if item.type else "sidecar (not listed)"
-        table.add_row(escape(item.relative), escape(item.key), size(item.size), escape(entry))
-    console.print(table)
+        grid.add_row(size(item.size), escape(entry), escape(item.relative))
+    print_trimmed(Padding(grid, (0, 0, 0, 2), expand=False))
     console.print(
         f"\nThen, last, the manifest s3://{escape(plan.bucket)}/{escape(plan.manifest_key)}:"
     )
