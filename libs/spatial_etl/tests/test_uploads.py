@@ -724,3 +724,13 @@ def test_the_command_line_bar_reaches_every_byte(tmp_path: Path, landing: Landin
         assert result.committed
         assert progress.tasks[0].completed == plan.total_size
     assert any(0 < done < size for done in seen)  # the bar moved within the big file
+
+
+def test_one_extension_table_names_example_files_too() -> None:
+    from spatial_etl.models.drivers import extension_of
+
+    assert EXTENSION_FORMATS[".tif"] == (FileType.RASTER, "GTiff")
+    assert extension_of("GTiff") == extension_of("COG") == ".tif"  # COG files are read by GTiff
+    assert extension_of("JP2KAK") == extension_of("JP2OpenJPEG") == ".jp2"
+    assert extension_of("ESRI Shapefile") == ".zip"  # a shapefile that stands alone
+    assert extension_of("AAIGrid") is None
