@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
 import typer
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from spatial_etl.cli.help import Command, Group
@@ -139,7 +141,10 @@ def show(
         print_records(_parameter_records(schema))
     console.print("\n[bold]Steps[/]")
     for number, step in enumerate(intent.steps, start=1):
-        console.print(_step_text(number, step))
+        head, _, body = _step_text(number, step).partition("\n")
+        console.print(head)
+        # the command wraps under itself, indented, rather than back at the margin
+        console.print(Padding(textwrap.dedent(body), (0, 0, 0, 3), expand=False))
 
 
 def _parameter_records(schema: dict[str, Any]) -> list[Record]:
