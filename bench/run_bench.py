@@ -658,10 +658,16 @@ def _executor_importing() -> Work:
             *,
             metadata: Mapping[str, str],
             content_type: str | None = None,
+            progress: Callable[[int], None] | None = None,
         ) -> StoredObject:
             with _timed(detail, "s3: put_file output (hash + upload)"):
                 return super().put_file(
-                    bucket, key, path, metadata=metadata, content_type=content_type
+                    bucket,
+                    key,
+                    path,
+                    metadata=metadata,
+                    content_type=content_type,
+                    progress=progress,
                 )
 
     from spatial_etl.export.geoparquet import export_geoparquet

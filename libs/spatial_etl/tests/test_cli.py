@@ -119,8 +119,13 @@ def test_plugins_table_shows_failures_with_reasons(monkeypatch: pytest.MonkeyPat
     result = runner.invoke(app, ["plugins"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "satellite_raster" in result.stdout
-    assert "Failed plugins" in result.stdout
-    assert "no installed plugin has this name" in result.stdout
+    assert "failed ghost" in result.stdout
+    assert "reason  listed in SPATIAL_ETL_PLUGINS but no installed plugin has this name" in (
+        result.stdout
+    )
+    wide = runner.invoke(app, ["plugins", "--wide"], env={"COLUMNS": "200"})
+    assert "Failed plugins" in wide.stdout
+    assert "no installed plugin has this name" in wide.stdout
 
 
 def test_manifest_validate_accepts_a_valid_manifest(tmp_path: Path) -> None:

@@ -363,7 +363,7 @@ def test_status_json_is_the_ledger_documents(seeded: dict[str, Any]) -> None:
 
 
 def test_status_table_shows_runs_errors_and_assets(seeded: dict[str, Any]) -> None:
-    result = runner.invoke(app, ["status", "batch_01"], env=WIDE)
+    result = runner.invoke(app, ["status", "batch_01", "--wide"], env=WIDE)
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert "Batch batch_01: succeeded" in out
@@ -441,7 +441,7 @@ def test_assets_list_limit_warns_when_more_exist(seeded: dict[str, Any]) -> None
 
 
 def test_assets_list_table(seeded: dict[str, Any]) -> None:
-    result = runner.invoke(app, ["assets", "list"], env=WIDE)
+    result = runner.invoke(app, ["assets", "list", "--wide"], env=WIDE)
     assert result.exit_code == 0
     out = result.stdout
     assert "Committed assets (latest versions)" in out
@@ -474,3 +474,57 @@ def test_commands_ask_for_the_timeout_given(
     runner.invoke(app, ["assets", "list", "--timeout", "1.5"])
     runner.invoke(app, ["status", "x"])
     assert opened.timeouts == [1.5, connect.DEFAULT_TIMEOUT_S]
+
+
+# ----------------------------------------------------------------------------- 80 columns
+
+NARROW = {"COLUMNS": "80"}
+
+
+def _fits(text: str) -> None:
+    """Every line within 80 columns and no cell cut short with an ellipsis."""
+    assert text.strip()
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    assert "…" not in text, text
+
+
+def test_status_at_80_columns_shows_records_with_every_value_whole(
+    seeded: dict[str, Any],
+) -> None:
+    result = runner.invoke(app, ["status", "batch_01"], env=NARROW)
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    _fits(out)
+    assert "Batch batch_01: succeeded" in out
+    assert "run-1: failed" in out and "run-2: succeeded" in out
+    assert "Run run-1 failed at step 'load'" in out
+    # long values fold onto the next line instead of being cut: joined, they are whole
+    joined = "".join(line.strip() for line in out.splitlines())
+    assert seeded["v2"].sha256 in joined
+    assert "s3://data-lake/ingest_vector_boundary/districts/v2/districts.parquet" in joined
+    assert "districts v2: committed" in out
+    assert "failed: upload refused: checksum mismatch" in joined
+    assert "2,148 features" in out
+
+
+def test_assets_list_at_80_columns_shows_records(seeded: dict[str, Any]) -> None:
+    result = runner.invoke(app, ["assets", "list"], env=NARROW)
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    _fits(out)
+    assert "ingest_vector_boundary/districts v2" in out
+    assert "ingest_satellite_raster/scene v1" in out
+    assert "committed  2025-03-01 13:04:00 UTC" in out
+    joined = "".join(line.strip() for line in out.splitlines())
+    assert seeded["v2"].asset_id in joined
+    assert "v1/districts.parquet" not in joined
+
+
+def test_wide_tables_are_as_wide_as_their_content(seeded: dict[str, Any]) -> None:
+    result = runner.invoke(app, ["assets", "list", "--wide"], env=NARROW)
+    assert result.exit_code == 0
+    assert "…" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) > 80
+    row = next(line for line in result.stdout.splitlines() if "districts/v2" in line)
+    assert "s3://data-lake/ingest_vector_boundary/districts/v2/districts.parquet" in row
+    assert seeded["v2"].asset_id in row

@@ -7,8 +7,11 @@ order of the uploads and to make one fail on purpose.
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import os
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,9 +33,11 @@ from spatial_etl.spatial_utils import SubprocessGdalRunner
 from spatial_etl.uploads import (
     EXTENSION_FORMATS,
     FormatOverride,
+    PlannedUpload,
     UploadPlan,
     UploadRequest,
     crs_code,
+    execute_upload,
     parse_assignment,
     plan_upload,
     read_file_crs,
@@ -177,7 +182,8 @@ def test_unknown_files_are_refused_unless_excluded(tmp_path: Path) -> None:
     problems = _problems(refused)
     assert set(problems) == {"README.txt", "Makefile", "scene.tif.aux.xml", "scratch/old.csv"}
     assert "extension '.txt' is not a known data file" in problems["README.txt"]
-    assert "--exclude" in problems["README.txt"] and "--format-override" in problems["README.txt"]
+    assert "exclude it, or declare its driver" in problems["README.txt"]
+    assert "--" not in " ".join(problems.values())  # the core speaks of parameters, not flags
     assert problems["Makefile"].startswith("no extension")
     request = _request(exclude=("*.txt", "Makefile", "*.aux.xml", "scratch"))
     plan = plan_upload(tmp_path, request, landing_bucket="landing")
@@ -251,7 +257,7 @@ def test_format_override_mistakes(tmp_path: Path) -> None:
             landing_bucket="landing",
         )
     codes = _codes(refused)
-    assert codes == {"x.dat": "type_ambiguous", "--format-override": "override_unused"}
+    assert codes == {"x.dat": "type_ambiguous", "format_overrides": "override_unused"}
     assert "'*.dat=raster:GPKG'" in _problems(refused)["x.dat"]
     with pytest.raises(ValueError, match="not PATTERN=DRIVER"):
         FormatOverride.parse("GTiff")
@@ -271,13 +277,13 @@ def test_the_generated_manifest_is_validated_with_problems_located(
         plan_upload(tmp_path, request, landing_bucket="landing", catalog=catalog)
     problems = _problems(refused)
     assert "processes vector files, not raster" in problems["scene.tif (files[1].type)"]
-    assert "metadata.project (--project)" in problems
-    assert "metadata.parameters.colour (--param)" in problems
+    assert "metadata.project" in problems
+    assert problems["metadata.parameters.colour"] == "unknown parameter 'colour'; valid: layer"
     with pytest.raises(UploadError) as unknown:
         plan_upload(
             tmp_path, _request(intent="ingest_lidar"), landing_bucket="landing", catalog=catalog
         )
-    message = _problems(unknown)["intent (--intent)"]
+    message = _problems(unknown)["intent"]
     assert "unknown intent 'ingest_lidar'" in message
     assert "ingest_satellite_raster, ingest_vector_boundary" in message
 
@@ -302,10 +308,10 @@ def test_crs_is_required_and_checked_once(tmp_path: Path) -> None:
     _tree(tmp_path, {"a.gpkg": b"x", "b.gpkg": b"x"})
     with pytest.raises(UploadError) as missing:
         plan_upload(tmp_path, _request(crs=None), landing_bucket="landing")
-    assert _codes(missing) == {"crs (--crs)": "crs_required"}
+    assert _codes(missing) == {"crs": "crs_required"}
     with pytest.raises(UploadError) as bad:
         plan_upload(tmp_path, _request(crs="+proj=longlat"), landing_bucket="landing")
-    assert _codes(bad) == {"crs (--crs)": "bad_crs"}
+    assert _codes(bad) == {"crs": "bad_crs"}
 
     def reader(path: Path, kind: FileType) -> str | None:
         return "EPSG:3035" if path.name == "a.gpkg" else None
@@ -322,7 +328,7 @@ def test_keys_and_batch_ids_the_contract_refuses(tmp_path: Path) -> None:
     assert _codes(refused) == {"back\\slash.gpkg": "bad_key", "trailing.gpkg ": "unknown_file_type"}
     with pytest.raises(UploadError) as bad_id:
         plan_upload(tmp_path, _request(batch_id="../up"), landing_bucket="landing")
-    assert _codes(bad_id) == {"batch_id (--batch-id)": "batch_id"}
+    assert _codes(bad_id) == {"batch_id": "batch_id"}
     with pytest.raises(UploadError, match="is not a directory"):
         plan_upload(tmp_path / "ok.gpkg", _request(), landing_bucket="landing")
 
@@ -651,3 +657,81 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "not a GDAL file driver" in result.stderr
     assert _upload(tmp_path / "missing").exit_code == 2
+
+
+class RecordedProgress:
+    """Every progress event of an upload, in order, with the thread-safe byte counts."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, int | str | None]] = []
+        self.lock = threading.Lock()
+
+    def started(self, item: PlannedUpload) -> None:
+        with self.lock:
+            self.events.append(("started", item.relative, None))
+
+    def sent(self, item: PlannedUpload, amount: int) -> None:
+        with self.lock:
+            self.events.append(("sent", item.relative, amount))
+
+    def finished(self, item: PlannedUpload, error: str | None) -> None:
+        with self.lock:
+            self.events.append(("finished", item.relative, error))
+
+
+@pytest.mark.s3
+def test_progress_is_told_bytes_within_a_file(tmp_path: Path, landing: Landing) -> None:
+    big = 12 * 1024 * 1024 + 123  # several transfer chunks, and two multipart parts
+    directory = _tree(tmp_path / "batch", {"big.gpkg": os.urandom(big), "small.gpkg": b"x" * 10})
+    plan = plan_upload(directory, _request(), landing_bucket=landing.bucket)
+    recorded = RecordedProgress()
+    result = execute_upload(landing.store, plan, progress=recorded)
+    assert result.committed
+    chunks = [
+        amount for event, name, amount in recorded.events if event == "sent" and name == "big.gpkg"
+    ]
+    assert len(chunks) > 2  # told within the file, not once per file
+    running = list(itertools.accumulate(cast("list[int]", chunks)))
+    assert running[-1] == big  # the progress reached the file's size, exactly
+    assert any(0 < total < big for total in running)
+    names = [name for event, name, _ in recorded.events if event != "sent"]
+    assert names == ["big.gpkg", "big.gpkg", "small.gpkg", "small.gpkg"]  # started, finished
+    assert ("finished", "big.gpkg", None) in recorded.events
+    stored = landing.store.head(landing.bucket, "batch_2026_01/big.gpkg")
+    assert stored is not None and stored.size == big
+
+
+@pytest.mark.s3
+def test_the_command_line_bar_reaches_every_byte(tmp_path: Path, landing: Landing) -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+    from spatial_etl.cli.upload import _Bar
+
+    size = 9 * 1024 * 1024
+    directory = _tree(tmp_path / "batch", {"a.gpkg": os.urandom(size), "b.gpkg": b"y" * 5})
+    plan = plan_upload(directory, _request(), landing_bucket=landing.bucket)
+    seen: list[float] = []
+    with Progress(console=Console(file=io.StringIO()), auto_refresh=False) as progress:
+        task = progress.add_task("upload", total=plan.total_size)
+        bar = _Bar(progress, task)
+        original = bar.sent
+
+        def sent(item: PlannedUpload, amount: int) -> None:
+            original(item, amount)
+            seen.append(progress.tasks[0].completed)
+
+        bar.sent = sent  # type: ignore[method-assign]
+        result = execute_upload(landing.store, plan, progress=bar)
+        assert result.committed
+        assert progress.tasks[0].completed == plan.total_size
+    assert any(0 < done < size for done in seen)  # the bar moved within the big file
+
+
+def test_one_extension_table_names_example_files_too() -> None:
+    from spatial_etl.models.drivers import extension_of
+
+    assert EXTENSION_FORMATS[".tif"] == (FileType.RASTER, "GTiff")
+    assert extension_of("GTiff") == extension_of("COG") == ".tif"  # COG files are read by GTiff
+    assert extension_of("JP2KAK") == extension_of("JP2OpenJPEG") == ".jp2"
+    assert extension_of("ESRI Shapefile") == ".zip"  # a shapefile that stands alone
+    assert extension_of("AAIGrid") is None

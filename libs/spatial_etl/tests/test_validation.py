@@ -272,8 +272,22 @@ def test_format_rejected_by_the_schema_is_not_reported_twice(catalog: IntentCata
             {"bogus": 1},
             "metadata.parameters.bogus",
             "extra_forbidden",
-            "Extra inputs are not permitted",
+            "unknown parameter 'bogus'; valid: target_crs, resampling, overview_resampling",
             id="unknown-key",
+        ),
+        pytest.param(
+            {"target_cr": "EPSG:3857"},
+            "metadata.parameters.target_cr",
+            "extra_forbidden",
+            "unknown parameter 'target_cr'; did you mean 'target_crs'?",
+            id="mistyped-key",
+        ),
+        pytest.param(
+            {"Resampling": "cubic"},
+            "metadata.parameters.Resampling",
+            "extra_forbidden",
+            "did you mean 'resampling'?",
+            id="wrong-case-key",
         ),
         pytest.param(
             {"target_crs": "+proj=merc"},

@@ -102,6 +102,21 @@ def assert_lake_matches_ledger(out: Path) -> list[dict[str, Any]]:
     return lake
 
 
+def summary_records(stdout: str) -> dict[str, str]:
+    """The printed summary's records by batch: the title line and its indented lines."""
+    records: dict[str, str] = {}
+    current: str | None = None
+    for line in stdout.splitlines():
+        if line.startswith("  ") and current is not None:
+            records[current] += "\n" + line
+        elif ": " in line and not line.startswith(" "):
+            current = line.split(": ", 1)[0]
+            records[current] = line
+        else:
+            current = None
+    return records
+
+
 def landing_keys(out: Path) -> list[str]:
     base = out / "landing-zone"
     return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
@@ -164,8 +179,8 @@ def test_a_landing_zone_runs_through_sensor_and_job_and_is_exported(
     assert "unknown intent 'ingest_lidar'" in outcomes["lidar"]["reason"]
     assert "is not in the landing zone 0 s after" in outcomes["late"]["reason"]
     assert "differs from the manifest's crs" in outcomes["wrong_crs"]["reason"]
-    # the printed summary: one row per manifest, the verdict, where the results are
-    rows = {line.split("│")[1].strip(): line for line in done.stdout.splitlines() if "│" in line}
+    # the printed summary: one record per manifest, the verdict, where the results are
+    rows = summary_records(done.stdout)
     assert "succeeded" in rows["scene_a"]
     assert "scene/v1/scene.tif" in rows["scene_a"]
     assert "rejected" in rows["lidar"]
@@ -434,3 +449,55 @@ def test_a_run_that_crashes_before_settling_is_reported_and_not_retried(
     assert outcome["outcome"] == "failed"
     assert "boom: a bug, not bad data" in outcome["reason"]
     assert (out / "landing-zone/manifests/x.json").is_file()  # still pending, as in production
+
+
+def test_the_summary_reads_well_at_80_columns(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from spatial_etl_dagster.local import cli
+    from spatial_etl_dagster.local.runner import Outcome, Result
+
+    reason = (
+        "files[0]: s3://landing-zone/late/x.tif is not in the landing zone 0 s after the "
+        "manifest was committed; upload the batch's files before its manifest"
+    )
+    result = Result(
+        outcomes=[
+            Outcome(
+                manifest="manifests/scene_a.json",
+                batch_id="scene_a",
+                intent="ingest_satellite_raster",
+                status="succeeded",
+                outputs=("data-lake/ingest_satellite_raster/scene/v1/scene.tif",),
+            ),
+            Outcome(
+                manifest="manifests/late.json",
+                batch_id="late",
+                intent="ingest_satellite_raster",
+                status="rejected",
+                reason=reason,
+            ),
+        ],
+        out_dir=tmp_path,
+        services={},
+        timings={"total": 3.0},
+        objects={"data-lake": 1, "landing-zone": 4},
+    )
+    monkeypatch.setenv("COLUMNS", "80")
+    cli._print_summary(result, wide=False)
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in out
+    records = summary_records(out)
+    assert "late: rejected" in records["late"]
+    # the reason wraps as a sentence under its label: never one word per line
+    lines = records["late"].splitlines()[2:]
+    assert lines[0].startswith("  reason  files[0]: s3://landing-zone/late/x.tif is not")
+    assert len(lines) >= 2 and all(len(line.split()) > 3 for line in lines[:-1])
+    assert " ".join(line.strip() for line in lines).removeprefix("reason  ") == reason
+    assert "output  data-lake/ingest_satellite_raster/scene/v1/scene.tif" in records["scene_a"]
+
+    cli._print_summary(result, wide=True)
+    wide = capsys.readouterr().out
+    row = next(line for line in wide.splitlines() if "late" in line and "│" in line)
+    assert reason in row  # the whole reason on the table's row

@@ -172,6 +172,14 @@ class UploadError(BadInputError):
         self.problems = list(problems)
 
 
+class BatchCommittedError(UploadError):
+    """The batch's manifest is already in the landing zone: its files are not to be changed.
+
+    The batch may be waiting or running; uploading files under it would change its inputs.
+    Raised before anything is sent; the caller may replace the batch deliberately.
+    """
+
+
 class StaleManifestError(BadInputError):
     """A run was asked for a manifest version that has since been replaced in the landing zone."""
 

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from spatial_etl.errors import GdalError, GdalNotFoundError
+from spatial_etl.models.drivers import extension_of
 from spatial_etl.models.kinds import FileType
 from spatial_etl.models.manifest import Manifest
 from spatial_etl.models.plugin import PluginInfo
@@ -40,19 +41,6 @@ __all__ = [
     "load_plugin",
     "mongo_schema_errors",
 ]
-
-_EXAMPLE_SUFFIX = {
-    "GTiff": ".tif",
-    "COG": ".tif",
-    "JP2OpenJPEG": ".jp2",
-    "JP2KAK": ".jp2",
-    "JP2ECW": ".jp2",
-    "ESRI Shapefile": ".zip",
-    "GPKG": ".gpkg",
-    "GeoJSON": ".geojson",
-    "FlatGeobuf": ".fgb",
-    "Parquet": ".parquet",
-}
 
 
 def load_plugin(plugin: object, name: str = "plugin_under_test") -> list[RegisteredIntent]:
@@ -80,7 +68,7 @@ def example_manifest(
     """A valid manifest for the intent, with one file of ``driver`` (default: the first)."""
     accepts = registered.intent.accepts
     driver = driver or sorted(accepts.drivers)[0]
-    suffix = _EXAMPLE_SUFFIX.get(driver, ".dat")
+    suffix = extension_of(driver) or ".dat"
     raw = {
         "batch_id": batch_id,
         "uploader": "plugin-tests",

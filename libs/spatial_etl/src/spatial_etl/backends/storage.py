@@ -173,6 +173,7 @@ class ObjectStore:
         *,
         metadata: Mapping[str, str],
         content_type: str | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> StoredObject:
         """Upload a local file with its SHA-256 in the user metadata as ``content_hash``.
 
@@ -192,6 +193,8 @@ class ObjectStore:
             path: The local file.
             metadata: User metadata to store with the object (ASCII header names and values).
             content_type: The object's Content-Type; S3's default when ``None``.
+            progress: Called with each chunk's byte count as it is sent (boto3's transfer
+                callback, possibly from several threads), for progress within a file.
 
         Returns:
             The uploaded object as S3 reports it, with ``sha256`` set.
@@ -210,7 +213,12 @@ class ObjectStore:
         logger.info("uploading %s to s3://%s/%s", path, bucket, key)
         with _s3_errors("upload", bucket, key):
             self.client.upload_file(
-                str(path), bucket, key, ExtraArgs=extra, Config=self._transfer_config()
+                str(path),
+                bucket,
+                key,
+                ExtraArgs=extra,
+                Config=self._transfer_config(),
+                Callback=progress,
             )
         if _file_state(path) != before:
             self.delete(bucket, key)

@@ -15,6 +15,7 @@ import typer
 
 from spatial_etl import __version__
 from spatial_etl.cli import assets, intents, ledger, manifest, plugins, status, upload
+from spatial_etl.cli.help import Command, Group
 
 app = typer.Typer(
     name="spatial-etl",
@@ -22,14 +23,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Group,
 )
 app.add_typer(intents.app, name="intents")
 app.add_typer(manifest.app, name="manifest")
-app.command("plugins")(plugins.plugins)
+app.command("plugins", cls=Command)(plugins.plugins)
 app.add_typer(ledger.app, name="ledger")
-app.command("status")(status.status)
+app.command("status", cls=Command)(status.status)
 app.add_typer(assets.app, name="assets")
-app.command("upload")(upload.upload)
+app.command("upload", cls=Command)(upload.upload)
 
 
 def _version(value: bool) -> None:

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
 import typer
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
-from spatial_etl.cli.output import catalog, console, errors, print_json, warn_failures
+from spatial_etl.cli.help import Command, Group
+from spatial_etl.cli.output import (
+    WIDE_HELP,
+    Record,
+    catalog,
+    console,
+    errors,
+    print_json,
+    print_records,
+    print_wide,
+    warn_failures,
+)
 from spatial_etl.errors import IntentConflictError, UnknownIntentError
 from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.plugins.registry import RegisteredIntent
 from spatial_etl.steps.kind import StepDeclaration as Step
 
-app = typer.Typer(help="List and inspect registered intents.", no_args_is_help=True)
+app = typer.Typer(help="List and inspect registered intents.", no_args_is_help=True, cls=Group)
 
 
 def describe(registered: RegisteredIntent) -> dict[str, Any]:
@@ -36,9 +49,10 @@ def describe(registered: RegisteredIntent) -> dict[str, Any]:
     }
 
 
-@app.command("list")
+@app.command("list", cls=Command)
 def list_intents(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
 ) -> None:
     """List every registered intent with its plugin, version and accepted inputs."""
     loaded = catalog()
@@ -46,32 +60,58 @@ def list_intents(
         print_json([describe(registered) for registered in loaded.intents])
         return
     warn_failures(loaded)
-    table = Table(title="Registered intents")
-    table.add_column("Intent", no_wrap=True)
-    table.add_column("Plugin", no_wrap=True)
-    for column in ("Version", "Accepts", "Summary"):
-        table.add_column(column)
-    for registered in loaded.intents:
-        accepts = registered.intent.accepts
-        inputs = f"{accepts.file_type.value}: {', '.join(sorted(accepts.drivers))}"
-        if accepts.geometry_kinds:
-            inputs += f" ({', '.join(sorted(k.value for k in accepts.geometry_kinds))})"
+    if not loaded.intents:
+        console.print("No intents registered: install a plugin.")
+    elif wide:
+        print_wide(_intents_table(loaded.intents))
+    else:
+        print_records(
+            (
+                f"[bold]{escape(registered.intent.name)}[/]",
+                [
+                    ("plugin", escape(_plugin_label(registered))),
+                    ("accepts", escape(_accepts(registered))),
+                    ("summary", escape(registered.intent.summary)),
+                ],
+            )
+            for registered in loaded.intents
+        )
+
+
+def _plugin_label(registered: RegisteredIntent) -> str:
+    plugin = registered.plugin
+    return f"{plugin.distribution or plugin.name} {plugin.version or ''}".strip()
+
+
+def _accepts(registered: RegisteredIntent) -> str:
+    accepts = registered.intent.accepts
+    inputs = f"{accepts.file_type.value}: {', '.join(sorted(accepts.drivers))}"
+    if accepts.geometry_kinds:
+        inputs += f" ({', '.join(sorted(k.value for k in accepts.geometry_kinds))})"
+    return inputs
+
+
+def _intents_table(intents: list[RegisteredIntent]) -> Table:
+    table = Table(title="Registered intents", title_justify="left")
+    for column in ("Intent", "Plugin", "Version", "Accepts", "Summary"):
+        table.add_column(column, no_wrap=True)
+    for registered in intents:
         table.add_row(
             registered.intent.name,
             registered.plugin.distribution or registered.plugin.name,
             registered.plugin.version or "-",
-            escape(inputs),
+            escape(_accepts(registered)),
             escape(registered.intent.summary),
         )
-    console.print(table if loaded.intents else "No intents registered: install a plugin.")
+    return table
 
 
-@app.command("show")
+@app.command("show", cls=Command)
 def show(
-    name: str = typer.Argument(..., help="Intent name, as a manifest's `intent` gives it."),
+    name: str = typer.Argument(..., help="Intent name, as a manifest's 'intent' gives it."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show an intent's steps, accepted inputs and parameter schema."""
+    """Show an intent's steps, accepted inputs and parameters."""
     loaded = catalog()
     try:
         registered = loaded.get(name)
@@ -99,29 +139,55 @@ def show(
     if schema is None:
         console.print("none")
     else:
-        console.print(_parameters_table(schema))
+        print_records(_parameter_records(schema))
     console.print("\n[bold]Steps[/]")
     for number, step in enumerate(intent.steps, start=1):
-        console.print(_step_text(number, step))
+        head, _, body = _step_text(number, step).partition("\n")
+        console.print(head)
+        # the command wraps under itself, indented, rather than back at the margin
+        console.print(Padding(textwrap.dedent(body), (0, 0, 0, 3), expand=False))
 
 
-def _parameters_table(schema: dict[str, Any]) -> Table:
-    table = Table()
-    for column in ("Name", "Type", "Default", "Description"):
-        table.add_column(column)
+def _parameter_records(schema: dict[str, Any]) -> list[Record]:
+    """A record per parameter: its type, default or requirement, choices and description."""
     required = set(schema.get("required", []))
+    definitions: dict[str, Any] = schema.get("$defs", {})
+    records: list[Record] = []
     for field, spec in schema.get("properties", {}).items():
-        kind = (
-            spec.get("type")
-            or " | ".join(
-                str(option.get("type", option.get("$ref", "?")).rsplit("/", 1)[-1])
-                for option in spec.get("anyOf", [])
-            )
-            or str(spec.get("$ref", "?")).rsplit("/", 1)[-1]
-        )
+        lines = [("type", escape(_type_name(spec)))]
+        choices = _choices(spec, definitions)
+        if choices:
+            lines.append(("choices", escape(", ".join(choices))))
         default = "(required)" if field in required else json.dumps(spec.get("default"))
-        table.add_row(field, kind, default, escape(spec.get("description", "")))
-    return table
+        lines.append(("default", escape(default)))
+        if spec.get("description"):
+            lines.append(("about", escape(spec["description"])))
+        records.append((f"[bold]{escape(field)}[/]", lines))
+    return records
+
+
+def _type_name(spec: dict[str, Any]) -> str:
+    return str(
+        spec.get("type")
+        or " | ".join(
+            str(option.get("type", option.get("$ref", "?")).rsplit("/", 1)[-1])
+            for option in spec.get("anyOf", [])
+        )
+        or str(spec.get("$ref", "?")).rsplit("/", 1)[-1]
+    )
+
+
+def _choices(spec: dict[str, Any], definitions: dict[str, Any]) -> list[str]:
+    """The values an enum parameter takes, wherever the schema puts them (inline or $defs)."""
+    found: list[str] = []
+    for option in [spec, *spec.get("anyOf", [])]:
+        target = option
+        ref = option.get("$ref")
+        if isinstance(ref, str):
+            target = definitions.get(ref.rsplit("/", 1)[-1], {})
+        values = target.get("enum", [target["const"]] if "const" in target else [])
+        found += [str(value) for value in values]
+    return found
 
 
 def _step_text(number: int, step: Step) -> str:

@@ -9,12 +9,13 @@ import typer
 from rich.markup import escape
 
 from spatial_etl.cli import connect
+from spatial_etl.cli.help import Command, Group
 from spatial_etl.cli.output import console, print_json
 
-app = typer.Typer(help="Set up the MongoDB ledger.", no_args_is_help=True)
+app = typer.Typer(help="Set up the MongoDB ledger.", no_args_is_help=True, cls=Group)
 
 
-@app.command("init")
+@app.command("init", cls=Command)
 def init(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the commands and index specs; do not connect."

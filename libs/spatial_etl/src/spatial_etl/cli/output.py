@@ -1,13 +1,23 @@
-"""Shared output helpers: one console, JSON printing, the plugin catalog, human formats."""
+"""Shared output helpers: one console, JSON printing, the plugin catalog, human formats.
+
+Listings have two layouts. By default a record per item (a title line, then ``label  value``
+lines wrapped under the value), which fits any terminal down to 80 columns without cutting a
+word; ``--wide`` prints one table, as wide as its content, for wide terminals and for
+copying into a spreadsheet.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.measure import Measurement
+from rich.padding import Padding
+from rich.table import Table
 
 from spatial_etl.plugins.loading import load_plugins
 from spatial_etl.plugins.registry import IntentCatalog
@@ -17,6 +27,68 @@ if TYPE_CHECKING:
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
+
+
+WIDE_HELP = "One table per listing, as wide as its content, instead of records."
+"""Help of every command's ``--wide`` flag."""
+
+Record = tuple[str, Sequence[tuple[str, str]]]
+"""A title (rich markup) and its ``(label, value)`` lines (values are rich markup)."""
+
+
+def print_items(items: Iterable[str], *, target: Console | None = None) -> None:
+    """Print ``  - item`` lines whose continuation lines wrap under the item, not the dash."""
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for item in items:
+        grid.add_row("  - ", item)
+    print_trimmed(grid, target or console)
+
+
+def print_trimmed(renderable: RenderableType, out: Console | None = None) -> None:
+    """Print without the trailing spaces a grid pads every cell with."""
+    out = out or console
+    with out.capture() as captured:
+        out.print(renderable)
+    out.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    out.file.flush()
+
+
+def print_records(records: Iterable[Record], *, target: Console | None = None) -> None:
+    """Print each record as a title line and indented ``label  value`` lines.
+
+    Values wrap under themselves (long words fold rather than being cut), so nothing is lost
+    at any width; a record is separated from the next by a blank line.
+    """
+    out = target or console
+    for number, (title, fields) in enumerate(records):
+        if number:
+            out.print()
+        out.print(title, overflow="fold")
+        if not fields:
+            continue
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for label, value in fields:
+            grid.add_row(label, value)
+        print_trimmed(Padding(grid, (0, 0, 0, 2), expand=False), out)
+
+
+def print_wide(renderable: RenderableType, *, target: Console | None = None) -> None:
+    """Print a table at its natural width, even beyond the terminal's (``--wide``)."""
+    out = target or console
+    wide = Console(
+        file=out.file,
+        highlight=False,
+        width=10_000,
+        force_terminal=out.is_terminal,
+        no_color=out.no_color,
+    )
+    needed = Measurement.get(wide, wide.options, renderable).maximum
+    wide.width = max(out.width, needed)
+    wide.print(renderable)
 
 
 def print_json(value: Any) -> None:
@@ -96,3 +168,8 @@ def asset_content(asset: AssetDocument) -> str:
     if asset.feature_count is not None:
         return f"{asset.feature_count:,} features"
     return "-"
+
+
+def asset_summary(asset: AssetDocument) -> str:
+    """Format, content and size of an asset on one line: ``GeoParquet, 2,148 features, 1 MiB``."""
+    return f"{asset.format}, {asset_content(asset)}, {size(asset.size)}"

@@ -10,9 +10,15 @@ from rich.table import Table
 
 from spatial_etl.cli import connect
 from spatial_etl.cli.output import (
+    WIDE_HELP,
+    Record,
     asset_content,
+    asset_summary,
     console,
+    print_items,
     print_json,
+    print_records,
+    print_wide,
     seconds,
     size,
     styled_status,
@@ -33,6 +39,7 @@ def status(
     timeout: float = typer.Option(
         connect.DEFAULT_TIMEOUT_S, "--timeout", min=0.1, help="Seconds to wait for MongoDB."
     ),
+    wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
 ) -> None:
     """Show a batch's ledger record, its runs and the assets they produced.
 
@@ -62,8 +69,8 @@ def status(
         )
         return
     _print_batch(batch)
-    _print_runs(runs)
-    _print_assets(assets)
+    _print_runs(runs, wide)
+    _print_assets(assets, wide)
 
 
 def _document(doc: Any) -> Any:
@@ -82,35 +89,39 @@ def _print_batch(batch: BatchDocument) -> None:
     console.print(f"  updated   {when(batch.updated_at)}")
     if batch.problems:
         console.print(f"\n[red]Rejected[/]: {len(batch.problems)} problem(s)")
-        for problem in batch.problems:
-            console.print(f"  - {escape(str(problem))}")
+        print_items(escape(str(problem)) for problem in batch.problems)
 
 
-def _print_runs(runs: list[RunDocument]) -> None:
+def _duration(run: RunDocument) -> str:
+    if run.finished_at is None:
+        return "-"
+    return seconds((run.finished_at - run.started_at).total_seconds())
+
+
+def _timings(run: RunDocument) -> str:
+    return ", ".join(f"{stage} {seconds(value)}" for stage, value in run.timings.items()) or "-"
+
+
+def _print_runs(runs: list[RunDocument], wide: bool) -> None:
     if not runs:
         console.print("\nNo runs yet.")
         return
-    table = Table(title="Runs", title_justify="left")
-    table.add_column("Run", overflow="fold")
-    for column in ("Status", "Started", "Finished", "Duration", "Timings"):
-        table.add_column(column)
-    for run in runs:
-        duration = (
-            seconds((run.finished_at - run.started_at).total_seconds())
-            if run.finished_at is not None
-            else "-"
-        )
-        timings = ", ".join(f"{stage} {seconds(value)}" for stage, value in run.timings.items())
-        table.add_row(
-            escape(run.run_id),
-            styled_status(run.status),
-            when(run.started_at),
-            when(run.finished_at),
-            duration,
-            escape(timings or "-"),
-        )
     console.print()
-    console.print(table)
+    if wide:
+        print_wide(_runs_table(runs))
+    else:
+        console.print("[bold]Runs[/]")
+        print_records(
+            (
+                f"{escape(run.run_id)}: {styled_status(run.status)}",
+                [
+                    ("started", when(run.started_at)),
+                    ("finished", f"{when(run.finished_at)} ({_duration(run)})"),
+                    ("timings", escape(_timings(run))),
+                ],
+            )
+            for run in runs
+        )
     for run in runs:
         if run.error is None:
             continue
@@ -122,35 +133,73 @@ def _print_runs(runs: list[RunDocument]) -> None:
         )
         console.print(f"[red]Run {escape(run.run_id)} failed{escape(where)}:[/]")
         kind = f"{run.error.type}: " if run.error.type else ""
-        console.print(f"  {escape(kind + run.error.message)}", soft_wrap=True)
+        console.print(f"  {escape(kind + run.error.message)}", soft_wrap=wide)
         for problem in run.cleanup_errors:
-            console.print(f"  [yellow]cleanup:[/] {escape(problem)}", soft_wrap=True)
+            console.print(f"  [yellow]cleanup:[/] {escape(problem)}", soft_wrap=wide)
 
 
-def _print_assets(assets: list[AssetDocument]) -> None:
+def _runs_table(runs: list[RunDocument]) -> Table:
+    table = Table(title="Runs", title_justify="left")
+    for column in ("Run", "Status", "Started", "Finished", "Duration", "Timings"):
+        table.add_column(column, no_wrap=True)
+    for run in runs:
+        table.add_row(
+            escape(run.run_id),
+            styled_status(run.status),
+            when(run.started_at),
+            when(run.finished_at),
+            _duration(run),
+            escape(_timings(run)),
+        )
+    return table
+
+
+def _asset_state(asset: AssetDocument) -> str:
+    state = styled_status(asset.status)
+    if asset.duplicate_of:
+        state += f" of {escape(asset.duplicate_of)}"
+    if asset.failure:
+        state += f": {escape(asset.failure)}"
+    return state
+
+
+def _print_assets(assets: list[AssetDocument], wide: bool) -> None:
     if not assets:
         console.print("\nNo assets.")
         return
+    console.print()
+    if wide:
+        print_wide(_assets_table(assets))
+        return
+    console.print("[bold]Assets[/]")
+    records: list[Record] = [
+        (
+            f"{escape(asset.dataset)} v{asset.version}: {_asset_state(asset)}",
+            [
+                ("content", escape(asset_summary(asset))),
+                ("object", escape(asset.s3_uri)),
+                ("sha256", asset.sha256 or "-"),
+            ],
+        )
+        for asset in assets
+    ]
+    print_records(records)
+
+
+def _assets_table(assets: list[AssetDocument]) -> Table:
     table = Table(title="Assets", title_justify="left")
-    for column in ("Dataset", "Version", "Status", "Format", "Content", "Size"):
-        table.add_column(column)
-    for column in ("Object", "SHA-256"):  # folded, never cut: they are meant to be copied
-        table.add_column(column, overflow="fold")
+    for column in ("Dataset", "Version", "Status", "Format", "Content", "Size", "Object"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("SHA-256", no_wrap=True)
     for asset in assets:
-        state = styled_status(asset.status)
-        if asset.duplicate_of:
-            state += f" of {escape(asset.duplicate_of)}"
-        if asset.failure:
-            state += f": {escape(asset.failure)}"
         table.add_row(
             escape(asset.dataset),
             str(asset.version),
-            state,
+            _asset_state(asset),
             asset.format,
             escape(asset_content(asset)),
             size(asset.size),
             escape(asset.s3_uri),
-            asset.sha256,
+            asset.sha256 or "-",
         )
-    console.print()
-    console.print(table)
+    return table

@@ -6,10 +6,11 @@ import getpass
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, cast
+from typing import TYPE_CHECKING, Final, NoReturn, cast
 
 import typer
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -22,7 +23,16 @@ from rich.progress import (
 from rich.table import Table
 
 from spatial_etl.cli import connect
-from spatial_etl.cli.output import catalog, console, errors, print_json, size, warn_failures
+from spatial_etl.cli.output import (
+    catalog,
+    console,
+    errors,
+    print_items,
+    print_json,
+    print_trimmed,
+    size,
+    warn_failures,
+)
 
 if TYPE_CHECKING:
     from spatial_etl.models.problems import Problem
@@ -38,35 +48,52 @@ def upload(  # noqa: PLR0917 - typer passes options by parameter
         metavar="DIR",
         help="Directory of the batch's files.",
     ),
-    intent: str = typer.Option(..., "--intent", help="Intent that processes the batch."),
-    batch_id: str = typer.Option(..., "--batch-id", help="Batch id: letters, digits, _ . -"),
+    intent: str = typer.Option(
+        ..., "--intent", metavar="INTENT", help="Intent that processes the batch."
+    ),
+    batch_id: str = typer.Option(
+        ..., "--batch-id", metavar="ID", help="Batch id: letters, digits, _ . -"
+    ),
     uploader: str | None = typer.Option(
-        None, "--uploader", help="Who uploads (manifest 'uploader'). Default: your login name."
+        None,
+        "--uploader",
+        metavar="NAME",
+        help="Who uploads (manifest 'uploader'). Default: your login name.",
     ),
-    project: str | None = typer.Option(
-        None, "--project", help="Project of the batch (metadata.project, required)."
+    project: str = typer.Option(
+        ..., "--project", metavar="NAME", help="Project of the batch (metadata.project)."
     ),
-    description: str = typer.Option("", "--description", help="metadata.description."),
+    description: str = typer.Option(
+        "", "--description", metavar="TEXT", help="What the batch holds (metadata.description)."
+    ),
     dataset: str | None = typer.Option(
-        None, "--dataset", help="Lake dataset name (metadata.dataset)."
+        None, "--dataset", metavar="NAME", help="Lake dataset name (metadata.dataset)."
     ),
     crs: str | None = typer.Option(
         None,
         "--crs",
+        metavar="CRS",
         help="CRS of every file (EPSG:XXXX, WKT or PROJJSON). Default: each file's own, "
         "read with GDAL.",
     ),
     format_override: list[str] = typer.Option(
         [],
         "--format-override",
-        help="PATTERN=[TYPE:]DRIVER: files matching the glob are DRIVER files "
-        "(e.g. '*.asc=AAIGrid', 'tiles.gpkg=raster:GPKG'). Repeatable.",
+        metavar="PATTERN=DRIVER",
+        help="Files matching the glob PATTERN are DRIVER files (e.g. '*.asc=AAIGrid'); "
+        "PATTERN=raster:DRIVER or vector:DRIVER for a driver that reads both. Repeatable.",
     ),
     exclude: list[str] = typer.Option(
-        [], "--exclude", help="Glob of files or folders not to upload (e.g. '*.xml'). Repeatable."
+        [],
+        "--exclude",
+        metavar="GLOB",
+        help="Glob of files or folders not to upload (e.g. '*.xml'). Repeatable.",
     ),
     param: list[str] = typer.Option(
-        [], "--param", help="KEY=VALUE intent parameter (metadata.parameters). Repeatable."
+        [],
+        "--param",
+        metavar="KEY=VALUE",
+        help="Intent parameter (metadata.parameters). Repeatable.",
     ),
     replace: bool = typer.Option(
         False, "--replace", help="Upload even if the batch's manifest is already committed."
@@ -80,15 +107,15 @@ def upload(  # noqa: PLR0917 - typer passes options by parameter
 
     Every file below DIR is uploaded (hidden ones and --exclude matches skipped) to the
     same relative path under the batch folder. Files are typed by extension: .tif/.tiff
-    GTiff, .jp2 JP2OpenJPEG, .gpkg GPKG, .geojson/.json GeoJSON, .fgb FlatGeobuf, .shp and
-    .zip ESRI Shapefile (.shx, .dbf, .prj, .cpg... go along, unlisted); others need
-    --format-override or --exclude. The generated manifest is validated against the
+    GTiff, .jp2 JP2OpenJPEG, .gpkg GPKG, .geojson/.json GeoJSON, .fgb FlatGeobuf, .shp,
+    .zip and .shz ESRI Shapefile (.shx, .dbf, .prj, .cpg... go along, unlisted); others
+    need --format-override or --exclude. The generated manifest is validated against the
     installed plugins before anything is sent, and uploaded last, only if every file
     arrived: after a failure nothing runs, and the same command can simply be run again.
 
     Exits 1 when the upload is refused or a file failed, 2 when S3 cannot be used.
     """
-    from spatial_etl.errors import StorageError, UploadError  # noqa: PLC0415
+    from spatial_etl.errors import BatchCommittedError, StorageError, UploadError  # noqa: PLC0415
     from spatial_etl.settings import GdalSettings, StorageSettings  # noqa: PLC0415
     from spatial_etl.spatial_utils import SubprocessGdalRunner  # noqa: PLC0415
     from spatial_etl.uploads import (  # noqa: PLC0415
@@ -154,7 +181,8 @@ def upload(  # noqa: PLR0917 - typer passes options by parameter
     except StorageError as error:
         connect.fail(f"cannot use the landing bucket; nothing was uploaded: {error}", 2)
     except UploadError as error:
-        connect.fail(str(error))
+        committed = isinstance(error, BatchCommittedError)
+        connect.fail(f"{error} with --replace" if committed else str(error))
     except KeyboardInterrupt:
         connect.fail(
             "interrupted before the manifest was committed (unless it was being sent), so "
@@ -182,8 +210,7 @@ def _refuse(directory: Path, problems: list[object], as_json: bool) -> NoReturn:
             f"[red]error:[/] cannot upload {escape(str(directory))}: {len(found)} problem(s); "
             "nothing was uploaded"
         )
-        for problem in found:
-            errors.print(f"  - {escape(str(problem))}", soft_wrap=True)
+        print_items((escape(describe_problem(problem)) for problem in found), target=errors)
     raise typer.Exit(1)
 
 
@@ -191,17 +218,18 @@ def _print_plan(plan: UploadPlan, as_json: bool) -> None:
     if as_json:
         print_json({"dry_run": True, **plan.describe()})
         return
-    table = Table(
-        title=f"Planned uploads to s3://{plan.bucket}/{plan.batch_id}/ "
-        f"({len(plan.uploads)} file(s), {size(plan.total_size)})",
-        title_justify="left",
+    console.print(
+        f"Planned uploads to s3://{escape(plan.bucket)}/{escape(plan.batch_id)}/ "
+        f"({len(plan.uploads)} file(s), {size(plan.total_size)}):"
     )
-    for column in ("File", "Key", "Size", "Manifest entry"):
-        table.add_column(column)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True, justify="right")
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")  # the path last: folded under itself, never cut
     for item in plan.uploads:
         entry = f"{item.type.value} {item.format}" if item.type else "sidecar (not listed)"
-        table.add_row(escape(item.relative), escape(item.key), size(item.size), escape(entry))
-    console.print(table)
+        grid.add_row(size(item.size), escape(entry), escape(item.relative))
+    print_trimmed(Padding(grid, (0, 0, 0, 2), expand=False))
     console.print(
         f"\nThen, last, the manifest s3://{escape(plan.bucket)}/{escape(plan.manifest_key)}:"
     )
@@ -210,17 +238,24 @@ def _print_plan(plan: UploadPlan, as_json: bool) -> None:
 
 
 class _Bar:
-    """Draws the upload on stderr: bytes sent, the current file, failures as they happen."""
+    """Draws the upload on stderr: bytes sent within each file, failures as they happen."""
 
     def __init__(self, progress: Progress, task: TaskID) -> None:
         self.progress = progress
         self.task = task
+        self._sent: dict[str, int] = {}
 
     def started(self, item: PlannedUpload) -> None:
+        self._sent[item.key] = 0
         self.progress.update(self.task, description=escape(item.relative))
 
+    def sent(self, item: PlannedUpload, amount: int) -> None:
+        self._sent[item.key] = self._sent.get(item.key, 0) + amount
+        self.progress.advance(self.task, amount)
+
     def finished(self, item: PlannedUpload, error: str | None) -> None:
-        self.progress.advance(self.task, item.size)
+        # A failed file's bytes count as done, and so does anything a callback did not tell.
+        self.progress.advance(self.task, item.size - self._sent.pop(item.key, 0))
         if error is not None:
             self.progress.console.print(f"[red]failed[/] {escape(item.key)}: {escape(error)}")
 
@@ -237,6 +272,40 @@ def _with_progress(plan: UploadPlan, run: Callable[[UploadProgress], UploadResul
     with Progress(*columns, console=errors, transient=True) as progress:
         task = progress.add_task("starting", total=plan.total_size or None)
         return run(_Bar(progress, task))
+
+
+OPTION_OF: Final = {
+    "batch_id": "--batch-id",
+    "uploader": "--uploader",
+    "intent": "--intent",
+    "crs": "--crs",
+    "format_overrides": "--format-override",
+    "exclude": "--exclude",
+    "metadata.project": "--project",
+    "metadata.description": "--description",
+    "metadata.dataset": "--dataset",
+    "metadata.parameters": "--param",
+}
+"""The option behind each parameter or manifest field an upload problem is located by."""
+
+_HINTS: Final = {
+    "unknown_file_type": "leave it out with --exclude PATTERN or declare it with "
+    "--format-override PATTERN=DRIVER",
+    "crs_required": "pass --crs",
+    "crs_missing": "pass --crs",
+    "crs_unreadable": "pass --crs",
+}
+
+
+def describe_problem(problem: Problem) -> str:
+    """An upload problem in the command line's words: located by option, with a hint."""
+    loc = problem.loc
+    for field, option in OPTION_OF.items():
+        if loc == field or loc.startswith(f"{field}."):
+            loc = f"{loc} ({option})"
+            break
+    hint = _HINTS.get(problem.code)
+    return f"{loc or '(document)'}: {problem.message}" + (f" ({hint})" if hint else "")
 
 
 def _report(plan: UploadPlan, result: UploadResult, as_json: bool) -> None:

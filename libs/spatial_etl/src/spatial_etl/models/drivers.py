@@ -285,3 +285,39 @@ def open_drivers(declared: str) -> tuple[str, ...]:
     names an absent driver with a warning, not an error).
     """
     return _OPEN_AS.get(declared, (declared,))
+
+
+EXTENSION_FORMATS: Final[dict[str, tuple[FileType, str]]] = {
+    ".tif": (FileType.RASTER, "GTiff"),
+    ".tiff": (FileType.RASTER, "GTiff"),
+    ".jp2": (FileType.RASTER, "JP2OpenJPEG"),
+    ".gpkg": (FileType.VECTOR, "GPKG"),
+    ".geojson": (FileType.VECTOR, "GeoJSON"),
+    ".json": (FileType.VECTOR, "GeoJSON"),
+    ".fgb": (FileType.VECTOR, "FlatGeobuf"),
+    ".zip": (FileType.VECTOR, "ESRI Shapefile"),
+    ".shp": (FileType.VECTOR, "ESRI Shapefile"),
+    ".shz": (FileType.VECTOR, "ESRI Shapefile"),
+}
+"""Type and driver of a file by its lower-cased extension: the one table of the platform.
+
+Uploads type files by it (other extensions need an explicit driver), and example manifests
+name their file by it. A driver's first extension is a file that stands alone (a zipped
+shapefile before a ``.shp``, which needs its sidecars).
+"""
+
+ARCHIVE_SUFFIXES: Final = (".zip", ".shz")
+"""Extensions of zipped shapefiles, opened through ``/vsizip/``."""
+
+SHAPEFILE_REQUIRED: Final = (".shx", ".dbf")
+"""Sidecars a plain ``.shp`` cannot be read without."""
+
+
+def extension_of(driver: str) -> str | None:
+    """The extension a file declared ``driver`` is given; None when the table has none.
+
+    A write-only or alternative driver (COG, the JPEG 2000 family) takes the extension of the
+    driver that reads its files.
+    """
+    readers = {driver, *open_drivers(driver)}
+    return next((ext for ext, (_, name) in EXTENSION_FORMATS.items() if name in readers), None)

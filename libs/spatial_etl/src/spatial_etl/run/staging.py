@@ -25,12 +25,10 @@ from pydantic import BaseModel, ConfigDict
 
 from spatial_etl.backends.storage import ObjectStore, StoredObject
 from spatial_etl.errors import InputError, ObjectNotFoundError, StagingSpaceError
+from spatial_etl.models.drivers import ARCHIVE_SUFFIXES, SHAPEFILE_REQUIRED
 from spatial_etl.models.ledger import InputRecord
 from spatial_etl.models.manifest import Manifest, ManifestFile
 from spatial_etl.settings import LimitSettings
-
-ARCHIVE_SUFFIXES: Final = (".zip", ".shz")
-SHAPEFILE_REQUIRED: Final = (".shx", ".dbf")
 
 
 class StagedInput(BaseModel):

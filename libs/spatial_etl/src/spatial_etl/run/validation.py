@@ -7,6 +7,7 @@ manifest names an unknown one.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,7 +251,19 @@ def parse_parameters(
     try:
         return intent.parameters.model_validate(dict(given)), []
     except ValidationError as error:
-        return None, problems_from_validation(error, prefix=("metadata", "parameters"))
+        names = list(intent.parameters.model_fields)
+        found = problems_from_validation(error, prefix=("metadata", "parameters"))
+        return None, [_name_the_closest(problem, names) for problem in found]
+
+
+def _name_the_closest(problem: Problem, names: list[str]) -> Problem:
+    """Answer an unknown parameter name with the closest valid one (a typo, most often)."""
+    if problem.code != "extra_forbidden":
+        return problem
+    given = problem.loc.rsplit(".", 1)[-1]
+    close = difflib.get_close_matches(given, names, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"valid: {', '.join(names) or 'none'}"
+    return problem.model_copy(update={"message": f"unknown parameter {given!r}; {hint}"})
 
 
 def require_valid(report: ManifestReport) -> None:

@@ -29,9 +29,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from spatial_etl.cli.help import Command, Group
+from spatial_etl.cli.output import Record, print_records, print_wide
 
 if TYPE_CHECKING:
-    from spatial_etl_dagster.local.runner import Result
+    from spatial_etl_dagster.local.runner import Outcome, Result
 
 app = typer.Typer(
     name="local",
@@ -39,6 +41,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Group,
 )
 
 _STYLES = {"succeeded": "green", "failed": "red", "rejected": "red"}
@@ -49,10 +52,11 @@ def _group() -> None:
     """Run the real sensor and job on one machine, with embedded services."""
 
 
-@app.command("run")
-def run(
+@app.command("run", cls=Command)
+def run(  # noqa: PLR0917 - typer passes options by parameter
     landing_dir: Path = typer.Argument(
         ...,
+        metavar="LANDING_DIR",
         help="A mirror of the landing-zone bucket: batch folders and manifests/*.json.",
         show_default=False,
     ),
@@ -60,6 +64,7 @@ def run(
         ...,
         "--out",
         "-o",
+        metavar="DIR",
         help="Where to write the lake, the final landing zone, objects.json and the ledger "
         "(replaced if it holds an earlier run's output).",
         show_default=False,
@@ -68,6 +73,7 @@ def run(
         None,
         "--postgis-dsn",
         envvar="SPATIAL_ETL_POSTGIS_DSN",
+        metavar="DSN",
         help="A database with PostGIS to compute in; unset starts a throw-away cluster.",
         show_default=False,
     ),
@@ -75,12 +81,16 @@ def run(
         None,
         "--pg-bin-dir",
         envvar="SPATIAL_ETL_LOCAL_PG_BIN_DIR",
+        metavar="DIR",
         help="PostgreSQL server programs for the throw-away cluster "
         "(default: the newest /usr/lib/postgresql/*/bin, else PATH).",
         show_default=False,
     ),
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="Also print the platform's log and Dagster's events."
+    ),
+    wide: bool = typer.Option(
+        False, "--wide", help="Summarise the manifests in one table instead of records."
     ),
 ) -> None:
     """Upload LANDING_DIR to an embedded S3, run the sensor and every run it requests.
@@ -118,7 +128,7 @@ def run(
     except typer.Exit as stop:
         errors.print("[yellow]interrupted:[/] embedded services stopped, nothing exported")
         raise stop
-    _print_summary(result)
+    _print_summary(result, wide)
     raise typer.Exit(result.exit_status)
 
 
@@ -193,25 +203,16 @@ def _signals_as_interrupt() -> Iterator[list[int]]:
             signal.signal(sig, handler)
 
 
-def _print_summary(result: Result) -> None:
+def _print_summary(result: Result, wide: bool) -> None:
     console = Console(highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console = Console(highlight=False, width=200)  # a log file need not wrap at 80
-    table = Table(title="manifests", title_justify="left", show_lines=True)
-    for column in ("batch", "intent", "outcome"):
-        table.add_column(column, no_wrap=True)
-    for column in ("outputs", "reason"):
-        table.add_column(column, overflow="fold", ratio=1)
-    for outcome in result.outcomes:
-        style = _STYLES.get(outcome.status, "default")
-        table.add_row(
-            escape(outcome.batch_id),
-            escape(outcome.intent or "-"),
-            f"[{style}]{outcome.status}[/]",
-            escape("\n".join(outcome.outputs) or "-"),
-            escape(outcome.reason or ""),
-        )
-    console.print(table)
+    if wide:
+        print_wide(_summary_table(result), target=console)
+    else:
+        console.print("[bold]manifests[/]")
+        print_records((_summary_record(outcome) for outcome in result.outcomes), target=console)
+        console.print()
     counts: dict[str, int] = {}
     for outcome in result.outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
@@ -235,3 +236,30 @@ def _print_summary(result: Result) -> None:
         if name in timings
     )
     console.print(f"took {timings.get('total', 0.0):.1f} s ({parts})")
+
+
+def _summary_record(outcome: Outcome) -> Record:
+    """One manifest: its batch and outcome on the title line, then what it made or why not."""
+    style = _STYLES.get(outcome.status, "default")
+    title = f"{escape(outcome.batch_id)}: [{style}]{outcome.status}[/]"
+    fields = [("intent", escape(outcome.intent or "-"))]
+    fields += [("output", escape(output)) for output in outcome.outputs]
+    if outcome.reason:
+        fields.append(("reason", escape(outcome.reason)))
+    return title, fields
+
+
+def _summary_table(result: Result) -> Table:
+    table = Table(title="manifests", title_justify="left", show_lines=True)
+    for column in ("batch", "intent", "outcome", "outputs", "reason"):
+        table.add_column(column, no_wrap=True)
+    for outcome in result.outcomes:
+        style = _STYLES.get(outcome.status, "default")
+        table.add_row(
+            escape(outcome.batch_id),
+            escape(outcome.intent or "-"),
+            f"[{style}]{outcome.status}[/]",
+            escape("\n".join(outcome.outputs) or "-"),
+            escape(outcome.reason or ""),
+        )
+    return table
