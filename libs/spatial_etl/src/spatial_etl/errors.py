@@ -376,3 +376,14 @@ class UploadError(SpatialEtlError):
     def __init__(self, message: str, problems: Sequence[object] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems)
+
+
+# --- configuration (issue 10, one source of configuration) ---------------------------------
+
+
+class ConfigurationError(SpatialEtlError):
+    """A ``SPATIAL_ETL_*`` setting is missing or invalid.
+
+    The message is one line naming each variable at fault, so a sensor tick or a run reports
+    what to set rather than a validation traceback.
+    """
