@@ -124,7 +124,8 @@ class StorageSettings(BaseSettings):
 
     s3_endpoint_url: str | None = Field(
         default=None,
-        description="SPATIAL_ETL_S3_ENDPOINT_URL: e.g. http://minio:9000; unset uses AWS's.",
+        description="SPATIAL_ETL_S3_ENDPOINT_URL: URL of the S3 API, e.g. http://minio:9000; unset "
+        "uses AWS's.",
     )
     s3_access_key_id: str | None = Field(
         default=None,
@@ -134,7 +135,9 @@ class StorageSettings(BaseSettings):
     s3_secret_access_key: SecretStr | None = Field(
         default=None, description="SPATIAL_ETL_S3_SECRET_ACCESS_KEY: secret of that key."
     )
-    s3_region: str = Field(default="us-east-1", description="SPATIAL_ETL_S3_REGION.")
+    s3_region: str = Field(
+        default="us-east-1", description="SPATIAL_ETL_S3_REGION: region name the endpoint expects."
+    )
     landing_bucket: str = Field(
         default="landing-zone", description="SPATIAL_ETL_LANDING_BUCKET: where users upload."
     )
@@ -155,7 +158,8 @@ class PostgisSettings(BaseSettings):
     model_config = _CONFIG
 
     postgis_dsn: SecretStr = Field(
-        description="SPATIAL_ETL_POSTGIS_DSN: postgresql://user:password@host:port/database.",
+        description="SPATIAL_ETL_POSTGIS_DSN: URL of the compute database, "
+        "postgresql://user:password@host:port/database.",
     )
     postgis_statement_timeout_s: int = Field(
         default=3600, gt=0, description="SPATIAL_ETL_POSTGIS_STATEMENT_TIMEOUT_S: per statement."
@@ -190,7 +194,8 @@ class LedgerSettings(BaseSettings):
     model_config = _CONFIG
 
     mongodb_uri: SecretStr = Field(
-        description="SPATIAL_ETL_MONGODB_URI: mongodb://user:password@host:27017/?authSource=...",
+        description="SPATIAL_ETL_MONGODB_URI: URL of the ledger's MongoDB, "
+        "mongodb://user:password@host:27017/?authSource=...",
     )
     mongodb_database: str = Field(
         default="spatial_etl", description="SPATIAL_ETL_MONGODB_DATABASE: the ledger's database."
