@@ -562,3 +562,119 @@ def test_postgis_init_compute_section_runs_in_real_postgresql(
         assert cur.fetchone() is not None
         cur.execute("CREATE SCHEMA proc_deployment_test")
         cur.execute("DROP SCHEMA proc_deployment_test CASCADE")
+
+
+# --------------------------------------------------------------------------- make up
+
+FAKE_DOCKER = """#!/bin/sh
+# A stand-in for docker: prints the version the test asks for, records every call.
+echo "$*" >> "$FAKE_DOCKER_CALLS"
+if [ "$1 $2" = "compose version" ]; then
+  [ -n "$FAKE_COMPOSE_VERSION" ] || exit 1
+  echo "$FAKE_COMPOSE_VERSION"
+fi
+exit 0
+"""
+
+
+def _make_up(
+    tmp_path: Path, env_text: str | None, version: str | None, *, docker: bool = True
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    calls = tmp_path / "calls"
+    calls.write_text("")
+    if docker:
+        fake = bin_dir / "docker"
+        fake.write_text(FAKE_DOCKER)
+        fake.chmod(0o755)
+    env_file = tmp_path / "stack.env"
+    if env_text is not None:
+        env_file.write_text(env_text)
+    tools = ("bash", "sh", "grep", "sed", "sort", "head", "paste", "dirname", "env")
+    system = tmp_path / "system"
+    system.mkdir(exist_ok=True)
+    for tool in tools:
+        found = shutil.which(tool)
+        assert found, tool
+        link = system / tool
+        if not link.exists():
+            link.symlink_to(found)
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts/compose-up.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={
+            "PATH": f"{bin_dir}:{system}",
+            "ENV_FILE": str(env_file),
+            "FAKE_DOCKER_CALLS": str(calls),
+            "FAKE_COMPOSE_VERSION": version or "",
+        },
+    )
+    return done, calls.read_text().splitlines()
+
+
+def _ready_env() -> str:
+    return ENV_EXAMPLE.read_text().replace("change-me", "s3cr3t-0123456789")
+
+
+def test_make_up_starts_the_stack_when_compose_and_env_are_ready(tmp_path: Path) -> None:
+    done, calls = _make_up(tmp_path, _ready_env(), "v2.29.7")
+    assert done.returncode == 0, done.stderr
+    assert calls[-1] == f"compose --env-file {tmp_path / 'stack.env'} up -d --build --wait"
+
+
+def test_make_up_refuses_an_env_that_still_holds_change_me(tmp_path: Path) -> None:
+    done, calls = _make_up(tmp_path, ENV_EXAMPLE.read_text(), "2.40.3")
+    assert done.returncode == 2
+    assert "still holds change-me in:" in done.stderr
+    placeholders = {k for k, v in _example_values().items() if "change-me" in v}
+    assert len(placeholders) >= 8
+    for name in placeholders:
+        assert name in done.stderr
+    assert not any("up" in call.split() for call in calls), "the stack must not start"
+    # The comments of .env.example mention change-me too: only values count.
+    one_left = _ready_env() + "\nMONGO_APP_PASSWORD=change-me\n"
+    done, _ = _make_up(tmp_path, one_left, "2.40.3")
+    assert done.returncode == 2
+    assert "in: MONGO_APP_PASSWORD." in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        ("2.20.3", "Docker Compose 2.20.3 is too old: v2.24.0 or later is needed"),
+        ("1.29.2", "Docker Compose 1.29.2 is too old"),
+        (None, "'docker compose' does not work"),
+        ("2.x", "cannot read the Compose version"),
+    ],
+)
+def test_make_up_checks_the_compose_version_first(
+    tmp_path: Path, version: str | None, message: str
+) -> None:
+    # The env file is not even read: with placeholders or missing, the version is the message.
+    for env_text in (ENV_EXAMPLE.read_text(), None):
+        done, calls = _make_up(tmp_path, env_text, version)
+        assert done.returncode == 2
+        assert message in done.stderr, done.stderr
+        assert "change-me" not in done.stderr and "stack.env" not in done.stderr
+        assert calls == ["compose version --short"]
+
+
+def test_make_up_without_docker_or_env_says_what_to_do(tmp_path: Path) -> None:
+    done, _ = _make_up(tmp_path, _ready_env(), None, docker=False)
+    assert done.returncode == 2
+    assert "docker not found on PATH" in done.stderr
+    (tmp_path / "no-env").mkdir()
+    done, calls = _make_up(tmp_path / "no-env", None, "2.30.0")
+    assert done.returncode == 2
+    assert "cp .env.example" in done.stderr
+    assert calls == ["compose version --short"]
+
+
+def test_make_up_runs_the_script() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\nup:", 1)[1].split("\n\n", 1)[0]
+    assert "bash scripts/compose-up.sh" in recipe
