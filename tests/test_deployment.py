@@ -645,7 +645,7 @@ def test_make_up_refuses_an_env_that_still_holds_change_me(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("version", "message"),
     [
-        ("2.20.3", "Docker Compose 2.20.3 is too old: v2.24.0 or later is needed"),
+        ("2.19.1", "Docker Compose 2.19.1 is too old: v2.20.0 or later is needed"),
         ("1.29.2", "Docker Compose 1.29.2 is too old"),
         (None, "'docker compose' does not work"),
         ("2.x", "cannot read the Compose version"),

@@ -275,3 +275,49 @@ def test_resource_runs_real_gdal_inside_an_op() -> None:
     assert outputs[0].startswith("GDAL ")
     with pytest.raises(GdalCommandError, match=r"No such file or directory"):
         bad_job.execute_in_process(resources={"gdal": GDALResource()})
+
+
+@pytest.mark.s3
+@pytest.mark.postgis
+def test_a_run_closes_the_clients_it_opened(
+    postgis_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the real op: whatever the run's outcome, its pool and S3 client are closed."""
+    from dagster_support import dagster_world, resources
+
+    connections: list[psycopg2.extensions.connection] = []
+    stores: list[ObjectStore] = []
+    real_compute, real_store = PostGISResource.compute, MinIOResource.store
+
+    def compute(self: PostGISResource) -> Any:
+        made = real_compute(self)
+        with made.connection() as conn:  # the pool holds one connection from now on
+            connections.append(conn)
+        return made
+
+    def store(self: MinIOResource) -> ObjectStore:
+        made = real_store(self)
+        stores.append(made)
+        return made
+
+    closed: list[ObjectStore] = []
+    real_close = ObjectStore.close
+
+    def close(self: ObjectStore) -> None:
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(PostGISResource, "compute", compute)
+    monkeypatch.setattr(MinIOResource, "store", store)
+    monkeypatch.setattr(ObjectStore, "close", close)
+    with dagster_world(postgis_dsn, tmp_path, monkeypatch) as world:
+        result = ingest_job.execute_in_process(
+            run_config={
+                "ops": {"ingest_manifest": {"config": {"key": "manifests/gone.json", "etag": "x"}}}
+            },
+            resources=resources(world, postgis_dsn),
+            raise_on_error=False,
+        )
+    assert not result.success  # the manifest does not exist: the run fails, and still closes
+    assert connections and all(conn.closed != 0 for conn in connections)
+    assert stores and set(map(id, stores)) <= set(map(id, closed))
