@@ -39,9 +39,8 @@ services-up:  ## Start PostGIS and moto's S3 server for tests (writes .run/servi
 services-down:  ## Stop them and remove their data
 	bash scripts/services.sh stop
 
-up:  ## Build and start the Compose stack (needs Docker and .env: cp .env.example .env)
-	@test -f .env || { echo "no .env: cp .env.example .env, then replace every change-me"; exit 2; }
-	docker compose up -d --build --wait
+up:  ## Build and start the Compose stack (checks Compose's version and that .env has no change-me)
+	bash scripts/compose-up.sh
 
 down:  ## Stop the Compose stack (data volumes kept; `docker compose down -v` deletes them)
 	docker compose down

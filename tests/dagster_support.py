@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 from spatial_etl.models.ledger import PluginRecord, RunDocument, WorkerRecord
-from spatial_etl_dagster import GDALResource, LedgerResource, MinIOResource, PostGISResource
+from spatial_etl_dagster import (
+    GDALResource,
+    IntakeResource,
+    LedgerResource,
+    MinIOResource,
+    PostGISResource,
+)
 from support import World, make_world
 
 
@@ -31,16 +37,17 @@ def dagster_world(
 def resources(world: World, postgis_dsn: str) -> dict[str, Any]:
     settings = world.store.settings
     return {
-        "gdal": GDALResource(timeout_s=120),
-        "minio": MinIOResource(
-            endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
-            access_key_id="testing",
-            secret_access_key="testing",
+        "gdal": GDALResource.with_settings(gdal_timeout_s=120),
+        "minio": MinIOResource.with_settings(
+            s3_endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
+            s3_access_key_id="testing",
+            s3_secret_access_key="testing",
             landing_bucket=settings.landing_bucket,
             lake_bucket=settings.lake_bucket,
         ),
-        "postgis": PostGISResource(dsn=postgis_dsn),
-        "ledger": LedgerResource(uri="mongodb://unused"),
+        "postgis": PostGISResource.with_settings(postgis_dsn=postgis_dsn),
+        "ledger": LedgerResource.with_settings(mongodb_uri="mongodb://unused"),
+        "intake": IntakeResource(),
     }
 
 

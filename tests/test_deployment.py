@@ -12,16 +12,19 @@ construction only until a `make up` on a machine with Docker.
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from spatial_etl.settings import variables
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yaml"
@@ -212,13 +215,166 @@ def test_ledger_init_runs_the_cli_from_the_user_code_image(rendered: dict[str, A
         "-p",
         "4000",
     ]
-    # The user code gets every setting the Definitions read.
     env = services["user-code"]["environment"]
-    defs = (ROOT / "services/dagster/src/spatial_etl_dagster/definitions.py").read_text()
-    for name in re.findall(r'EnvVar(?:\.int)?\("([A-Z_]+)"\)', defs):
-        assert env.get(name), f"user-code lacks {name}"
     assert "@postgis:5432/compute" in env["SPATIAL_ETL_POSTGIS_DSN"]
     assert env["SPATIAL_ETL_S3_ENDPOINT_URL"] == "http://minio:9000"
+
+
+# --------------------------------------------------------------------------- one source of settings
+
+# Variables of .env.example that no settings model declares: the Compose stack's own and the
+# local runner's command-line option.
+DEPLOYMENT_VARIABLES = {
+    "MINIO_ROOT_USER",
+    "MINIO_ROOT_PASSWORD",
+    "MINIO_USERS_ACCESS_KEY",
+    "MINIO_USERS_SECRET_KEY",
+    "MINIO_API_PORT",
+    "MINIO_CONSOLE_PORT",
+    "MONGO_ROOT_USERNAME",
+    "MONGO_ROOT_PASSWORD",
+    "MONGO_APP_USERNAME",
+    "MONGO_APP_PASSWORD",
+    "MONGO_PORT",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGIS_COMPUTE_DB",
+    "POSTGIS_ETL_USER",
+    "POSTGIS_ETL_PASSWORD",
+    "DAGSTER_PG_DB",
+    "DAGSTER_PG_USER",
+    "DAGSTER_PG_PASSWORD",
+    "DAGSTER_MAX_CONCURRENT_RUNS",
+    "DAGSTER_WEBSERVER_PORT",
+    "EXTRA_PLUGINS",
+    "SPATIAL_ETL_LOCAL_PG_BIN_DIR",
+}
+# Set by the stack itself rather than passed from .env.
+STACK_SET = {
+    "SPATIAL_ETL_S3_ENDPOINT_URL",
+    "SPATIAL_ETL_POSTGIS_DSN",
+    "SPATIAL_ETL_MONGODB_URI",
+}
+
+
+def _env_example_module() -> Any:
+    spec = importlib.util.spec_from_file_location("env_example", ROOT / "scripts/env_example.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _comments_before(name: str) -> str:
+    """The comment lines right above ``NAME=`` (or ``# NAME=``) in .env.example, joined."""
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    [index] = [i for i, line in enumerate(lines) if re.match(rf"^(# )?{name}=", line)]
+    block: list[str] = []
+    for line in reversed(lines[:index]):
+        if not line.startswith("# ") or re.match(r"# (---|[A-Z][A-Z0-9_]*=)", line):
+            break
+        block.insert(0, line[2:])
+    return " ".join(" ".join(block).split())
+
+
+def test_env_example_is_what_the_settings_models_render() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/env_example.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("name", sorted(variables()))
+def test_env_example_gives_each_setting_its_description_and_default(name: str) -> None:
+    field = variables()[name]
+    generator = _env_example_module()
+    comments = _comments_before(name)
+    assert generator.description(name, field) in comments, f"{name}: description missing"
+    default = generator.default_text(field)
+    values = _example_values()
+    if name in generator.EXAMPLES:
+        # Written on purpose instead of the default: the note says why and names the default.
+        value, active, _why = generator.EXAMPLES[name]
+        assert values.get(name) == (value if active else None)
+        if default is not None:
+            assert f"Default: {default or '(empty)'}." in comments
+    elif default is None:
+        assert name not in values, f"{name} has no default: it must stay commented out"
+    else:
+        assert values[name] == default, f"{name}: .env.example differs from the model's default"
+
+
+def test_env_example_declares_no_variable_the_models_do_not() -> None:
+    unknown = _example_names() - set(variables()) - DEPLOYMENT_VARIABLES
+    assert not unknown, f"in .env.example, declared by no settings model: {sorted(unknown)}"
+    assert _example_names() >= DEPLOYMENT_VARIABLES
+
+
+def test_compose_passes_every_setting_to_the_platform(rendered: dict[str, Any]) -> None:
+    """Every model variable reaches the code; unset ones stay unset (the model's default)."""
+    for service in ("user-code", "ledger-init"):
+        env = rendered["services"][service]["environment"]
+        passed = {name for name in env if name.startswith("SPATIAL_ETL_")}
+        assert passed == set(variables()), (service, passed ^ set(variables()))
+    # Commented out in .env.example: unset in the container, so the model's default applies.
+    env = rendered["services"]["user-code"]["environment"]
+    assert env["SPATIAL_ETL_PLUGINS"] is None
+    assert env["SPATIAL_ETL_GDAL_BIN_DIR"] is None
+    values = _example_values()
+    for name in set(variables()) - STACK_SET:
+        if name in values:
+            assert env[name] == values[name], name
+
+
+def test_compose_repeats_no_default_of_the_models() -> None:
+    """A `${SPATIAL_ETL_X:-value}` fallback must be the model's own default."""
+    generator = _env_example_module()
+    fields = variables()
+    found = re.findall(r"\$\{(SPATIAL_ETL_[A-Z0-9_]+):-([^}]*)\}", COMPOSE.read_text())
+    assert found, "the pattern is wrong"
+    for name, fallback in found:
+        assert fallback == generator.default_text(fields[name]), name
+
+
+def test_a_setting_given_in_env_reaches_the_code(tmp_path: Path) -> None:
+    env = ENV_EXAMPLE.read_text() + "\nSPATIAL_ETL_GDAL_BIN_DIR=/opt/gdal/bin\n"
+    env = env.replace("SPATIAL_ETL_GDAL_MAX_CPU_S=14400", "SPATIAL_ETL_GDAL_MAX_CPU_S=60")
+    result = _compose(tmp_path, "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    code = json.loads(result.stdout)["services"]["user-code"]["environment"]
+    assert code["SPATIAL_ETL_GDAL_BIN_DIR"] == "/opt/gdal/bin"
+    assert code["SPATIAL_ETL_GDAL_MAX_CPU_S"] == "60"
+
+
+def test_the_host_cli_reaches_the_ports_compose_publishes(rendered: dict[str, Any]) -> None:
+    """After `cp .env.example .env`, `spatial-etl status`/`upload` talk to the stack."""
+    from urllib.parse import urlsplit
+
+    values = _example_values()
+
+    def published(service: str, target: int) -> int:
+        [port] = [p for p in rendered["services"][service]["ports"] if p["target"] == target]
+        return int(port["published"])
+
+    endpoint = urlsplit(values["SPATIAL_ETL_S3_ENDPOINT_URL"])
+    assert endpoint.hostname == "localhost"
+    assert endpoint.port == published("minio", 9000)
+    uri = urlsplit(values["SPATIAL_ETL_MONGODB_URI"])
+    assert uri.hostname == "localhost"
+    assert uri.port == published("mongodb", 27017)
+    # The application account Compose creates, on the database the ledger uses.
+    assert uri.username == values["MONGO_APP_USERNAME"]
+    assert uri.password == values["MONGO_APP_PASSWORD"]
+    database = values["SPATIAL_ETL_MONGODB_DATABASE"]
+    assert uri.path == f"/{database}" and f"authSource={database}" in uri.query
+    assert (
+        values["SPATIAL_ETL_S3_ACCESS_KEY_ID"]
+        == rendered["services"]["minio-init"]["environment"]["MINIO_PIPELINE_ACCESS_KEY"]
+    )
 
 
 def test_no_mongodb_schema_is_hand_written() -> None:
@@ -406,3 +562,119 @@ def test_postgis_init_compute_section_runs_in_real_postgresql(
         assert cur.fetchone() is not None
         cur.execute("CREATE SCHEMA proc_deployment_test")
         cur.execute("DROP SCHEMA proc_deployment_test CASCADE")
+
+
+# --------------------------------------------------------------------------- make up
+
+FAKE_DOCKER = """#!/bin/sh
+# A stand-in for docker: prints the version the test asks for, records every call.
+echo "$*" >> "$FAKE_DOCKER_CALLS"
+if [ "$1 $2" = "compose version" ]; then
+  [ -n "$FAKE_COMPOSE_VERSION" ] || exit 1
+  echo "$FAKE_COMPOSE_VERSION"
+fi
+exit 0
+"""
+
+
+def _make_up(
+    tmp_path: Path, env_text: str | None, version: str | None, *, docker: bool = True
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    calls = tmp_path / "calls"
+    calls.write_text("")
+    if docker:
+        fake = bin_dir / "docker"
+        fake.write_text(FAKE_DOCKER)
+        fake.chmod(0o755)
+    env_file = tmp_path / "stack.env"
+    if env_text is not None:
+        env_file.write_text(env_text)
+    tools = ("bash", "sh", "grep", "sed", "sort", "head", "paste", "dirname", "env")
+    system = tmp_path / "system"
+    system.mkdir(exist_ok=True)
+    for tool in tools:
+        found = shutil.which(tool)
+        assert found, tool
+        link = system / tool
+        if not link.exists():
+            link.symlink_to(found)
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts/compose-up.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={
+            "PATH": f"{bin_dir}:{system}",
+            "ENV_FILE": str(env_file),
+            "FAKE_DOCKER_CALLS": str(calls),
+            "FAKE_COMPOSE_VERSION": version or "",
+        },
+    )
+    return done, calls.read_text().splitlines()
+
+
+def _ready_env() -> str:
+    return ENV_EXAMPLE.read_text().replace("change-me", "s3cr3t-0123456789")
+
+
+def test_make_up_starts_the_stack_when_compose_and_env_are_ready(tmp_path: Path) -> None:
+    done, calls = _make_up(tmp_path, _ready_env(), "v2.29.7")
+    assert done.returncode == 0, done.stderr
+    assert calls[-1] == f"compose --env-file {tmp_path / 'stack.env'} up -d --build --wait"
+
+
+def test_make_up_refuses_an_env_that_still_holds_change_me(tmp_path: Path) -> None:
+    done, calls = _make_up(tmp_path, ENV_EXAMPLE.read_text(), "2.40.3")
+    assert done.returncode == 2
+    assert "still holds change-me in:" in done.stderr
+    placeholders = {k for k, v in _example_values().items() if "change-me" in v}
+    assert len(placeholders) >= 8
+    for name in placeholders:
+        assert name in done.stderr
+    assert not any("up" in call.split() for call in calls), "the stack must not start"
+    # The comments of .env.example mention change-me too: only values count.
+    one_left = _ready_env() + "\nMONGO_APP_PASSWORD=change-me\n"
+    done, _ = _make_up(tmp_path, one_left, "2.40.3")
+    assert done.returncode == 2
+    assert "in: MONGO_APP_PASSWORD." in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        ("2.19.1", "Docker Compose 2.19.1 is too old: v2.20.0 or later is needed"),
+        ("1.29.2", "Docker Compose 1.29.2 is too old"),
+        (None, "'docker compose' does not work"),
+        ("2.x", "cannot read the Compose version"),
+    ],
+)
+def test_make_up_checks_the_compose_version_first(
+    tmp_path: Path, version: str | None, message: str
+) -> None:
+    # The env file is not even read: with placeholders or missing, the version is the message.
+    for env_text in (ENV_EXAMPLE.read_text(), None):
+        done, calls = _make_up(tmp_path, env_text, version)
+        assert done.returncode == 2
+        assert message in done.stderr, done.stderr
+        assert "change-me" not in done.stderr and "stack.env" not in done.stderr
+        assert calls == ["compose version --short"]
+
+
+def test_make_up_without_docker_or_env_says_what_to_do(tmp_path: Path) -> None:
+    done, _ = _make_up(tmp_path, _ready_env(), None, docker=False)
+    assert done.returncode == 2
+    assert "docker not found on PATH" in done.stderr
+    (tmp_path / "no-env").mkdir()
+    done, calls = _make_up(tmp_path / "no-env", None, "2.30.0")
+    assert done.returncode == 2
+    assert "cp .env.example" in done.stderr
+    assert calls == ["compose version --short"]
+
+
+def test_make_up_runs_the_script() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\nup:", 1)[1].split("\n\n", 1)[0]
+    assert "bash scripts/compose-up.sh" in recipe

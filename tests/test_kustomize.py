@@ -4,26 +4,29 @@ Each overlay is rendered with ``kubectl kustomize`` (a real renderer, offline); 
 documents are then checked the way the API server and Dagster would read them: every
 ConfigMap, Secret, PVC and ServiceAccount a pod names exists in the render (except the prod
 Secret, which the operator creates), every Service selects a pod template, images are pinned,
-dagster.yaml is a valid Dagster instance with the K8s run launcher, and every ``EnvVar`` of the
-code location reaches the user-code server and the run pods.
+dagster.yaml is a valid Dagster instance with the K8s run launcher, every variable of the
+settings models reaches the user-code server and the run pods, and the deployment agrees with
+docker-compose.yaml (image tags, variable names, the least-privilege accounts).
 """
 
 from __future__ import annotations
 
-import ast
 import base64
 import subprocess
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from spatial_etl.settings import variables
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERLAYS = ROOT / "configs" / "k8s" / "overlays"
-DEFINITIONS = ROOT / "services/dagster/src/spatial_etl_dagster/definitions.py"
+COMPOSE = ROOT / "docker-compose.yaml"
+BASE_SETTINGS = ROOT / "configs/k8s/base/settings.yaml"
 PROD_SECRET = "spatial-etl-secrets"  # noqa: S105 - the Secret's name, not a value
 NAMESPACE = "spatial-etl"
 
@@ -104,21 +107,13 @@ def _instance(docs: tuple[Doc, ...]) -> Doc:
     return instance
 
 
-def _env_vars_read_by_definitions() -> set[str]:
-    """Names passed to dg.EnvVar(...) / dg.EnvVar.int(...) in definitions.py."""
-    names = set()
-    for node in ast.walk(ast.parse(DEFINITIONS.read_text())):
-        if not (isinstance(node, ast.Call) and node.args):
-            continue
-        func = node.func
-        is_env_var = (isinstance(func, ast.Attribute) and func.attr == "EnvVar") or (
-            isinstance(func, ast.Attribute)
-            and isinstance(func.value, ast.Attribute)
-            and func.value.attr == "EnvVar"
-        )
-        if is_env_var and isinstance(node.args[0], ast.Constant):
-            names.add(str(node.args[0].value))
-    return names
+def _settings_passed_by_default() -> set[str]:
+    """Variables of the settings models that have a value unless set (all but "unset" ones)."""
+    return {
+        name
+        for name, field in variables().items()
+        if field.is_required() or field.get_default(call_default_factory=True) is not None
+    }
 
 
 def _keys(docs: tuple[Doc, ...], kind: str, name: str) -> set[str]:
@@ -295,10 +290,8 @@ def test_dagster_yaml_is_a_valid_instance_with_the_k8s_launcher(
 
 def test_every_env_var_reaches_the_code_server_and_the_run_pods(overlay: str) -> None:
     docs = _render(overlay)
-    wanted = _env_vars_read_by_definitions()
-    assert "SPATIAL_ETL_POSTGIS_DSN" in wanted and len(wanted) >= 13
-    # Read by the sensor each tick (services/dagster/CONTEXT.md), not through EnvVar.
-    wanted |= {"SPATIAL_ETL_MANIFEST_GRACE_PERIOD_S", "SPATIAL_ETL_SENSOR_MAX_MANIFESTS_PER_TICK"}
+    wanted = _settings_passed_by_default()
+    assert "SPATIAL_ETL_POSTGIS_DSN" in wanted and len(wanted) >= 25
 
     # Keys a Secret must hold: generated in dev, required of the operator in prod.
     secret_keys = {
@@ -353,3 +346,209 @@ def test_every_env_var_reaches_the_code_server_and_the_run_pods(overlay: str) ->
             e["name"] for e in c.get("env", [])
         }
         assert storage_env <= got, (name, storage_env - got)
+
+
+# ----------------------------------------------------------------------------- one source of settings
+
+
+def test_the_settings_config_map_holds_every_setting_at_its_default() -> None:
+    """Base ConfigMap: each non-secret variable with the model's default, "unset" as a comment."""
+    docs = _render("dev")
+    data = _one(docs, "ConfigMap", "spatial-etl-settings")["data"]
+    secret = _keys(docs, "Secret", PROD_SECRET)
+    text = BASE_SETTINGS.read_text()
+    for name, field in variables().items():
+        if name in secret:
+            assert name not in data, f"{name} is a secret"
+            continue
+        default = field.get_default(call_default_factory=True)
+        if name == "SPATIAL_ETL_S3_ENDPOINT_URL":
+            assert data[name], "the deployment names its object store"
+        elif default is None:
+            assert name not in data, f"{name}: unset by default, an empty value is not unset"
+            assert f"# {name}:" in text, f"{name}: say in settings.yaml how to set it"
+        else:
+            spelled = (
+                ",".join(sorted(default))
+                if isinstance(default, frozenset)
+                else str(int(default))
+                if isinstance(default, float) and default.is_integer()
+                else str(default)
+            )
+            assert data.get(name) == spelled, f"{name}: {data.get(name)!r} is not the default"
+
+
+# ----------------------------------------------------------------------------- Compose agrees
+
+
+def _compose() -> Doc:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(compose, dict)
+    return compose
+
+
+def test_compose_and_the_dev_overlay_run_the_same_images() -> None:
+    docs = _render("dev")
+    in_k8s = {container["image"] for _, spec in _pod_specs(docs) for container in _containers(spec)}
+    in_compose = {service["image"] for service in _compose()["services"].values()}
+    assert in_compose == in_k8s, in_compose ^ in_k8s
+    user_code = _one(docs, "Deployment", "dagster-user-code")["spec"]["template"]["spec"]
+    assert user_code["containers"][0]["image"] == _compose()["x-user-code-image"]["image"]
+
+
+def test_compose_and_kubernetes_name_dagsters_storage_alike(overlay: str) -> None:
+    compose_names = set(_compose()["x-dagster-env"])
+    instance = _instance(_render(overlay))["storage"]["postgres"]["postgres_db"]
+    k8s_names = {v["env"] for v in instance.values() if isinstance(v, dict)}
+    assert k8s_names <= compose_names, k8s_names - compose_names
+    compose_instance = yaml.safe_load((ROOT / "services/dagster/dagster.yaml").read_text())
+    compose_storage = compose_instance["storage"]["postgres"]["postgres_db"]
+    assert {v["env"] for v in compose_storage.values() if isinstance(v, dict)} == k8s_names
+    settings = _keys(_render(overlay), "ConfigMap", "spatial-etl-settings")
+    assert {n for n in settings if n.startswith("DAGSTER_PG_")} <= compose_names
+
+
+def _secret(docs: tuple[Doc, ...], name: str) -> dict[str, str]:
+    data = _one(docs, "Secret", name)["data"]
+    return {key: base64.b64decode(value).decode() for key, value in data.items()}
+
+
+def _env_of(container: Doc, docs: tuple[Doc, ...]) -> dict[str, str]:
+    """What a container's environment holds once Kubernetes has resolved every reference."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "secretRef" in source:
+            env |= _secret(docs, source["secretRef"]["name"])
+        if "configMapRef" in source:
+            env |= _one(docs, "ConfigMap", source["configMapRef"]["name"])["data"]
+    for item in container.get("env", []):
+        ref = item.get("valueFrom", {})
+        if "value" in item:
+            env[item["name"]] = item["value"]
+        elif "secretKeyRef" in ref:
+            env[item["name"]] = _secret(docs, ref["secretKeyRef"]["name"])[
+                ref["secretKeyRef"]["key"]
+            ]
+        elif "configMapKeyRef" in ref:
+            config_map = _one(docs, "ConfigMap", ref["configMapKeyRef"]["name"])
+            env[item["name"]] = config_map["data"][ref["configMapKeyRef"]["key"]]
+    return env
+
+
+def _container(docs: tuple[Doc, ...], kind: str, workload: str, name: str) -> Doc:
+    spec = _one(docs, kind, workload)["spec"]["template"]["spec"]
+    [found] = [c for c in _containers(spec) if c["name"] == name]
+    return found
+
+
+def test_the_dev_overlay_gives_the_platform_no_root_account() -> None:
+    """As in Compose: the etl role, the ledger's application user, the pipeline's MinIO account."""
+    docs = _render("dev")
+    platform = _secret(docs, PROD_SECRET)
+    postgis = _env_of(_container(docs, "Deployment", "postgis", "postgis"), docs)
+    mongodb = _env_of(_container(docs, "Deployment", "mongodb", "mongodb"), docs)
+    minio = _env_of(_container(docs, "Job", "storage-init", "minio-init"), docs)
+
+    dsn = urlsplit(platform["SPATIAL_ETL_POSTGIS_DSN"])
+    assert (dsn.username, dsn.password) == (
+        postgis["POSTGIS_ETL_USER"],
+        postgis["POSTGIS_ETL_PASSWORD"],
+    )
+    assert dsn.username != postgis["POSTGRES_USER"]
+    assert dsn.path == "/" + postgis["POSTGIS_COMPUTE_DB"]
+
+    uri = urlsplit(platform["SPATIAL_ETL_MONGODB_URI"])
+    database = mongodb["SPATIAL_ETL_MONGODB_DATABASE"]
+    assert (uri.username, uri.password) == (
+        mongodb["MONGO_APP_USERNAME"],
+        mongodb["MONGO_APP_PASSWORD"],
+    )
+    assert uri.username != mongodb["MONGO_INITDB_ROOT_USERNAME"]
+    assert f"authSource={database}" in uri.query and "authSource=admin" not in uri.query
+
+    assert minio["MINIO_PIPELINE_ACCESS_KEY"] == platform["SPATIAL_ETL_S3_ACCESS_KEY_ID"]
+    assert minio["MINIO_PIPELINE_SECRET_KEY"] == platform["SPATIAL_ETL_S3_SECRET_ACCESS_KEY"]
+    assert platform["SPATIAL_ETL_S3_ACCESS_KEY_ID"] != minio["MINIO_ROOT_USER"]
+
+    # Dagster's storage: its own role, created by the same init.sql.
+    assert postgis["DAGSTER_PG_USER"] not in {postgis["POSTGRES_USER"], dsn.username}
+    assert postgis["DAGSTER_PG_PASSWORD"] == platform["DAGSTER_PG_PASSWORD"]
+
+    # No platform pod sees a storage server's root credentials.
+    roots = {"dev-minio-credentials", "dev-mongodb-credentials", "dev-postgis-credentials"}
+    for name in ("dagster-user-code", "dagster-webserver", "dagster-daemon"):
+        spec = _one(docs, "Deployment", name)["spec"]["template"]["spec"]
+        assert not {n for k, n in _references(spec) if k == "Secret"} & roots, name
+    assert not set(_instance(docs)["run_launcher"]["config"]["env_secrets"]) & roots
+
+
+@pytest.mark.parametrize(
+    ("config_map", "workload", "container", "mounts"),
+    [
+        (
+            "postgis-init",
+            "postgis",
+            "postgis",
+            {
+                "init.sh": "/docker-entrypoint-initdb.d/20-spatial-etl.sh",
+                "init.sql": "/opt/spatial-etl/init.sql",
+            },
+        ),
+        (
+            "mongodb-init",
+            "mongodb",
+            "mongodb",
+            {"init-app-user.js": "/docker-entrypoint-initdb.d/10-app-user.js"},
+        ),
+        (
+            "minio-init",
+            "storage-init",
+            "minio-init",
+            {
+                "init.sh": "/init/init.sh",
+                "users.json": "/policies/users.json",
+                "pipeline.json": "/policies/pipeline.json",
+            },
+        ),
+    ],
+)
+def test_the_dev_overlay_runs_composes_init_files(
+    config_map: str, workload: str, container: str, mounts: dict[str, str]
+) -> None:
+    """The very files Compose mounts (services/*), where Compose mounts them."""
+    docs = _render("dev")
+    server = config_map.removesuffix("-init")
+    data = _one(docs, "ConfigMap", config_map)["data"]
+    for key, path in mounts.items():
+        [source] = (ROOT / "services" / server).rglob(key)
+        assert data[key] == source.read_text(), key
+        compose_mounts = " ".join(
+            str(volume)
+            for service in _compose()["services"].values()
+            for volume in service.get("volumes", [])
+        )
+        if not key.endswith(".json"):
+            assert f"{source.relative_to(ROOT)}:{path}" in compose_mounts, key
+    kind = "Job" if workload == "storage-init" else "Deployment"
+    spec = _one(docs, kind, workload)["spec"]["template"]["spec"]
+    volumes = {
+        v["name"] for v in spec["volumes"] if v.get("configMap", {}).get("name") == config_map
+    }
+    [found] = [c for c in _containers(spec) if c["name"] == container]
+    mounted = {m["subPath"]: m["mountPath"] for m in found["volumeMounts"] if m["name"] in volumes}
+    assert mounted == mounts
+
+
+def test_gdal_output_reaches_the_ui_in_both_deployments(overlay: str) -> None:
+    """GDAL's stderr lines go through the `spatial_etl` logger into the run's event log."""
+    compose = yaml.safe_load((ROOT / "services/dagster/dagster.yaml").read_text())
+    for instance in (_instance(_render(overlay)), compose):
+        assert "spatial_etl" in instance["python_logs"]["managed_python_loggers"]
+        assert instance["python_logs"]["python_log_level"] == "INFO"
+    # Compose keeps the raw stdout/stderr too, on the volume its Dagster containers share.
+    logs = compose["compute_logs"]
+    assert logs["class"] == "LocalComputeLogManager"
+    for service in ("user-code", "dagster-webserver", "dagster-daemon"):
+        volumes = _compose()["services"][service]["volumes"]
+        mount = next(v.split(":")[1] for v in volumes if v.startswith("dagster-storage:"))
+        assert logs["config"]["base_dir"].startswith(mount + "/"), service

@@ -17,6 +17,7 @@ from spatial_etl.errors import (
     BadInputError,
     ComputeError,
     ComputeUnavailableError,
+    ConfigurationError,
     GdalNotFoundError,
     GdalTimeoutError,
     InputError,
@@ -35,7 +36,7 @@ from spatial_etl.run.executor import run_error
 from spatial_etl.settings import PostgisSettings, StorageSettings
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
 
-BASES = (BadInputError, PluginFaultError, ServiceError)
+BASES = (BadInputError, PluginFaultError, ServiceError, ConfigurationError)
 STAGES = {"GdalError", "StepError", "ExportError", "CogValidationError", "PublishError"}
 STAGES |= {"SettleError"}
 

@@ -9,6 +9,7 @@ move it is:
   wrong; retrying cannot help, a corrected upload can.
 - :class:`PluginFaultError`: an installed plugin declares something the platform cannot use;
   its author (or the operator, by blocking it) must act.
+- :class:`ConfigurationError`: a setting is missing or invalid; the operator must act.
 - :class:`ServiceError`: a backend (object store, PostGIS, ledger) refused or failed an
   operation; :class:`ServiceUnavailableError` (also a ``ConnectionError``) marks the outages
   that pass by themselves, so the work is deferred and retried.
@@ -49,6 +50,14 @@ class PluginFaultError(SpatialEtlError):
 
 class ServiceError(SpatialEtlError):
     """A backend service (object store, PostGIS, ledger) refused or failed an operation."""
+
+
+class ConfigurationError(SpatialEtlError):
+    """A ``SPATIAL_ETL_*`` setting is missing or invalid: the operator must act.
+
+    The message is one line naming each variable at fault, so a sensor tick or a run reports
+    what to set rather than a validation traceback.
+    """
 
 
 class ServiceUnavailableError(ServiceError, ConnectionError):

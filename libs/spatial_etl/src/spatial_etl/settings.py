@@ -1,15 +1,22 @@
 """Configuration read from the environment and ``.env``, at call time, never at import time.
 
-Every variable has the ``SPATIAL_ETL_`` prefix and is documented in ``.env.example``.
+These models are the only declaration of each setting: its type, default and description.
+The Dagster resources read them (they repeat no field), ``.env.example``, docker-compose.yaml
+and the Kubernetes ConfigMap are checked against them by tests. Every variable has the
+``SPATIAL_ETL_`` prefix.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from spatial_etl.errors import ConfigurationError
 
 _CONFIG = SettingsConfigDict(env_prefix="SPATIAL_ETL_", env_file=".env", extra="ignore")
 
@@ -117,7 +124,8 @@ class StorageSettings(BaseSettings):
 
     s3_endpoint_url: str | None = Field(
         default=None,
-        description="SPATIAL_ETL_S3_ENDPOINT_URL: e.g. http://minio:9000; unset uses AWS's.",
+        description="SPATIAL_ETL_S3_ENDPOINT_URL: URL of the S3 API, e.g. http://minio:9000; unset "
+        "uses AWS's.",
     )
     s3_access_key_id: str | None = Field(
         default=None,
@@ -127,7 +135,9 @@ class StorageSettings(BaseSettings):
     s3_secret_access_key: SecretStr | None = Field(
         default=None, description="SPATIAL_ETL_S3_SECRET_ACCESS_KEY: secret of that key."
     )
-    s3_region: str = Field(default="us-east-1", description="SPATIAL_ETL_S3_REGION.")
+    s3_region: str = Field(
+        default="us-east-1", description="SPATIAL_ETL_S3_REGION: region name the endpoint expects."
+    )
     landing_bucket: str = Field(
         default="landing-zone", description="SPATIAL_ETL_LANDING_BUCKET: where users upload."
     )
@@ -148,7 +158,8 @@ class PostgisSettings(BaseSettings):
     model_config = _CONFIG
 
     postgis_dsn: SecretStr = Field(
-        description="SPATIAL_ETL_POSTGIS_DSN: postgresql://user:password@host:port/database.",
+        description="SPATIAL_ETL_POSTGIS_DSN: URL of the compute database, "
+        "postgresql://user:password@host:port/database.",
     )
     postgis_statement_timeout_s: int = Field(
         default=3600, gt=0, description="SPATIAL_ETL_POSTGIS_STATEMENT_TIMEOUT_S: per statement."
@@ -183,7 +194,8 @@ class LedgerSettings(BaseSettings):
     model_config = _CONFIG
 
     mongodb_uri: SecretStr = Field(
-        description="SPATIAL_ETL_MONGODB_URI: mongodb://user:password@host:27017/?authSource=...",
+        description="SPATIAL_ETL_MONGODB_URI: URL of the ledger's MongoDB, "
+        "mongodb://user:password@host:27017/?authSource=...",
     )
     mongodb_database: str = Field(
         default="spatial_etl", description="SPATIAL_ETL_MONGODB_DATABASE: the ledger's database."
@@ -244,3 +256,51 @@ class ArchiveSettings(BaseSettings):
         gt=0,
         description="SPATIAL_ETL_ARCHIVE_MAX_MEMBERS: most entries one zip input may hold.",
     )
+
+
+SETTINGS: tuple[type[BaseSettings], ...] = (
+    PluginSettings,
+    GdalSettings,
+    LimitSettings,
+    StorageSettings,
+    PostgisSettings,
+    LedgerSettings,
+    IntakeSettings,
+    ArchiveSettings,
+)
+"""Every settings model, in the order ``.env.example`` documents them."""
+
+_S = TypeVar("_S", bound=BaseSettings)
+
+
+def variable(model: type[BaseSettings], field: str) -> str:
+    """The environment variable of one field of a settings model."""
+    return f"{model.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def variables() -> dict[str, FieldInfo]:
+    """Every variable the settings models declare, with its field (type, default, description)."""
+    return {
+        variable(model, name): info
+        for model in SETTINGS
+        for name, info in model.model_fields.items()
+    }
+
+
+def read_settings(model: type[_S], overrides: Mapping[str, Any] | None = None) -> _S:
+    """Read ``model`` from the environment and ``.env``; ``overrides`` (by field) win.
+
+    Raises:
+        ConfigurationError: One line naming every variable that is missing or invalid.
+    """
+    try:
+        return model(**dict(overrides or {}))
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_url=False):
+            name = variable(model, "_".join(str(part) for part in item["loc"]))
+            problem = "is not set" if item["type"] == "missing" else f"is invalid: {item['msg']}"
+            problems.append(f"{name} {problem}")
+        raise ConfigurationError(
+            "configuration: " + "; ".join(problems) + " (see .env.example)"
+        ) from None

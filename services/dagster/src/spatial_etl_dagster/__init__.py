@@ -15,12 +15,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from spatial_etl_dagster.resources import (
         GDALResource,
+        IntakeResource,
         LedgerResource,
         MinIOResource,
         PostGISResource,
     )
 
-__all__ = ["GDALResource", "LedgerResource", "MinIOResource", "PostGISResource"]
+__all__ = [
+    "GDALResource",
+    "IntakeResource",
+    "LedgerResource",
+    "MinIOResource",
+    "PostGISResource",
+]
 
 
 def __getattr__(name: str) -> Any:

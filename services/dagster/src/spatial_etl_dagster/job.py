@@ -6,10 +6,11 @@ from typing import Any
 
 import dagster as dg
 from pydantic import Field
+from spatial_etl.errors import ConfigurationError
 from spatial_etl.run.executor import OutputReport, RunReport
 from spatial_etl.run.intake import ManifestRef, run_batch
 
-from spatial_etl_dagster.platform import build_platform
+from spatial_etl_dagster.platform import open_platform
 from spatial_etl_dagster.resources import (
     GDALResource,
     LedgerResource,
@@ -51,12 +52,11 @@ def ingest_manifest(  # noqa: PLR0917 - Dagster injects config and resources by 
     the ledger could not record the outcome, or when settling failed (the reconcile sensor
     finishes both), so Dagster's status never says success for a batch that is not settled.
     """
-    platform = build_platform(gdal, minio, ledger, postgis)
     try:
-        report = run_batch(config.ref(), context.run_id, platform)
-    finally:
-        if platform.compute is not None:
-            platform.compute.close()
+        with open_platform(gdal, minio, ledger, postgis) as platform:
+            report = run_batch(config.ref(), context.run_id, platform)
+    except ConfigurationError as error:
+        raise dg.Failure(description=str(error)) from None
     yield from materializations(report, platform.store.settings.lake_bucket)
     for problem in report.cleanup_errors:
         context.log.warning(f"cleanup: {problem}")

@@ -1,127 +1,216 @@
-"""Dagster resources: configuration surfaces that hand out the core's objects.
+"""Dagster resources: the core's settings models, handed out as the core's objects.
 
-Each resource is a ``ConfigurableResource`` whose every field is described (the Dagster UI
-shows the descriptions) and whose values come from the environment through ``EnvVar`` in the
-``Definitions``. A resource builds a core object and does no work of its own, so tests swap the
-object (a ``FakeGdalRunner``, a mongomock ledger) without touching the code that uses it.
+The settings models of ``spatial_etl.settings`` are the only declaration of each setting
+(type, default, description); a resource repeats none of them. It reads its model from the
+environment when first used, so the ``Definitions`` load, and a tick or a run reports a missing
+variable as one line (:class:`~spatial_etl.errors.ConfigurationError`), with nothing but the
+required settings set. A resource's own fields are only what no deployment sets through the
+environment: ``overrides`` (tests and the local runner pin settings by field name) and the
+deployment-specific extras (GDAL configuration options, the owner label of run schemas).
+
+Lifecycle: the objects that hold connections (the S3 client, the Mongo client, the PostGIS
+pool) are built once per resource instance, on first use, and closed by :meth:`close`, which
+``platform.open_platform`` calls when the tick or the op ends. (Not Dagster's
+``teardown_after_execution``: a resource with a teardown is a generator resource, which every
+``build_sensor_context`` caller would then have to enter as a context manager.) Tests swap the
+objects (a mongomock ledger) by replacing a resource's accessor.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar, Self, cast
 
 from dagster import ConfigurableResource
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
+from pydantic_settings import BaseSettings
 from spatial_etl.backends.compute import DEFAULT_OWNER, PostgisCompute
 from spatial_etl.backends.ledger import Ledger
 from spatial_etl.backends.storage import ObjectStore
-from spatial_etl.settings import GdalSettings, LedgerSettings, PostgisSettings, StorageSettings
+from spatial_etl.errors import ConfigurationError
+from spatial_etl.settings import (
+    GdalSettings,
+    IntakeSettings,
+    LedgerSettings,
+    PostgisSettings,
+    StorageSettings,
+    read_settings,
+)
 from spatial_etl.spatial_utils.runner import GdalRunner, SubprocessGdalRunner
 
 
-class GDALResource(ConfigurableResource):  # type: ignore[type-arg]  # generic only for typing
-    """The seed's GDALResource: runs GDAL command-line programs through the core runner."""
+def _text(value: object) -> str:
+    """A setting's value as the environment would spell it."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, frozenset | set):
+        return ",".join(sorted(str(item) for item in value))
+    return str(value)
 
-    bin_dir: str | None = Field(
-        default=None,
-        description="Directory of the GDAL programs (gdalinfo, ogr2ogr, ...); unset uses PATH.",
+
+class SettingsResource(ConfigurableResource):  # type: ignore[type-arg]  # generic only for typing
+    """A resource configured by one settings model of the core (``settings_model``)."""
+
+    settings_model: ClassVar[type[BaseSettings]]
+
+    overrides: dict[str, str] = Field(
+        default_factory=dict,
+        description="Settings that replace the environment's, by field name of the settings "
+        "model (e.g. gdal_timeout_s); a deployment leaves this empty and sets SPATIAL_ETL_* "
+        "variables (.env.example).",
     )
-    timeout_s: int = Field(
-        default=3600,
-        description="Whole seconds one GDAL command may run before it is killed with its children.",
-    )
+
+    @classmethod
+    def with_settings(cls, **values: object) -> Self:
+        """A resource whose settings ``values`` replace the environment's (``None``: unset)."""
+        return cls(
+            overrides={name: _text(value) for name, value in values.items() if value is not None}
+        )
+
+    def _read(self) -> BaseSettings:
+        """The settings model read now: the environment and ``.env``, then ``overrides``.
+
+        Raises:
+            ConfigurationError: A variable is missing or invalid, or an override names no
+                field of the model.
+        """
+        model = self.settings_model
+        unknown = sorted(set(self.overrides) - set(model.model_fields))
+        if unknown:
+            raise ConfigurationError(
+                f"configuration: {type(self).__name__} overrides unknown setting(s) "
+                f"{', '.join(unknown)} of {model.__name__}"
+            )
+        return read_settings(model, self.overrides)
+
+    def close(self) -> None:
+        """Close what this resource opened; nothing by default."""
+
+
+class GDALResource(SettingsResource):
+    """The seed's GDALResource: runs GDAL command-line programs through the core runner.
+
+    Settings: ``GdalSettings`` (SPATIAL_ETL_GDAL_*).
+    """
+
+    settings_model: ClassVar[type[BaseSettings]] = GdalSettings
+
+    def settings(self) -> GdalSettings:
+        """GdalSettings read now (see :class:`SettingsResource`)."""
+        return cast(GdalSettings, self._read())
+
     config_options: dict[str, str] = Field(
         default_factory=dict,
         description="GDAL configuration options passed as environment variables to every command "
-        "(e.g. GDAL_CACHEMAX, AWS_S3_ENDPOINT for /vsis3/).",
-    )
-
-    max_memory_mb: int | None = Field(
-        default=None,
-        description="Address-space limit of each GDAL process in MiB (0: none); unset reads "
-        "SPATIAL_ETL_GDAL_MAX_MEMORY_MB.",
-    )
-    max_cpu_s: int | None = Field(
-        default=None,
-        description="CPU-time limit of each GDAL process in seconds (0: none); unset reads "
-        "SPATIAL_ETL_GDAL_MAX_CPU_S.",
+        "(e.g. GDAL_CACHEMAX).",
     )
 
     def runner(self) -> GdalRunner:
-        """The core runner configured by this resource."""
-        limits = GdalSettings()  # read when used: the OS limits' defaults come from here
+        """The core runner configured by the GDAL settings (it holds no connection)."""
+        settings = self.settings()
         return SubprocessGdalRunner(
-            bin_dir=Path(self.bin_dir) if self.bin_dir else None,
-            timeout_s=self.timeout_s,
+            bin_dir=Path(settings.gdal_bin_dir) if settings.gdal_bin_dir else None,
+            timeout_s=settings.gdal_timeout_s,
             env=self.config_options,
-            max_memory_mb=(
-                limits.gdal_max_memory_mb if self.max_memory_mb is None else self.max_memory_mb
-            ),
-            max_cpu_s=limits.gdal_max_cpu_s if self.max_cpu_s is None else self.max_cpu_s,
+            max_memory_mb=settings.gdal_max_memory_mb,
+            max_cpu_s=settings.gdal_max_cpu_s,
         )
 
 
-class MinIOResource(ConfigurableResource):  # type: ignore[type-arg]
-    """The seed's MinIOResource: the S3-compatible object store, through boto3."""
+class MinIOResource(SettingsResource):
+    """The seed's MinIOResource: the S3-compatible object store, through boto3.
 
-    endpoint_url: str | None = Field(
-        default=None, description="S3 endpoint, e.g. http://minio:9000; unset uses AWS's."
-    )
-    access_key_id: str | None = Field(default=None, description="Access key of the pipeline.")
-    secret_access_key: str | None = Field(default=None, description="Its secret.")
-    region: str = Field(default="us-east-1", description="Region name the endpoint expects.")
-    landing_bucket: str = Field(default="landing-zone", description="Where users upload.")
-    lake_bucket: str = Field(default="data-lake", description="Processed, versioned data.")
+    Settings: ``StorageSettings`` (SPATIAL_ETL_S3_*, the bucket names).
+    """
+
+    settings_model: ClassVar[type[BaseSettings]] = StorageSettings
+
+    def settings(self) -> StorageSettings:
+        """StorageSettings read now (see :class:`SettingsResource`)."""
+        return cast(StorageSettings, self._read())
+
+    _store: ObjectStore | None = PrivateAttr(default=None)
 
     def store(self) -> ObjectStore:
-        """The core's object store for these settings."""
-        secret = SecretStr(self.secret_access_key) if self.secret_access_key else None
-        return ObjectStore.from_settings(
-            StorageSettings(
-                s3_endpoint_url=self.endpoint_url,
-                s3_access_key_id=self.access_key_id,
-                s3_secret_access_key=secret,
-                s3_region=self.region,
-                landing_bucket=self.landing_bucket,
-                lake_bucket=self.lake_bucket,
-            )
-        )
+        """The object store of this resource, built on first use."""
+        if self._store is None:
+            self._store = ObjectStore.from_settings(self.settings())
+        return self._store
+
+    def close(self) -> None:
+        """Close the S3 client's connections."""
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
 
 
-class PostGISResource(ConfigurableResource):  # type: ignore[type-arg]
-    """The seed's PostGISResource: the compute database and its run-schema lifecycle."""
+class PostGISResource(SettingsResource):
+    """The seed's PostGISResource: the compute database and its run-schema lifecycle.
 
-    dsn: str = Field(description="postgresql://user:password@host:port/database of PostGIS.")
-    statement_timeout_s: int = Field(default=3600, description="Limit of one SQL statement.")
-    lock_timeout_s: int = Field(default=30, description="Limit of a wait for a lock.")
-    pool_size: int = Field(default=4, description="Connections kept open per process.")
+    Settings: ``PostgisSettings`` (SPATIAL_ETL_POSTGIS_*).
+    """
+
+    settings_model: ClassVar[type[BaseSettings]] = PostgisSettings
+
+    def settings(self) -> PostgisSettings:
+        """PostgisSettings read now (see :class:`SettingsResource`)."""
+        return cast(PostgisSettings, self._read())
+
     owner: str = Field(
         default=DEFAULT_OWNER,
         description="Label written on every run schema; the reconciler drops only the schemas "
         "of its own owner (the local runner uses its own, so it never touches a deployment's).",
     )
+    _compute: PostgisCompute | None = PrivateAttr(default=None)
 
     def compute(self) -> PostgisCompute:
-        """The core's compute engine for these settings."""
-        return PostgisCompute(
-            PostgisSettings(
-                postgis_dsn=SecretStr(self.dsn),
-                postgis_statement_timeout_s=self.statement_timeout_s,
-                postgis_lock_timeout_s=self.lock_timeout_s,
-                postgis_pool_size=self.pool_size,
-            ),
-            owner=self.owner,
-        )
+        """The compute engine of this resource (its pool connects on first use)."""
+        if self._compute is None:
+            self._compute = PostgisCompute(self.settings(), owner=self.owner)
+        return self._compute
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        compute, self._compute = self._compute, None
+        if compute is not None:
+            compute.close()
 
 
-class LedgerResource(ConfigurableResource):  # type: ignore[type-arg]
-    """The MongoDB ledger."""
+class LedgerResource(SettingsResource):
+    """The MongoDB ledger.
 
-    uri: str = Field(description="mongodb://user:password@host:27017/?authSource=... of MongoDB.")
-    database: str = Field(default="spatial_etl", description="The ledger's database.")
+    Settings: ``LedgerSettings`` (SPATIAL_ETL_MONGODB_*).
+    """
+
+    settings_model: ClassVar[type[BaseSettings]] = LedgerSettings
+
+    def settings(self) -> LedgerSettings:
+        """LedgerSettings read now (see :class:`SettingsResource`)."""
+        return cast(LedgerSettings, self._read())
+
+    _ledger: Ledger | None = PrivateAttr(default=None)
 
     def ledger(self) -> Ledger:
-        """The core's ledger for these settings (connects lazily)."""
-        return Ledger.from_settings(
-            LedgerSettings(mongodb_uri=SecretStr(self.uri), mongodb_database=self.database)
-        )
+        """The ledger of this resource (its client connects on first use)."""
+        if self._ledger is None:
+            self._ledger = Ledger.from_settings(self.settings())
+        return self._ledger
+
+    def close(self) -> None:
+        """Close the Mongo client."""
+        ledger, self._ledger = self._ledger, None
+        if ledger is not None:
+            ledger.close()
+
+
+class IntakeResource(SettingsResource):
+    """How the manifest sensor paces itself and how long a manifest waits for its files.
+
+    Settings: ``IntakeSettings`` (SPATIAL_ETL_MANIFEST_*, SPATIAL_ETL_SENSOR_*).
+    """
+
+    settings_model: ClassVar[type[BaseSettings]] = IntakeSettings
+
+    def settings(self) -> IntakeSettings:
+        """IntakeSettings read now (see :class:`SettingsResource`)."""
+        return cast(IntakeSettings, self._read())

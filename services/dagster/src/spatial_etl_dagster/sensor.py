@@ -14,6 +14,8 @@ import json
 import dagster as dg
 from dagster._core.storage.tags import RUN_KEY_TAG
 from spatial_etl.backends.outages import is_outage
+from spatial_etl.errors import ConfigurationError
+from spatial_etl.run.executor import Platform
 from spatial_etl.run.intake import (
     Deferred,
     Rejection,
@@ -28,9 +30,10 @@ from spatial_etl.run.reconcile import reconcile
 from spatial_etl.settings import IntakeSettings
 
 from spatial_etl_dagster.job import ingest_job
-from spatial_etl_dagster.platform import build_platform
+from spatial_etl_dagster.platform import open_platform
 from spatial_etl_dagster.resources import (
     GDALResource,
+    IntakeResource,
     LedgerResource,
     MinIOResource,
     PostGISResource,
@@ -55,14 +58,26 @@ def manifest_sensor(
     gdal: GDALResource,
     minio: MinIOResource,
     ledger: LedgerResource,
+    intake: IntakeResource,
 ) -> dg.SensorResult | dg.SkipReason:
     """Examine the next page of pending manifests; request runs, write rejections.
 
     One manifest's problem never stops the others (``examine`` decides for each and never
-    raises); an outage of the store while listing skips the tick with the reason.
+    raises); an outage of the store while listing skips the tick with the reason, and so does
+    a missing or invalid setting (one line naming the variable).
     """
-    settings = IntakeSettings()
-    platform = build_platform(gdal, minio, ledger)
+    try:
+        settings = intake.settings()
+        with open_platform(gdal, minio, ledger) as platform:
+            return _examine_page(context, platform, settings)
+    except ConfigurationError as error:
+        return dg.SkipReason(str(error))
+
+
+def _examine_page(
+    context: dg.SensorEvaluationContext, platform: Platform, settings: IntakeSettings
+) -> dg.SensorResult | dg.SkipReason:
+    """One page of the listing, each manifest decided; the cursor continues after it."""
     limit = settings.sensor_max_manifests_per_tick
     try:
         refs = pending_manifests(platform.store, start_after=_cursor(context.cursor), limit=limit)
@@ -117,12 +132,11 @@ def reconcile_sensor(
     postgis: PostGISResource,
 ) -> dg.SkipReason:
     """One reconciler pass (``spatial_etl.run.reconcile``); it requests no run."""
-    platform = build_platform(gdal, minio, ledger, postgis)
     try:
-        report = reconcile(platform, is_run_alive=lambda run_id: _alive(context, run_id))
-    finally:
-        if platform.compute is not None:
-            platform.compute.close()
+        with open_platform(gdal, minio, ledger, postgis) as platform:
+            report = reconcile(platform, is_run_alive=lambda run_id: _alive(context, run_id))
+    except ConfigurationError as problem:
+        return dg.SkipReason(str(problem))
     for error in report.errors:
         context.log.warning(error)
     _tell_dagster(context, report.failed_runs)

@@ -163,6 +163,10 @@ class ObjectStore:
         )
         return cls(client, settings)
 
+    def close(self) -> None:
+        """Close the client's pooled HTTP connections (the platform ends with its process)."""
+        self.client.close()
+
     # ------------------------------------------------------------------------- writing
 
     def put_file(

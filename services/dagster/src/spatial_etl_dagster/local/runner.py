@@ -48,7 +48,12 @@ from spatial_etl_dagster.local.embedded import (
 )
 from spatial_etl_dagster.local.export import MARKER, export, replaceable
 from spatial_etl_dagster.platform import build_platform
-from spatial_etl_dagster.resources import GDALResource, MinIOResource, PostGISResource
+from spatial_etl_dagster.resources import (
+    GDALResource,
+    IntakeResource,
+    MinIOResource,
+    PostGISResource,
+)
 from spatial_etl_dagster.sensor import manifest_sensor
 
 LAKE_BUCKET: Final = "data-lake"
@@ -194,6 +199,7 @@ def local_run(options: Options, reporter: Reporter) -> Result:
         services["ledger"] = "in-process (mongomock)"
         instance = stack.enter_context(dg.DagsterInstance.ephemeral())
         resources = _resources(endpoint, dsn, ledger)
+        stack.callback(resources["minio"].close)  # this store serves the whole local run
         store: ObjectStore = resources["minio"].store()
         _store_buckets(store)
         _reconcile(resources, instance, reporter)  # what killed earlier local runs left
@@ -279,21 +285,19 @@ def _check(options: Options) -> tuple[Landing, Path, str | None]:
 
 
 def _resources(endpoint: str, dsn: str, ledger: InProcessLedgerResource) -> dict[str, Any]:
-    gdal = GdalSettings()
+    """GDAL and intake settings from the environment; the embedded services pinned."""
     return {
-        "gdal": GDALResource(
-            bin_dir=str(gdal.gdal_bin_dir) if gdal.gdal_bin_dir else None,
-            timeout_s=max(1, round(gdal.gdal_timeout_s)),
-        ),
-        "minio": MinIOResource(
-            endpoint_url=endpoint,
-            access_key_id=CREDENTIAL,
-            secret_access_key=CREDENTIAL,
+        "gdal": GDALResource(),
+        "minio": MinIOResource.with_settings(
+            s3_endpoint_url=endpoint,
+            s3_access_key_id=CREDENTIAL,
+            s3_secret_access_key=CREDENTIAL,
             landing_bucket=LANDING_BUCKET,
             lake_bucket=LAKE_BUCKET,
         ),
-        "postgis": PostGISResource(dsn=dsn, owner=LOCAL_OWNER),
+        "postgis": PostGISResource(overrides={"postgis_dsn": dsn}, owner=LOCAL_OWNER),
         "ledger": ledger,
+        "intake": IntakeResource(),
     }
 
 
@@ -317,8 +321,7 @@ def _reconcile(
     try:
         report = reconcile(platform, is_run_alive=lambda run_id: _alive(instance, run_id))
     finally:
-        if platform.compute is not None:
-            platform.compute.close()
+        resources["postgis"].close()  # outside Dagster: no teardown closes the pool
     if reporter is not None and report.changed:
         reporter.note(report.summary())
 
