@@ -285,6 +285,8 @@ def test_crs_mismatch_fails_before_any_step(world: World, make_raster: Callable[
     assert_failed_cleanly(
         world, report, step=None, text="differs from the manifest's crs 'EPSG:32633'"
     )
+    assert report.error is not None
+    assert (report.error.type, report.error.file, report.error.step) == ("InputError", path, None)
 
 
 def test_point_layer_is_refused(world: World, make_vector: Callable[..., Path]) -> None:

@@ -1,4 +1,4 @@
-"""The manifest contract: the seed's example, every rejection rule, all problems at once."""
+"""The manifest contract: the protocol's example, every rejection rule, all problems at once."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _file(**changes: Any) -> dict[str, Any]:
 
 
 def _document(**changes: Any) -> dict[str, Any]:
-    """The seed's example manifest, with ``changes`` applied at the top level."""
+    """The upload protocol's example manifest, with ``changes`` applied at the top level."""
     document: dict[str, Any] = {
         "batch_id": BATCH,
         "uploader": "alice@example.org",
@@ -63,10 +63,10 @@ def _only_problem(
     return problems[0]
 
 
-# ----------------------------------------------------------------------------- the seed's example
+# ------------------------------------------------------------------- the protocol's example
 
 
-def test_seed_example_manifest_is_valid() -> None:
+def test_the_protocols_example_manifest_is_valid() -> None:
     manifest = Manifest.from_json(json.dumps(_document()), name=NAME)
     assert manifest.batch_id == "batch_XYZ"
     assert manifest.uploader == "alice@example.org"

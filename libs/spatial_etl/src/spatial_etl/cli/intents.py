@@ -8,7 +8,6 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.padding import Padding
 from rich.table import Table
 
 from spatial_etl.cli.help import Command, Group
@@ -122,7 +121,8 @@ def show(
         print_json(describe(registered))
         return
     intent = registered.intent
-    console.print(f"[bold]{intent.name}[/] — {escape(intent.summary)}")
+    console.print(f"[bold]{intent.name}[/]")
+    console.print(_indented(intent.summary, 2), soft_wrap=True, highlight=False)
     console.print(f"plugin: {escape(str(registered.plugin))}")
     if intent.description:
         console.print(escape(intent.description))
@@ -142,10 +142,11 @@ def show(
         print_records(_parameter_records(schema))
     console.print("\n[bold]Steps[/]")
     for number, step in enumerate(intent.steps, start=1):
-        head, _, body = _step_text(number, step).partition("\n")
+        head, description, command = _step_text(number, step)
         console.print(head)
-        # the command wraps under itself, indented, rather than back at the margin
-        console.print(Padding(textwrap.dedent(body), (0, 0, 0, 3), expand=False))
+        # description and command wrap under themselves, indented, not back at the margin
+        for text in (description, command):
+            console.print(_indented(text), soft_wrap=True, highlight=False)
 
 
 def _parameter_records(schema: dict[str, Any]) -> list[Record]:
@@ -190,12 +191,20 @@ def _choices(spec: dict[str, Any], definitions: dict[str, Any]) -> list[str]:
     return found
 
 
-def _step_text(number: int, step: Step) -> str:
+def _step_text(number: int, step: Step) -> tuple[str, str, str]:
+    """A step's heading (markup), its description and its command (plain text)."""
     condition = ""
     if step.when:
         condition = f" [dim](only when {step.when} is set)[/]"
     if step.unless:
         condition = f" [dim](skipped when {step.unless} is set)[/]"
-    head = f"{number}. [bold]{step.name}[/] ({step.kind}){condition}: {escape(step.description)}"
-    body = step_kinds().for_step(step).describe(step)
-    return f"{head}\n   {escape(body)}"
+    head = f"{number}. [bold]{step.name}[/] ({step.kind}){condition}"
+    return head, step.description, step_kinds().for_step(step).describe(step)
+
+
+def _indented(text: str, indent: int = 3) -> str:
+    """``text`` wrapped to the terminal with every line indented, markup escaped."""
+    width = max(console.width - indent, 20)
+    prefix = " " * indent
+    lines = textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=True)
+    return escape("\n".join(prefix + line for line in lines))

@@ -159,6 +159,7 @@ class _Run:
         self.lease = lease
         self.registered: RegisteredIntent | None = None
         self.parameters: dict[str, JsonValue] = {}
+        self.parameter_model: BaseModel | None = None
         self.plugin = _UNKNOWN_PLUGIN
         self.inputs: list[InputRecord] = []
         self.outputs: list[AssetDocument] = []
@@ -182,7 +183,7 @@ class _Run:
         try:
             self.registered = self.platform.catalog.get(self.manifest.intent)
             self.plugin = PluginRecord.from_info(self.registered.plugin)
-            self.parameters = _parameters(self.manifest, self.registered)
+            self.parameter_model, self.parameters = _parameters(self.manifest, self.registered)
         except Exception as error:  # noqa: BLE001 - recorded below as the run's failure
             setup_error = error
         self._record_start()
@@ -374,28 +375,40 @@ class _Run:
         schema: RunSchema | None = None,
         source: str | None = None,
     ) -> Product:
+        """One input screened, inspected, planned and processed into a product.
+
+        An error of the platform that does not say which file it concerns is given this
+        input's path, so the run's record names it.
+        """
         assert self.registered is not None  # noqa: S101 - begin() raised otherwise
-        screen_input(item, self.registered, ArchiveSettings(), runner)
-        inspection = inspect_input(
-            runner, self.registered, item.file, item.gdal_path, self.parameters
-        )
-        raw = InputBinding(index=item.index, file=item.file, gdal_path=item.gdal_path)
-        binding = pipeline.binding(raw, inspection)
-        run = RunValues(
-            run_id=self.run_id,
-            schema_name=schema.name if schema is not None else "",
-            workdir=work,
-            postgis=source,
-        )
-        plan = resolve_plan(self.registered, self.manifest, binding, run)
-        return pipeline.produce(
-            plan,
-            inspection,
-            runner=runner,
-            compute=compute,
-            schema=schema,
-            out=work / f"output_{item.index}{pipeline.product_suffix}",
-        )
+        try:
+            screen_input(item, self.registered, ArchiveSettings(), runner)
+            inspection = inspect_input(
+                runner, self.registered, item.file, item.gdal_path, self.parameters
+            )
+            raw = InputBinding(index=item.index, file=item.file, gdal_path=item.gdal_path)
+            binding = pipeline.binding(raw, inspection)
+            run = RunValues(
+                run_id=self.run_id,
+                schema_name=schema.name if schema is not None else "",
+                workdir=work,
+                postgis=source,
+            )
+            plan = resolve_plan(
+                self.registered, self.manifest, binding, run, parameters=self.parameter_model
+            )
+            return pipeline.produce(
+                plan,
+                inspection,
+                runner=runner,
+                compute=compute,
+                schema=schema,
+                out=work / f"output_{item.index}{pipeline.product_suffix}",
+            )
+        except SpatialEtlError as error:
+            if error.file is None:
+                error.file = item.file.path
+            raise
 
 
 def run_error(error: BaseException) -> RunError:
@@ -438,15 +451,20 @@ class _BoundRunner:
         return self._runner.run(argv, timeout_s=timeout_s, env=merged, check=check)
 
 
-def _parameters(manifest: Manifest, registered: RegisteredIntent) -> dict[str, JsonValue]:
-    """The intent's parameters as validated JSON; :class:`InputError` listing every problem."""
+def _parameters(
+    manifest: Manifest, registered: RegisteredIntent
+) -> tuple[BaseModel | None, dict[str, JsonValue]]:
+    """The intent's parameters, validated once per run: the model instance and its JSON.
+
+    Raises :class:`InputError` listing every problem.
+    """
     parsed, problems = parse_parameters(manifest, registered)
     if problems:
         raise InputError("invalid parameters: " + "; ".join(str(problem) for problem in problems))
     if parsed is None:
-        return {}
+        return None, {}
     dumped: dict[str, JsonValue] = parsed.model_dump(mode="json")
-    return dumped
+    return parsed, dumped
 
 
 def _dataset_names(manifest: Manifest, staged: Sequence[StagedInput]) -> dict[int, str]:

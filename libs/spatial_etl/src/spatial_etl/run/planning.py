@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from spatial_etl.errors import PlanError
 from spatial_etl.models.manifest import Manifest
@@ -39,12 +39,21 @@ __all__ = [
 
 
 def resolve_plan(
-    registered: RegisteredIntent, manifest: Manifest, binding: InputBinding, run: RunValues
+    registered: RegisteredIntent,
+    manifest: Manifest,
+    binding: InputBinding,
+    run: RunValues,
+    *,
+    parameters: BaseModel | None = None,
 ) -> Plan:
-    """Fill the intent's steps for ``binding``; raise :class:`PlanError` if a value is missing."""
+    """Fill the intent's steps for ``binding``; raise :class:`PlanError` if a value is missing.
+
+    ``parameters`` is the run's instance of the intent's parameters model, validated once per
+    run; without it the manifest's parameters are validated here.
+    """
     intent = registered.intent
     pipeline = pipeline_for(intent)
-    params = _parameters(registered, manifest)
+    params = _parameters(registered, manifest, parameters)
     text: dict[str, str] = {
         "run_id": run.run_id,
         "batch_id": manifest.batch_id,
@@ -77,14 +86,17 @@ def resolve_plan(
     )
 
 
-def _parameters(registered: RegisteredIntent, manifest: Manifest) -> dict[str, Any]:
+def _parameters(
+    registered: RegisteredIntent, manifest: Manifest, parsed: BaseModel | None
+) -> dict[str, Any]:
     model = registered.intent.parameters
     if model is None:
         return {}
-    try:
-        parsed = model.model_validate(manifest.metadata.parameters)
-    except ValidationError as error:
-        raise PlanError(f"invalid parameters for {registered.intent.name!r}: {error}") from None
+    if not isinstance(parsed, model):
+        try:
+            parsed = model.model_validate(manifest.metadata.parameters)
+        except ValidationError as error:
+            raise PlanError(f"invalid parameters for {registered.intent.name!r}: {error}") from None
     return {field: getattr(parsed, field) for field in type(parsed).model_fields}
 
 
