@@ -24,8 +24,19 @@ ALLOWED: dict[str, set[str]] = {
     "plugins": {"plugins", "steps", "models"} | FOUNDATION,
     "backends": {"backends", "models"} | FOUNDATION,
     "export": {"export", "spatial_utils", "models"} | FOUNDATION,
+    "metadata": {"metadata", "models"} | FOUNDATION,
     "screening": {"screening", "plugins", "spatial_utils", "models"} | FOUNDATION,
-    "run": {"run", "backends", "export", "screening", "plugins", "steps", "spatial_utils", "models"}
+    "run": {
+        "run",
+        "backends",
+        "export",
+        "metadata",
+        "screening",
+        "plugins",
+        "steps",
+        "spatial_utils",
+        "models",
+    }
     | FOUNDATION,
     "uploads": {"uploads", "run", "backends", "plugins", "steps", "spatial_utils", "models"}
     | FOUNDATION,

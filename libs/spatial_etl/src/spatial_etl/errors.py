@@ -451,6 +451,13 @@ class PublishError(SpatialEtlError):
     """An output could not be published; its object was removed and its document marked failed."""
 
 
+class MetadataError(SpatialEtlError):
+    """A metadata document (STAC, ISO 19139) could not be built or does not validate.
+
+    Raised before anything is written: the message names the document and what is wrong.
+    """
+
+
 class SettleError(SpatialEtlError):
     """A run ended but its batch could not be fully settled (report, manifest move, status).
 
