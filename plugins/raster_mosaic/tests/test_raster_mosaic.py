@@ -16,12 +16,9 @@ def test_check_plugin_plans_a_batch_of_tiles_for_every_driver() -> None:
     assert len(plans) == 3  # GTiff, COG, JP2OpenJPEG
     for plan in plans:
         assert plan.intent == INTENT
+        suffix = plan.input.file.path.rsplit(".", 1)[1]
         assert [b.file.path for b in plan.inputs] == [
-            "s3://landing-zone/example_batch/" + name
-            for name in (
-                "example_0" + plan.input.file.path[-4:],
-                "example_1" + plan.input.file.path[-4:],
-            )
+            f"s3://landing-zone/example_batch/example_{n}.{suffix}" for n in (0, 1)
         ]
         mosaic, export = plan.steps
         assert isinstance(mosaic, PlannedGdal)
