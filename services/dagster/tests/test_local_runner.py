@@ -234,7 +234,12 @@ def test_a_landing_zone_runs_through_sensor_and_job_and_is_exported(
     assert sha256(zone / "scene_a/scene.tif") == sha256(landing / "scene_a/scene.tif")
     lidar = json.loads((zone / "manifests/rejected/lidar.report.json").read_text())
     assert [p["code"] for p in lidar["problems"]] == ["unknown_intent"]
-    assert lidar["known_intents"] == ["ingest_satellite_raster", "ingest_vector_boundary"]
+    assert lidar["known_intents"] == [
+        "ingest_raster_mosaic",
+        "ingest_satellite_raster",
+        "ingest_vector_boundary",
+        "ingest_vector_features",
+    ]
     failed = json.loads((zone / "manifests/failed/wrong_crs.report.json").read_text())
     assert failed["status"] == "failed"
     assert failed["error"]["message"].startswith("s3://landing-zone/wrong_crs/w.tif: ")
@@ -292,9 +297,9 @@ def test_the_example_landing_zone_of_make_demo(tmp_path: Path, postgis_dsn: str)
         out / "data-lake/ingest_vector_features/water_pipes/v1/water_pipes.parquet"
     )
     assert pipes.num_rows == 4
-    assert json.loads(pipes.schema.metadata[b"geo"])["columns"]["geometry"][
-        "geometry_types"
-    ] == ["LineString Z"]
+    assert json.loads(pipes.schema.metadata[b"geo"])["columns"]["geometry"]["geometry_types"] == [
+        "LineString Z"
+    ]
     [mosaic] = [a for a in ledger(out, "assets") if a["dataset"] == "elevation_mosaic"]
     assert (mosaic["raster"]["width"], mosaic["raster"]["height"]) == (256, 256)
     assert len(mosaic["inputs"]) == 4
