@@ -339,3 +339,40 @@ def test_tiles_that_disagree_fail_naming_the_files(
     assert "s3://landing-zone/odd_tiles/a.tif (Byte)" in message
     assert "s3://landing-zone/odd_tiles/b.tif (UInt16/UInt16)" in message
     assert world.lake_keys() == []
+
+
+def test_flatgeobuf_polygons_are_made_valid(world: World, make_vector: Callable[..., Path]) -> None:
+    fgb = make_vector(
+        "plots.fgb",
+        [{"wkt": UTM_BOWTIE, "plot": "b"}, {"wkt": UTM_SQUARE, "plot": "s"}],
+        driver="FlatGeobuf",
+        crs="EPSG:32633",
+    )
+    path = world.upload("plots_1", fgb)
+    report = world.run(manifest("plots_1", FEATURES, [vector_file(path, "FlatGeobuf")]))
+    assert report.status == "succeeded", report.error
+    table, geo = _geoparquet(world, report.outputs[0].s3_key)
+    assert geo["geometry_types"] == ["MultiPolygon"]
+    import shapely
+
+    shapes = shapely.from_wkb(table.column("geometry").to_pylist())
+    assert all(shapely.is_valid(shapes))
+    assert len(shapes[0].geoms) == 2  # the bowtie, split at its crossing
+
+
+def test_a_mosaic_can_be_reprojected(world: World, tmp_path: Path) -> None:
+    tiles = _tiles(_gradient(tmp_path / "scene.tif"))
+    files = [raster_file(world.upload("warped_tiles", tile)) for tile in tiles]
+    report = world.run(
+        manifest("warped_tiles", MOSAIC, files, parameters={"target_crs": "EPSG:4326"})
+    )
+    assert report.status == "succeeded", report.error
+    [output] = report.outputs
+    assert output.dataset == "warped_tiles"
+    doc = _committed(world, output.asset_id)
+    assert doc.crs == "EPSG:4326"
+    assert [s.split(":")[0] for s in doc.iso19115.lineage.steps] == [
+        "mosaic",
+        "reproject",
+        "export",
+    ]
