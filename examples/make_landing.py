@@ -10,6 +10,10 @@ not need this script::
   exactly. Names and figures are invented.
 - ``dem_2026/elevation.tif``: a 256 x 256 Int16 elevation model in EPSG:32633 (30 m pixels,
   metres, nodata -32768 over a lake), DEFLATE-compressed. Invented hills, deterministic noise.
+- ``dem_tiles_2026/tile_<row><col>.tif``: the same elevation model delivered as a 2 x 2 tiling
+  of 128 x 128 tiles (``ingest_raster_mosaic`` puts it back together).
+- ``water_2026/water.gpkg``: a GeoPackage of two layers in EPSG:25833, ``wells`` (points with
+  attributes) and ``pipes`` (lines with Z, depth below ground), for ``ingest_vector_features``.
 
 The manifests in ``examples/landing/manifests/`` are written by hand, not by this script.
 """
@@ -138,9 +142,53 @@ def elevation(target: Path) -> None:
         )  # fmt: skip
 
 
+def tiles(source: Path, folder: Path) -> None:
+    """Cut ``source`` (256 x 256) into a 2 x 2 tiling of 128 x 128 GeoTIFFs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for row in range(2):
+        for col in range(2):
+            window = [str(col * 128), str(row * 128), "128", "128"]
+            subprocess.run(
+                [_tool("gdal_translate"), "-q", "-srcwin", *window, "-co", "COMPRESS=DEFLATE",
+                 "-co", "PREDICTOR=2", str(source), str(folder / f"tile_{row}{col}.tif")],
+                check=True,
+            )  # fmt: skip
+
+
+def water(target: Path) -> None:
+    """Wells (points) and pipes (3D lines) of a small invented water network."""
+    x0, y0 = 368_000.0, 5_806_000.0
+    wells = ["wkt,name,depth_m,active"]
+    for k in range(5):
+        x, y = x0 + 900 * k + _jitter(k, 120.0), y0 + 600 * (k % 2) + _jitter(k + 9, 120.0)
+        wells.append(f'"POINT ({x:.1f} {y:.1f})",Well {k + 1},{40 + 7 * k},{k % 3 != 0}')
+    pipes = ["wkt,pipe,diameter_mm"]
+    for k in range(4):
+        xa, ya = x0 + 900 * k, y0 + 600 * (k % 2)
+        xb, yb = x0 + 900 * (k + 1), y0 + 600 * ((k + 1) % 2)
+        line = f"LINESTRING Z ({xa:.1f} {ya:.1f} -1.8, {xb:.1f} {yb:.1f} -2.4)"
+        pipes.append(f'"{line}",P{k + 1:03d},{150 + 50 * (k % 2)}')
+    target.unlink(missing_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as work:
+        for name, lines, kind in (("wells", wells, "POINT"), ("pipes", pipes, "LINESTRING25D")):
+            csv = Path(work) / f"{name}.csv"
+            csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            update = ["-update"] if target.exists() else []
+            subprocess.run(
+                [_tool("ogr2ogr"), "-f", "GPKG", *update, str(target), str(csv),
+                 "-oo", "GEOM_POSSIBLE_NAMES=wkt", "-oo", "KEEP_GEOM_COLUMNS=NO",
+                 "-oo", "AUTODETECT_TYPE=YES", "-nln", name, "-nlt", kind,
+                 "-a_srs", "EPSG:25833"],
+                check=True,
+            )  # fmt: skip
+
+
 if __name__ == "__main__":
     districts(LANDING / "districts_2026" / "districts.zip")
     elevation(LANDING / "dem_2026" / "elevation.tif")
+    tiles(LANDING / "dem_2026" / "elevation.tif", LANDING / "dem_tiles_2026")
+    water(LANDING / "water_2026" / "water.gpkg")
     for path in sorted(LANDING.rglob("*")):
         if path.is_file():
             print(f"{path.relative_to(LANDING)}  {path.stat().st_size} bytes")

@@ -106,7 +106,12 @@ def test_unknown_intent_report_lists_the_known_intents(world: World) -> None:
     [decision] = decide(world)
     assert isinstance(decision, Rejection)
     report = report_of(world, decision.report_key)
-    assert report["known_intents"] == ["ingest_satellite_raster", "ingest_vector_boundary"]
+    assert report["known_intents"] == [
+        "ingest_raster_mosaic",
+        "ingest_satellite_raster",
+        "ingest_vector_boundary",
+        "ingest_vector_features",
+    ]
     assert [p["code"] for p in report["problems"]] == ["unknown_intent"]
 
 

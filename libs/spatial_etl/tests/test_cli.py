@@ -160,7 +160,10 @@ def test_manifest_validate_unknown_intent_lists_registered(tmp_path: Path) -> No
     result = runner.invoke(app, ["manifest", "validate", str(path)], env={"COLUMNS": "200"})
     assert result.exit_code == 1
     assert "unknown intent 'ingest_lidar'" in result.stdout
-    assert "registered intents: ingest_satellite_raster, ingest_vector_boundary" in result.stdout
+    assert (
+        "registered intents: ingest_raster_mosaic, ingest_satellite_raster, "
+        "ingest_vector_boundary, ingest_vector_features"
+    ) in result.stdout
 
 
 def test_manifest_validate_reports_invalid_json(tmp_path: Path) -> None:
@@ -192,8 +195,10 @@ def test_console_script_is_installed_and_runs() -> None:
         [exe, "intents", "list", "--json"], capture_output=True, text=True, check=True
     )
     assert {i["name"] for i in json.loads(done.stdout)} == {
+        "ingest_raster_mosaic",
         "ingest_satellite_raster",
         "ingest_vector_boundary",
+        "ingest_vector_features",
     }
 
 

@@ -112,6 +112,8 @@ def test_installed_plugins_load_with_distribution_and_version() -> None:
     assert by_intent["ingest_vector_boundary"].version == version("spatial-etl-vector-boundary")
     assert by_intent["ingest_satellite_raster"].distribution == "spatial-etl-satellite-raster"
     assert by_intent["ingest_satellite_raster"].version == version("spatial-etl-satellite-raster")
+    assert by_intent["ingest_vector_features"].distribution == "spatial-etl-vector-features"
+    assert by_intent["ingest_raster_mosaic"].distribution == "spatial-etl-raster-mosaic"
     assert catalog.failures == []
 
 
@@ -195,7 +197,11 @@ def test_allow_and_block_match_distribution_names(monkeypatch: pytest.MonkeyPatc
     assert load_plugins().names() == ["ingest_vector_boundary"]
     monkeypatch.delenv("SPATIAL_ETL_PLUGINS")
     monkeypatch.setenv("SPATIAL_ETL_BLOCK_PLUGINS", "spatial-etl-vector-boundary")
-    assert load_plugins().names() == ["ingest_satellite_raster"]
+    assert load_plugins().names() == [
+        "ingest_raster_mosaic",
+        "ingest_satellite_raster",
+        "ingest_vector_features",
+    ]
 
 
 def test_strict_loading_raises_with_every_failure(fake_entry_points: list[EntryPoint]) -> None:
@@ -217,7 +223,12 @@ def test_unknown_intent_lists_the_registered_ones() -> None:
     catalog = load_plugins(PluginSettings(plugins=None, block_plugins=frozenset()))
     with pytest.raises(UnknownIntentError) as raised:
         catalog.get("ingest_lidar")
-    assert raised.value.known == ["ingest_satellite_raster", "ingest_vector_boundary"]
+    assert raised.value.known == [
+        "ingest_raster_mosaic",
+        "ingest_satellite_raster",
+        "ingest_vector_boundary",
+        "ingest_vector_features",
+    ]
     assert "unknown intent 'ingest_lidar'" in str(raised.value)
 
 

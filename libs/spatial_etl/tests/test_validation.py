@@ -28,10 +28,15 @@ VECTOR_INTENT = "ingest_vector_boundary"
 
 @pytest.fixture(scope="module")
 def catalog() -> IntentCatalog:
-    """The two real plugins, loaded through their entry points."""
+    """The four real plugins, loaded through their entry points."""
     loaded = load_plugins(PluginSettings(plugins=None, block_plugins=frozenset()))
     assert loaded.failures == []
-    assert loaded.names() == [RASTER_INTENT, VECTOR_INTENT]
+    assert loaded.names() == [
+        "ingest_raster_mosaic",
+        RASTER_INTENT,
+        VECTOR_INTENT,
+        "ingest_vector_features",
+    ]
     return loaded
 
 
@@ -158,10 +163,15 @@ def test_unknown_intent_lists_the_known_ones(catalog: IntentCatalog) -> None:
     [problem] = report.problems
     assert (problem.loc, problem.code) == ("intent", "unknown_intent")
     assert problem.message == (
-        "unknown intent 'ingest_lidar'; registered intents: "
-        "ingest_satellite_raster, ingest_vector_boundary"
+        "unknown intent 'ingest_lidar'; registered intents: ingest_raster_mosaic, "
+        "ingest_satellite_raster, ingest_vector_boundary, ingest_vector_features"
     )
-    assert report.known_intents == [RASTER_INTENT, VECTOR_INTENT]
+    assert report.known_intents == [
+        "ingest_raster_mosaic",
+        RASTER_INTENT,
+        VECTOR_INTENT,
+        "ingest_vector_features",
+    ]
     assert report.plugin is None
 
 
@@ -173,7 +183,8 @@ def test_schema_problems_and_unknown_intent_are_reported_together(catalog: Inten
         ("intent", "unknown_intent"),
         ("uploader", "string_too_short"),
     ]
-    assert report.known_intents == [RASTER_INTENT, VECTOR_INTENT]
+    assert report.known_intents == catalog.names()
+    assert len(report.known_intents) == 4
 
 
 def test_intent_conflict_names_both_plugins() -> None:

@@ -234,7 +234,12 @@ def test_a_landing_zone_runs_through_sensor_and_job_and_is_exported(
     assert sha256(zone / "scene_a/scene.tif") == sha256(landing / "scene_a/scene.tif")
     lidar = json.loads((zone / "manifests/rejected/lidar.report.json").read_text())
     assert [p["code"] for p in lidar["problems"]] == ["unknown_intent"]
-    assert lidar["known_intents"] == ["ingest_satellite_raster", "ingest_vector_boundary"]
+    assert lidar["known_intents"] == [
+        "ingest_raster_mosaic",
+        "ingest_satellite_raster",
+        "ingest_vector_boundary",
+        "ingest_vector_features",
+    ]
     failed = json.loads((zone / "manifests/failed/wrong_crs.report.json").read_text())
     assert failed["status"] == "failed"
     assert failed["error"]["message"].startswith("s3://landing-zone/wrong_crs/w.tif: ")
@@ -275,14 +280,29 @@ def test_the_example_landing_zone_of_make_demo(tmp_path: Path, postgis_dsn: str)
     assert done.returncode == 1, done.stderr  # roads_2026 is rejected on purpose
     assert {b: o["outcome"] for b, o in by_batch(out).items()} == {
         "dem_2026": "succeeded",
+        "dem_tiles_2026": "succeeded",
         "districts_2026": "succeeded",
         "roads_2026": "rejected",
+        "water_2026": "succeeded",
     }
     lake = assert_lake_matches_ledger(out)
     assert sorted(o["key"] for o in lake) == [
+        "ingest_raster_mosaic/elevation_mosaic/v1/elevation_mosaic.tif",
         "ingest_satellite_raster/elevation/v1/elevation.tif",
         "ingest_vector_boundary/districts/v1/districts.parquet",
+        "ingest_vector_features/water_pipes/v1/water_pipes.parquet",
+        "ingest_vector_features/water_wells/v1/water_wells.parquet",
     ]
+    pipes = pq.read_table(
+        out / "data-lake/ingest_vector_features/water_pipes/v1/water_pipes.parquet"
+    )
+    assert pipes.num_rows == 4
+    assert json.loads(pipes.schema.metadata[b"geo"])["columns"]["geometry"]["geometry_types"] == [
+        "LineString Z"
+    ]
+    [mosaic] = [a for a in ledger(out, "assets") if a["dataset"] == "elevation_mosaic"]
+    assert (mosaic["raster"]["width"], mosaic["raster"]["height"]) == (256, 256)
+    assert len(mosaic["inputs"]) == 4
     districts = pq.read_table(
         out / "data-lake/ingest_vector_boundary/districts/v1/districts.parquet"
     )

@@ -74,8 +74,10 @@ def test_a_tick_requests_valid_batches_and_rejects_the_rest(
         world.store.settings.landing_bucket, f"{REJECTED}lidar.report.json"
     )
     assert json.loads(data)["known_intents"] == [
+        "ingest_raster_mosaic",
         "ingest_satellite_raster",
         "ingest_vector_boundary",
+        "ingest_vector_features",
     ]
     assert world.ledger.get_batch("broken").status == "rejected"  # type: ignore[union-attr]
     again = tick(world, postgis_dsn, result.cursor)  # the same manifest: the same run key

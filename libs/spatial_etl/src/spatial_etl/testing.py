@@ -23,7 +23,13 @@ from spatial_etl.models.manifest import Manifest
 from spatial_etl.models.plugin import PluginInfo
 from spatial_etl.plugins.loading import register_plugin
 from spatial_etl.plugins.registry import IntentCatalog, RegisteredIntent
-from spatial_etl.run.planning import InputBinding, Plan, RunValues, resolve_plan
+from spatial_etl.run.planning import (
+    InputBinding,
+    Plan,
+    RunValues,
+    resolve_batch_plan,
+    resolve_plan,
+)
 from spatial_etl.run.validation import check_manifest
 from spatial_etl.spatial_utils.runner import (
     PROGRAMS,
@@ -64,22 +70,28 @@ def example_manifest(
     parameters: Mapping[str, Any] | None = None,
     batch_id: str = "example_batch",
     crs: str = "EPSG:4326",
+    files: int = 1,
 ) -> Manifest:
-    """A valid manifest for the intent, with one file of ``driver`` (default: the first)."""
+    """A valid manifest for the intent, with ``files`` files of ``driver`` (default: the first).
+
+    One file is ``example<ext>``; several are ``example_<i><ext>`` (a batch intent's tiles).
+    """
     accepts = registered.intent.accepts
     driver = driver or sorted(accepts.drivers)[0]
     suffix = extension_of(driver) or ".dat"
+    stems = ["example"] if files == 1 else [f"example_{i}" for i in range(files)]
     raw = {
         "batch_id": batch_id,
         "uploader": "plugin-tests",
         "intent": registered.intent.name,
         "files": [
             {
-                "path": f"s3://landing-zone/{batch_id}/example{suffix}",
+                "path": f"s3://landing-zone/{batch_id}/{stem}{suffix}",
                 "type": accepts.file_type.value,
                 "format": driver,
                 "crs": crs,
             }
+            for stem in stems
         ],
         "metadata": {
             "project": "TESTS",
@@ -108,29 +120,38 @@ def check_plugin(
 ) -> list[Plan]:
     """Register a plugin and resolve each intent's plan for every driver it accepts.
 
-    ``parameters`` maps an intent name to the parameters to resolve with, so conditional steps
-    can be exercised. Returns the plans; raises on the first declaration or resolution error.
+    A batch intent (``inputs='batch'``) is planned over a batch of two files. ``parameters``
+    maps an intent name to the parameters to resolve with, so conditional steps can be
+    exercised. Returns the plans; raises on the first declaration or resolution error.
     """
     plans: list[Plan] = []
     catalog = _catalog(plugin, name)
     for registered in catalog.intents:
         given = (parameters or {}).get(registered.intent.name, {})
         for driver in sorted(registered.intent.accepts.drivers):
-            manifest = example_manifest(registered, driver=driver, parameters=given)
+            batch = registered.intent.takes_batch
+            manifest = example_manifest(
+                registered, driver=driver, parameters=given, files=2 if batch else 1
+            )
             text = manifest.model_dump_json()
             report = check_manifest(text, source=f"{manifest.batch_id}.json", catalog=catalog)
             if not report.valid:
                 raise AssertionError(f"example manifest rejected: {report.problems}")
-            item = manifest.files[0]
-            binding = InputBinding(
-                index=0,
-                file=item,
-                gdal_path=f"/vsis3/{item.landing.bucket}/{item.landing.key}",
-                layer=PurePosixPath(item.landing.key).stem
-                if registered.intent.accepts.file_type is FileType.VECTOR
-                else None,
-            )
-            plans.append(resolve_plan(registered, manifest, binding, example_run()))
+            bindings = [
+                InputBinding(
+                    index=index,
+                    file=item,
+                    gdal_path=f"/vsis3/{item.landing.bucket}/{item.landing.key}",
+                    layer=PurePosixPath(item.landing.key).stem
+                    if registered.intent.accepts.file_type is FileType.VECTOR
+                    else None,
+                )
+                for index, item in enumerate(manifest.files)
+            ]
+            if batch:
+                plans.append(resolve_batch_plan(registered, manifest, bindings, example_run()))
+            else:
+                plans.append(resolve_plan(registered, manifest, bindings[0], example_run()))
     return plans
 
 

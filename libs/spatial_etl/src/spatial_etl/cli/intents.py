@@ -42,7 +42,9 @@ def describe(registered: RegisteredIntent) -> dict[str, Any]:
             "file_type": intent.accepts.file_type.value,
             "drivers": sorted(intent.accepts.drivers),
             "geometry_kinds": sorted(kind.value for kind in intent.accepts.geometry_kinds),
+            "layers": intent.accepts.layers,
         },
+        "inputs": intent.inputs,
         "parameters": intent.parameter_schema(),
         "steps": [step.model_dump(mode="json", exclude_none=True) for step in intent.steps],
     }
@@ -134,6 +136,10 @@ def show(
         console.print(
             f"geometry kinds: {', '.join(sorted(k.value for k in accepts.geometry_kinds))}"
         )
+    if accepts.layers == "each":
+        console.print("every layer of a file is its own dataset, unless 'layer' names one")
+    if intent.takes_batch:
+        console.print("all files of a batch are one product (one plan over every file)")
     console.print("\n[bold]Parameters[/] (manifest metadata.parameters)")
     schema = intent.parameter_schema()
     if schema is None:

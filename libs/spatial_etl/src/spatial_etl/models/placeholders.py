@@ -21,6 +21,9 @@ counts, orders and strips features by it; a vector intent's load step names it `
 
 FID_PLACEHOLDER: Final = "{fid}"
 
+SRCS_ARGUMENT: Final = "{srcs}"
+"""A GDAL argument of a batch intent that expands to one argument per staged input."""
+
 
 class Usage(StrEnum):
     """Where a placeholder may appear."""
@@ -45,6 +48,9 @@ class PlaceholderSpec:
     usages: frozenset[Usage]
     vector_only: bool = False
     sql_role: SqlRole | None = None
+    batch_only: bool = False
+    whole_argument: bool = False
+    """Expands to several arguments, so it must be a GDAL argument on its own."""
 
 
 _GDAL = frozenset({Usage.GDAL})
@@ -64,6 +70,14 @@ PLACEHOLDERS: Final[dict[str, PlaceholderSpec]] = {
         "The current dataset: the input as GDAL reads it (/vsis3/..., /vsizip/... or a staged "
         "local file), then the output of the latest step that wrote {dst}.",
         _GDAL,
+    ),
+    "srcs": PlaceholderSpec(
+        "Batch intents only, an argument on its own: expands to one argument per staged input "
+        "of the batch (the local files, in manifest order), for programs that read many "
+        "datasets (gdalbuildvrt, gdal_merge).",
+        _GDAL,
+        batch_only=True,
+        whole_argument=True,
     ),
     "dst": PlaceholderSpec(
         "A fresh work file for this step's output (its suffix is the step's output_suffix).",
@@ -87,6 +101,13 @@ PLACEHOLDERS: Final[dict[str, PlaceholderSpec]] = {
     ),
     "table": PlaceholderSpec(
         "The table the input is loaded into, inside {schema}.",
+        _ALL,
+        vector_only=True,
+        sql_role=SqlRole.IDENTIFIER,
+    ),
+    "output_table": PlaceholderSpec(
+        "A second relation name reserved for the input, {table}_out, inside {schema}: e.g. a "
+        "view the export reads, so that the loaded table is not rewritten to add columns.",
         _ALL,
         vector_only=True,
         sql_role=SqlRole.IDENTIFIER,
@@ -134,8 +155,12 @@ def check_template(
     vector: bool,
     parameter_fields: frozenset[str],
     allow_dst: bool = False,
+    batch: bool = False,
 ) -> list[str]:
-    """Check one template of a step; return the problems found, empty when it is fine."""
+    """Check one template of a step; return the problems found, empty when it is fine.
+
+    ``batch`` says the intent's steps take all of a batch's inputs at once (``{srcs}``).
+    """
     try:
         names = template_fields(template)
     except ValueError as error:
@@ -155,6 +180,13 @@ def check_template(
             problems.append(f"{{{name}}} cannot be used in a {usage.value} template")
         elif spec.vector_only and not vector:
             problems.append(f"{{{name}}} is only available to vector intents")
+        elif spec.batch_only and not batch:
+            problems.append(f"{{{name}}} is only available to intents with inputs='batch'")
+        elif spec.whole_argument and template != "{" + name + "}":
+            problems.append(
+                f"{{{name}}} must be a whole argument on its own (it expands to one argument "
+                "per input)"
+            )
         elif name == "dst" and not allow_dst:
             problems.append("{dst} needs the step to declare output_suffix")
     return problems

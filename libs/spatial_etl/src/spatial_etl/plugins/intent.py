@@ -7,7 +7,7 @@ is refused then, with the step named, instead of when a user's run reaches it.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, model_validator
 
@@ -15,9 +15,10 @@ from spatial_etl.errors import StepKindError
 from spatial_etl.models.drivers import FILE_DRIVERS, REFERENCING_DRIVERS
 from spatial_etl.models.kinds import FileType, GeometryKind
 from spatial_etl.models.manifest import IntentName
+from spatial_etl.models.placeholders import SRCS_ARGUMENT
 from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.steps.export import ExportStep
-from spatial_etl.steps.gdal import fid_problems
+from spatial_etl.steps.gdal import GdalStep, fid_problems
 from spatial_etl.steps.kind import StepDeclaration
 
 
@@ -40,6 +41,13 @@ class Accepts(BaseModel):
     )
     geometry_kinds: frozenset[GeometryKind] = Field(
         default=frozenset(), description="Vector only: the geometry families the intent accepts."
+    )
+    layers: Literal["one", "each"] = Field(
+        default="one",
+        description="Vector only. 'one': an input with several layers needs the 'layer' "
+        "parameter to choose. 'each': every layer of an input becomes its own dataset "
+        "('<dataset>_<layer>' when the input has several), unless the 'layer' parameter "
+        "names one.",
     )
     meta_drivers: frozenset[str] = Field(
         default=frozenset(),
@@ -65,6 +73,8 @@ class Accepts(BaseModel):
             raise ValueError("a vector intent must list the geometry kinds it accepts")
         if self.file_type is FileType.RASTER and self.geometry_kinds:
             raise ValueError("a raster intent accepts no geometry kinds")
+        if self.file_type is FileType.RASTER and self.layers != "one":
+            raise ValueError("layers='each' applies to vector intents only")
         return self
 
 
@@ -87,6 +97,13 @@ class Intent(BaseModel):
     steps: tuple[DeclaredStep, ...] = Field(
         min_length=1, description="Ordered steps; the last exports."
     )
+    inputs: Literal["file", "batch"] = Field(
+        default="file",
+        description="'file': one plan and one product per manifest file. 'batch' (raster "
+        "intents): all files of the batch are one product; the first step reads them all "
+        "through {srcs} and writes {dst}, and they must agree on CRS, data type, band count "
+        "and nodata.",
+    )
 
     @property
     def is_vector(self) -> bool:
@@ -97,6 +114,11 @@ class Intent(BaseModel):
     def parameter_fields(self) -> frozenset[str]:
         """Names of the parameters, i.e. the valid ``params.<field>`` placeholders."""
         return frozenset(self.parameters.model_fields) if self.parameters else frozenset()
+
+    @property
+    def takes_batch(self) -> bool:
+        """Whether the steps take all of a batch's inputs at once (``inputs='batch'``)."""
+        return self.inputs == "batch"
 
     @property
     def export(self) -> ExportStep:
@@ -130,6 +152,8 @@ def _structure_problems(intent: Intent) -> list[str]:
         problems.append("exactly one export step is required, and it must be the last step")
     if intent.is_vector:
         problems += fid_problems(intent.steps)
+    if intent.takes_batch:
+        problems += _batch_problems(intent)
     if intent.parameters is not None:
         if intent.parameters.model_config.get("extra") != "forbid":
             problems.append("the parameters model must set extra='forbid', so typos are reported")
@@ -137,6 +161,30 @@ def _structure_problems(intent: Intent) -> list[str]:
             if not info.description:
                 problems.append(f"parameter {field!r} has no description")
     return problems
+
+
+def _batch_problems(intent: Intent) -> list[str]:
+    """A batch intent is a raster one whose first step reads every input and writes one file.
+
+    ``{src}`` has no value until that step wrote ``{dst}``: there is no single input to name.
+    """
+    if intent.is_vector:
+        return ["inputs='batch' is available to raster intents only"]
+    first = intent.steps[0]
+    if (
+        not isinstance(first, GdalStep)
+        or SRCS_ARGUMENT not in first.args
+        or first.output_suffix is None
+        or first.when is not None
+        or first.unless is not None
+    ):
+        return [
+            f"with inputs='batch' the first step must be an unconditional GdalStep passing "
+            f"{SRCS_ARGUMENT} and writing {{dst}} (step {first.name!r} is not)"
+        ]
+    if any("{src}" in arg for arg in first.args):
+        return [f"step {first.name!r}: a batch's first step reads {SRCS_ARGUMENT}, not {{src}}"]
+    return []
 
 
 def _step_problems(intent: Intent, step: StepDeclaration) -> list[str]:

@@ -37,9 +37,10 @@ from spatial_etl.models.ledger import (
 )
 from spatial_etl.models.manifest import Manifest
 from spatial_etl.plugins.registry import IntentCatalog, RegisteredIntent
-from spatial_etl.run.inputs import inspect_input
+from spatial_etl.run.agreement import check_agreement
+from spatial_etl.run.inputs import InputInspection, input_layers, inspect_input
 from spatial_etl.run.pipelines import Pipeline, pipeline_for
-from spatial_etl.run.planning import InputBinding, RunValues, resolve_plan
+from spatial_etl.run.planning import InputBinding, RunValues, resolve_batch_plan, resolve_plan
 from spatial_etl.run.products import Product, safe_name
 from spatial_etl.run.publishing import PublishContext, publish, reuse_unchanged
 from spatial_etl.run.screen import screen_input
@@ -297,10 +298,16 @@ class _Run:
             with self.timed("stage"):
                 staged = stage_inputs(self.platform.store, self.manifest, work)
             self.inputs = [record for item in staged for record in item.records]
+            if self.registered.intent.takes_batch:
+                self._execute_batch(staged, work, context)
+                return
             datasets = _dataset_names(self.manifest, staged)
+            splits = _may_split(self.registered)
             todo: list[StagedInput] = []
             for item in staged:
-                reused = reuse_unchanged(datasets[item.index], item.records, context)
+                reused = (
+                    None if splits else reuse_unchanged(datasets[item.index], item.records, context)
+                )
                 if reused is None:
                     todo.append(item)
                 else:
@@ -308,10 +315,64 @@ class _Run:
             if not todo:
                 return
             products = self._process(todo, work)
+            names = _product_names(datasets, products)
             with self.timed("publish"):
-                for item, product in products:
-                    doc = publish(product, datasets[item.index], item.records, context)
+                for (item, product), name in zip(products, names, strict=True):
+                    doc = publish(product, name, item.records, context)
                     self.outputs.append(doc)
+
+    def _execute_batch(
+        self, staged: Sequence[StagedInput], work: Path, context: PublishContext
+    ) -> None:
+        """A batch intent: every input into one product, one asset recording all the inputs."""
+        dataset = batch_dataset_name(self.manifest)
+        reused = reuse_unchanged(dataset, self.inputs, context)
+        if reused is not None:
+            self.outputs.append(reused)
+            return
+        with self.timed("process"):
+            product = self._produce_batch(staged, work)
+        with self.timed("publish"):
+            self.outputs.append(publish(product, dataset, self.inputs, context))
+
+    def _produce_batch(self, staged: Sequence[StagedInput], work: Path) -> Product:
+        """Screen and inspect every input, check they agree, plan once over all, produce."""
+        assert self.registered is not None  # noqa: S101 - begin() raised otherwise
+        pipeline = pipeline_for(self.registered.intent)
+        runner: GdalRunner = _BoundRunner(self.platform.runner, gdal_config(self.registered))
+        inspected: list[tuple[StagedInput, InputInspection]] = []
+        for item in staged:
+            try:
+                screen_input(item, self.registered, ArchiveSettings(), runner)
+                inspection = inspect_input(
+                    runner, self.registered, item.file, item.gdal_path, self.parameters
+                )
+            except SpatialEtlError as error:
+                if error.file is None:
+                    error.file = item.file.path
+                raise
+            inspected.append((item, inspection))
+        check_agreement([(item.file, inspection) for item, inspection in inspected])
+        bindings = [
+            pipeline.binding(
+                InputBinding(index=item.index, file=item.file, gdal_path=item.gdal_path),
+                inspection,
+            )
+            for item, inspection in inspected
+        ]
+        run = RunValues(run_id=self.run_id, schema_name="", workdir=work)
+        plan = resolve_batch_plan(
+            self.registered, self.manifest, bindings, run, parameters=self.parameter_model
+        )
+        [product] = pipeline.produce(
+            plan,
+            inspected[0][1],
+            runner=runner,
+            compute=None,
+            schema=None,
+            out=work / f"output_batch{pipeline.product_suffix}",
+        )
+        return product
 
     def _context(self, registered: RegisteredIntent) -> PublishContext:
         guard = self._check_lease if self.lease else None
@@ -342,7 +403,11 @@ class _Run:
         runner: GdalRunner = _BoundRunner(self.platform.runner, gdal_config(self.registered))
         if not pipeline.needs_postgis:
             with self.timed("process"):
-                return [(item, self._produce(pipeline, item, runner, work)) for item in todo]
+                return [
+                    (item, product)
+                    for item in todo
+                    for product in self._produce(pipeline, item, runner, work)
+                ]
         compute = self.platform.compute
         if compute is None:
             raise SpatialEtlError(
@@ -355,13 +420,11 @@ class _Run:
             compute.run_schema(self.run_id, on_cleanup_error=self.cleanup_errors.append) as schema,
         ):
             return [
-                (
-                    item,
-                    self._produce(
-                        pipeline, item, runner, work, compute=compute, schema=schema, source=source
-                    ),
-                )
+                (item, product)
                 for item in todo
+                for product in self._produce(
+                    pipeline, item, runner, work, compute=compute, schema=schema, source=source
+                )
             ]
 
     def _produce(
@@ -374,41 +437,79 @@ class _Run:
         compute: PostgisCompute | None = None,
         schema: RunSchema | None = None,
         source: str | None = None,
-    ) -> Product:
-        """One input screened, inspected, planned and processed into a product.
+    ) -> list[Product]:
+        """One input screened, inspected, planned and processed into its product(s).
 
-        An error of the platform that does not say which file it concerns is given this
-        input's path, so the run's record names it.
+        An input of an intent with ``Accepts.layers='each'`` is planned once per layer, each
+        layer loaded into its own table; its products are told apart by the layer's name when
+        the input has several. An error of the platform that does not say which file it
+        concerns is given this input's path, so the run's record names it.
         """
         assert self.registered is not None  # noqa: S101 - begin() raised otherwise
         try:
             screen_input(item, self.registered, ArchiveSettings(), runner)
-            inspection = inspect_input(
-                runner, self.registered, item.file, item.gdal_path, self.parameters
-            )
-            raw = InputBinding(index=item.index, file=item.file, gdal_path=item.gdal_path)
-            binding = pipeline.binding(raw, inspection)
             run = RunValues(
                 run_id=self.run_id,
                 schema_name=schema.name if schema is not None else "",
                 workdir=work,
                 postgis=source,
             )
-            plan = resolve_plan(
-                self.registered, self.manifest, binding, run, parameters=self.parameter_model
-            )
-            return pipeline.produce(
-                plan,
-                inspection,
-                runner=runner,
-                compute=compute,
-                schema=schema,
-                out=work / f"output_{item.index}{pipeline.product_suffix}",
-            )
+            layers = input_layers(runner, self.registered, item.gdal_path, self.parameters)
+            if layers is None:
+                out = work / f"output_{item.index}{pipeline.product_suffix}"
+                return self._plan_and_produce(
+                    pipeline, item, runner, run, out, compute=compute, schema=schema
+                )
+            products: list[Product] = []
+            for part, layer in enumerate(layers):
+                out = work / f"output_{item.index}_{part}{pipeline.product_suffix}"
+                made = self._plan_and_produce(
+                    pipeline,
+                    item,
+                    runner,
+                    run,
+                    out,
+                    compute=compute,
+                    schema=schema,
+                    layer=layer,
+                    part=part,
+                )
+                label = safe_name(layer) if len(layers) > 1 else None
+                products += [
+                    product.model_copy(update={"part": _joined(label, product.part)})
+                    for product in made
+                ]
+            return products
         except SpatialEtlError as error:
             if error.file is None:
                 error.file = item.file.path
             raise
+
+    def _plan_and_produce(
+        self,
+        pipeline: Pipeline,
+        item: StagedInput,
+        runner: GdalRunner,
+        run: RunValues,
+        out: Path,
+        *,
+        compute: PostgisCompute | None,
+        schema: RunSchema | None,
+        layer: str | None = None,
+        part: int | None = None,
+    ) -> list[Product]:
+        assert self.registered is not None  # noqa: S101 - begin() raised otherwise
+        inspection = inspect_input(
+            runner, self.registered, item.file, item.gdal_path, self.parameters, layer=layer
+        )
+        raw = InputBinding(index=item.index, file=item.file, gdal_path=item.gdal_path, part=part)
+        binding = pipeline.binding(raw, inspection)
+        plan = resolve_plan(
+            self.registered, self.manifest, binding, run, parameters=self.parameter_model
+        )
+        return pipeline.produce(
+            plan, inspection, runner=runner, compute=compute, schema=schema, out=out
+        )
 
 
 def run_error(error: BaseException) -> RunError:
@@ -465,6 +566,49 @@ def _parameters(
         return None, {}
     dumped: dict[str, JsonValue] = parsed.model_dump(mode="json")
     return parsed, dumped
+
+
+def _may_split(registered: RegisteredIntent) -> bool:
+    """Whether an input may make several datasets, known only once it is processed.
+
+    Such intents skip the unchanged-inputs shortcut (the datasets are not known beforehand);
+    publishing still records equal content as a duplicate of its version.
+    """
+    intent = registered.intent
+    return intent.accepts.layers == "each" or intent.export.partition is not None
+
+
+def _joined(*parts: str | None) -> str | None:
+    kept = [part for part in parts if part]
+    return "_".join(kept) if kept else None
+
+
+def _product_names(
+    datasets: Mapping[int, str], products: Sequence[tuple[StagedInput, Product]]
+) -> list[str]:
+    """Each product's dataset: its input's, with ``_<part>`` when the input made several."""
+    names = [
+        datasets[item.index]
+        if product.part is None
+        else safe_name(f"{datasets[item.index]}_{product.part}")
+        for item, product in products
+    ]
+    seen: dict[str, str] = {}
+    for (item, _), name in zip(products, names, strict=True):
+        if name in seen and seen[name] != item.file.path:
+            raise InputError(
+                f"{seen[name]} and {item.file.path} would both publish dataset {name!r}; "
+                "give the files distinct names or split the batch"
+            )
+        if name in seen:
+            raise InputError(f"{item.file.path} would publish dataset {name!r} twice")
+        seen[name] = item.file.path
+    return names
+
+
+def batch_dataset_name(manifest: Manifest) -> str:
+    """The one dataset of a batch intent: ``metadata.dataset``, else the batch id."""
+    return manifest.metadata.dataset or safe_name(manifest.batch_id)
 
 
 def _dataset_names(manifest: Manifest, staged: Sequence[StagedInput]) -> dict[int, str]:

@@ -72,12 +72,15 @@ def inspect_input(
     parameters: Mapping[str, Any] | None = None,
     *,
     limits: LimitSettings | None = None,
+    layer: str | None = None,
 ) -> InputInspection:
     """Read ``gdal_path`` with GDAL and check it against ``item``, the intent and ``limits``.
 
     ``limits`` defaults to :class:`LimitSettings` read from the environment. Raises
     :class:`InputError` naming the file and what is wrong (:class:`LimitExceededError` for a
-    limit, :class:`AttributeTableError` for a shapefile's attribute table).
+    limit, :class:`AttributeTableError` for a shapefile's attribute table). ``layer`` names
+    the layer to read whatever the parameters say (one layer of an ``Accepts.layers='each'``
+    input).
     """
     limits = limits if limits is not None else LimitSettings()
     size = file_size(gdal_path)
@@ -88,12 +91,32 @@ def inspect_input(
         return InputInspection(
             gdal_path=gdal_path, crs=item.crs, crs_assigned=assigned, raster=raster
         )
-    layer = _choose_layer(runner, registered, item, gdal_path, parameters or {})
-    check_vector_limits(item.path, layer, size, limits)
+    chosen = _choose_layer(runner, registered, item, gdal_path, parameters or {}, forced=layer)
+    check_vector_limits(item.path, chosen, size, limits)
     if item.format == "ESRI Shapefile":
-        check_shapefile_attributes(gdal_path, label=item.path, layer=layer.name)
-    assigned = _check_crs(item, layer.crs_wkt)
-    return InputInspection(gdal_path=gdal_path, crs=item.crs, crs_assigned=assigned, layer=layer)
+        check_shapefile_attributes(gdal_path, label=item.path, layer=chosen.name)
+    assigned = _check_crs(item, chosen.crs_wkt)
+    return InputInspection(gdal_path=gdal_path, crs=item.crs, crs_assigned=assigned, layer=chosen)
+
+
+def input_layers(
+    runner: GdalRunner,
+    registered: RegisteredIntent,
+    gdal_path: str,
+    parameters: Mapping[str, Any] | None = None,
+) -> list[str] | None:
+    """The layers to process one by one, for an intent whose ``Accepts.layers`` is ``'each'``.
+
+    ``None`` when the input is read as one layer: the intent reads one layer per input, or the
+    manifest's ``layer`` parameter names one.
+    """
+    if registered.intent.accepts.layers != "each":
+        return None
+    if LAYER_PARAMETER in registered.intent.parameter_fields and (parameters or {}).get(
+        LAYER_PARAMETER
+    ):
+        return None
+    return [layer.name for layer in read_vector_info(runner, gdal_path).layers]
 
 
 def _check_crs(item: ManifestFile, own_wkt: str | None) -> bool:
@@ -114,6 +137,8 @@ def _choose_layer(
     item: ManifestFile,
     gdal_path: str,
     parameters: Mapping[str, Any],
+    *,
+    forced: str | None = None,
 ) -> LayerInfo:
     info = read_vector_info(runner, gdal_path)
     wanted = (
@@ -121,6 +146,7 @@ def _choose_layer(
         if LAYER_PARAMETER in registered.intent.parameter_fields
         else None
     )
+    wanted = forced if forced is not None else wanted
     try:
         layer = info.layer(wanted)
     except LookupError as error:

@@ -58,8 +58,11 @@ class Pipeline(ABC):
         compute: PostgisCompute | None,
         schema: RunSchema | None,
         out: Path,
-    ) -> Product:
-        """Run the plan's steps and write the product to ``out``."""
+    ) -> list[Product]:
+        """Run the plan's steps and write the product(s) to ``out`` (and files beside it).
+
+        One product per plan, except where the plan's export splits it (``partition``).
+        """
 
 
 class VectorPipeline(Pipeline):
@@ -70,8 +73,13 @@ class VectorPipeline(Pipeline):
     product_suffix = ".parquet"
 
     def placeholders(self, run: RunValues, binding: InputBinding) -> dict[str, str]:
-        """The run's schema, the input's table and layer, PostGIS, and ``{fid}``."""
-        text = {"schema": run.schema_name, "table": binding.table, "fid": FID_COLUMN}
+        """The run's schema, the input's tables and layer, PostGIS, and ``{fid}``."""
+        text = {
+            "schema": run.schema_name,
+            "table": binding.table,
+            "output_table": f"{binding.table}_out",
+            "fid": FID_COLUMN,
+        }
         if run.postgis is not None:
             text["postgis"] = run.postgis
         if binding.layer is not None:
@@ -92,8 +100,8 @@ class VectorPipeline(Pipeline):
         compute: PostgisCompute | None,
         schema: RunSchema | None,
         out: Path,
-    ) -> Product:
-        """Load, transform, check the count and export GeoParquet."""
+    ) -> list[Product]:
+        """Load, transform, check the count and export GeoParquet (per partition value)."""
         if compute is None or schema is None:  # pragma: no cover - the executor provides both
             raise ValueError("a vector run needs its PostGIS schema")
         return run_vector_plan(
@@ -136,9 +144,9 @@ class RasterPipeline(Pipeline):
         compute: PostgisCompute | None,
         schema: RunSchema | None,
         out: Path,
-    ) -> Product:
+    ) -> list[Product]:
         """Build the chain and write the COG."""
-        return run_raster_plan(plan, runner=runner, out=out)
+        return [run_raster_plan(plan, runner=runner, out=out)]
 
 
 PIPELINES: Final[dict[FileType, Pipeline]] = {

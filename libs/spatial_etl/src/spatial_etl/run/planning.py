@@ -9,6 +9,7 @@ Each step is planned by its kind (:mod:`spatial_etl.steps`); the file type's pip
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "PlannedSql",
     "PlannedStep",
     "RunValues",
+    "resolve_batch_plan",
     "resolve_plan",
 ]
 
@@ -51,21 +53,66 @@ def resolve_plan(
     ``parameters`` is the run's instance of the intent's parameters model, validated once per
     run; without it the manifest's parameters are validated here.
     """
+    if registered.intent.takes_batch:
+        raise PlanError(
+            f"intent {registered.intent.name!r} takes the whole batch; use resolve_batch_plan"
+        )
+    return _resolve(registered, manifest, (binding,), run, parameters, batch=False)
+
+
+def resolve_batch_plan(
+    registered: RegisteredIntent,
+    manifest: Manifest,
+    bindings: Sequence[InputBinding],
+    run: RunValues,
+    *,
+    parameters: BaseModel | None = None,
+) -> Plan:
+    """One plan over every input of the batch, for an intent declared ``inputs='batch'``.
+
+    ``{srcs}`` expands to the bindings' GDAL paths in order; ``{crs}`` is the first input's
+    (the executor has checked the inputs agree); ``{src}`` exists only once a step wrote
+    ``{dst}``.
+    """
+    if not registered.intent.takes_batch:
+        raise PlanError(f"intent {registered.intent.name!r} plans each file on its own")
+    if not bindings:
+        raise PlanError("a batch plan needs at least one input")
+    return _resolve(registered, manifest, tuple(bindings), run, parameters, batch=True)
+
+
+def _resolve(
+    registered: RegisteredIntent,
+    manifest: Manifest,
+    bindings: tuple[InputBinding, ...],
+    run: RunValues,
+    parameters: BaseModel | None,
+    *,
+    batch: bool,
+) -> Plan:
     intent = registered.intent
     pipeline = pipeline_for(intent)
     params = _parameters(registered, manifest, parameters)
+    binding = bindings[0]
     text: dict[str, str] = {
         "run_id": run.run_id,
         "batch_id": manifest.batch_id,
         "intent": intent.name,
         "crs": binding.file.crs,
-        "src": binding.gdal_path,
     }
+    if not batch:
+        text["src"] = binding.gdal_path
     text |= pipeline.placeholders(run, binding)
     for field, value in params.items():
         if value is not None:
             text[PARAMS_PREFIX + field] = _as_text(value)
-    context = PlanContext(text=text, parameters=params, workdir=run.workdir, index=binding.index)
+    context = PlanContext(
+        text=text,
+        parameters=params,
+        workdir=run.workdir,
+        index=binding.index,
+        sources=tuple(item.gdal_path for item in bindings) if batch else (),
+    )
     kinds = step_kinds()
     steps: list[PlannedStep] = []
     skipped: list[str] = []
@@ -75,11 +122,14 @@ def resolve_plan(
             continue
         context.position = position
         planned = kinds.for_step(step).plan(step, context)
-        steps.append(pipeline.adjust(planned, binding))
+        for item in bindings:
+            planned = pipeline.adjust(planned, item)
+        steps.append(planned)
     return Plan(
         intent=intent.name,
         plugin=registered.plugin,
         input=binding,
+        inputs=bindings if batch else (),
         parameters={k: json_value(v) for k, v in params.items()},
         steps=tuple(steps),
         skipped=tuple(skipped),

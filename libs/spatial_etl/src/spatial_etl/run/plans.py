@@ -1,4 +1,4 @@
-"""A run's plan for one input: the values it was resolved with and its planned steps.
+"""A run's plan for one input (or a batch intent's inputs): its values and its planned steps.
 
 Plans are recorded and shown, so they are Pydantic models; each planned step is the model of
 its kind (:mod:`spatial_etl.steps`), told apart by ``kind`` when read back.
@@ -42,11 +42,17 @@ class InputBinding(BaseModel):
     file: ManifestFile
     gdal_path: str = Field(description="How GDAL opens it: /vsis3/..., /vsizip/..., a local path.")
     layer: str | None = Field(default=None, description="Layer to read (vector).")
+    part: int | None = Field(
+        default=None,
+        ge=0,
+        description="Which of the input's layers this is, when each layer of the input is its "
+        "own dataset (Accepts.layers='each'); None otherwise.",
+    )
 
     @property
     def table(self) -> str:
-        """The table this input is loaded into, inside the run's schema."""
-        return f"input_{self.index}"
+        """The table this input (or this layer of it) is loaded into, in the run's schema."""
+        return f"input_{self.index}" if self.part is None else f"input_{self.index}_{self.part}"
 
 
 def _planned(data: object) -> object:
@@ -65,9 +71,19 @@ class Plan(BaseModel):
     intent: str
     plugin: PluginInfo
     input: InputBinding
+    inputs: tuple[InputBinding, ...] = Field(
+        default=(),
+        description="A batch plan's inputs, in manifest order (the first is `input`); empty "
+        "for a per-file plan.",
+    )
     parameters: dict[str, JsonValue]
     steps: tuple[AnyPlannedStep, ...]
     skipped: tuple[str, ...] = Field(description="Conditional steps that do not run, by name.")
+
+    @property
+    def bindings(self) -> tuple[InputBinding, ...]:
+        """Every input the plan reads: the batch's, or the one input."""
+        return self.inputs or (self.input,)
 
     @property
     def export(self) -> PlannedExport:

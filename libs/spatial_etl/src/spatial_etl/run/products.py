@@ -9,10 +9,11 @@ and validates a COG. Every failure is raised as :class:`StepError` naming the st
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from psycopg2 import sql
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pyproj import CRS, Transformer
 
 from spatial_etl.backends.compute import PostgisCompute, RunSchema
@@ -46,6 +47,11 @@ class Product(BaseModel):
     raster: RasterFacts | None = None
     columns: tuple[ColumnInfo, ...] = ()
     steps: tuple[str, ...]
+    part: str | None = Field(
+        default=None,
+        description="What tells this product apart from the others made from the same input "
+        "(a layer, a partition value): appended to the dataset name as '_<part>'.",
+    )
 
 
 def run_vector_plan(
@@ -56,18 +62,75 @@ def run_vector_plan(
     compute: PostgisCompute,
     schema: RunSchema,
     out: Path,
-) -> Product:
-    """Load, transform and export one vector input inside the run's schema."""
+) -> list[Product]:
+    """Load, transform and export one vector input inside the run's schema.
+
+    One product, or one per value of the export's ``partition`` column when it holds several
+    (each exported from a view of its rows, so nothing is copied).
+    """
     source = plan.input.file.path
-    run_steps(plan, runner, compute, source)
+    removed = run_steps(plan, runner, compute, source)
     table = plan.export.source
     expected = inspection.layer.feature_count if inspection.layer else None
     if expected is not None:
-        _check_count(compute, schema.name, table, expected, source)
+        _check_count(compute, schema.name, table, expected - sum(removed.values()), source)
+    lineage = _lineage(plan, removed)
+    partition = plan.export.partition
+    if partition is None:
+        return [_export(plan, compute, schema.name, table, out, source, lineage)]
+    values = _partition_values(
+        compute, schema.name, table, partition, step=plan.export.step, source=source
+    )
+    if len(values) == 1:
+        return [_export(plan, compute, schema.name, table, out, source, lineage, partition)]
+    products: list[Product] = []
+    for number, value in enumerate(values):
+        view = f"{table}_part_{number}"
+        compute.execute(
+            sql.SQL("CREATE VIEW {} AS SELECT * FROM {} WHERE {} = {}").format(
+                sql.Identifier(schema.name, view),
+                sql.Identifier(schema.name, table),
+                sql.Identifier(partition),
+                sql.Literal(value),
+            ),
+            step=plan.export.step,
+        )
+        target = out.with_name(f"{out.stem}_part_{number}{out.suffix}")
+        product = _export(plan, compute, schema.name, view, target, source, lineage, partition)
+        products.append(product.model_copy(update={"part": value}))
+    return products
+
+
+def _partition_values(
+    compute: PostgisCompute, schema: str, table: str, column: str, *, step: str, source: str
+) -> list[str]:
+    rows = compute.fetch(
+        sql.SQL("SELECT DISTINCT {}::text FROM {} ORDER BY 1").format(
+            sql.Identifier(column), sql.Identifier(schema, table)
+        ),
+        step=step,
+    )
+    values = [value for (value,) in rows]
+    if None in values:
+        raise StepError(step, source, f"the partition column {column!r} holds NULL values")
+    return values
+
+
+def _export(  # noqa: PLR0917 - private; one call shape, named at each call
+    plan: Plan,
+    compute: PostgisCompute,
+    schema: str,
+    table: str,
+    out: Path,
+    source: str,
+    lineage: tuple[str, ...],
+    partition: str | None = None,
+) -> Product:
     dsn = compute.settings.postgis_dsn.get_secret_value()
+    exclude = (FID_COLUMN, partition) if partition else (FID_COLUMN,)
     try:
         result = export_geoparquet(
-            dsn, schema.name, table, out, geometry_column=plan.export.geometry_column
+            dsn, schema, table, out, geometry_column=plan.export.geometry_column, exclude=exclude
         )
     except SpatialEtlError as error:
         raise StepError(plan.export.step, source, str(error)) from None
@@ -79,7 +142,7 @@ def run_vector_plan(
         bbox_wgs84=_to_wgs84(result.bbox, crs) if result.srid else None,
         feature_count=result.rows,
         columns=tuple(ColumnInfo(name=c.name, type=c.arrow_type) for c in result.columns),
-        steps=_lineage(plan),
+        steps=lineage,
     )
 
 
@@ -122,8 +185,11 @@ def run_steps(
     runner: GdalRunner,
     compute: PostgisCompute | None,
     source: str,
-) -> None:
-    """Run each planned step through its kind; any failure names the step and the file."""
+) -> dict[str, int]:
+    """Run each planned step through its kind; any failure names the step and the file.
+
+    Returns the features removed on purpose, per step (``SqlStep.removes_features``).
+    """
     kinds = step_kinds()
     context = StepContext(runner=runner, compute=compute, source=source)
     for step in plan.steps:
@@ -133,6 +199,7 @@ def run_steps(
             raise
         except SpatialEtlError as error:
             raise StepError(step.step, source, str(error)) from None
+    return context.removed
 
 
 def _check_count(
@@ -158,8 +225,13 @@ def _check_count(
     )
 
 
-def _lineage(plan: Plan) -> tuple[str, ...]:
-    return tuple(f"{step.step}: {step.description}" for step in plan.steps)
+def _lineage(plan: Plan, removed: Mapping[str, int] | None = None) -> tuple[str, ...]:
+    removed = removed or {}
+    return tuple(
+        f"{step.step}: {step.description}"
+        + (f" (removed {removed[step.step]} features)" if step.step in removed else "")
+        for step in plan.steps
+    )
 
 
 def _crs_label(wkt: str | None) -> str:

@@ -44,6 +44,13 @@ class ExportStep(StepDeclaration):
         default_factory=dict,
         description="COG: creation options of gdal_translate -of COG; values may use placeholders.",
     )
+    partition: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]{0,62}$",
+        description="GeoParquet: a text column of the table whose values split it into "
+        "datasets. When it holds more than one value, each value's rows become the dataset "
+        "'<dataset>_<value>'; the column itself is not exported, and a NULL in it fails the run.",
+    )
 
 
 class PlannedExport(PlannedStep):
@@ -54,6 +61,7 @@ class PlannedExport(PlannedStep):
     source: str = Field(description="Table name (GeoParquet) or dataset path (COG).")
     geometry_column: str
     creation_options: dict[str, str]
+    partition: str | None = None
 
 
 class ExportKind(StepKind[ExportStep, PlannedExport]):
@@ -80,11 +88,15 @@ class ExportKind(StepKind[ExportStep, PlannedExport]):
                 )
             if step.creation_options:
                 problems.append("creation_options apply to COG exports only")
+            if step.partition == step.geometry_column:
+                problems.append("the partition column cannot be the geometry column")
             return problems
         if vector:
             problems.append("COG exports rasters; a vector intent exports GeoParquet")
         if step.table:
             problems.append("a COG export exports the current dataset ({src}); it takes no table")
+        if step.partition:
+            problems.append("partition splits GeoParquet exports only")
         for key, value in step.creation_options.items():
             if not key.isupper() or not key.replace("_", "").isalnum():
                 problems.append(f"creation option {key!r} must be an upper-case GDAL option name")
@@ -103,6 +115,7 @@ class ExportKind(StepKind[ExportStep, PlannedExport]):
             source=source,
             geometry_column=step.geometry_column,
             creation_options=options,
+            partition=step.partition,
         )
 
     def execute(self, planned: PlannedExport, context: StepContext) -> None:
@@ -113,6 +126,8 @@ class ExportKind(StepKind[ExportStep, PlannedExport]):
         body = f"format {step.format.value}"
         if step.table:
             body += f", table {step.table}, geometry column {step.geometry_column}"
+        if step.partition:
+            body += f", one dataset per value of {step.partition}"
         if step.creation_options:
             body += ", " + " ".join(f"-co {k}={v}" for k, v in step.creation_options.items())
         return body

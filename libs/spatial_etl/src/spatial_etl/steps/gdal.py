@@ -1,6 +1,8 @@
 """The ``gdal`` step kind: run one GDAL command-line program with an argument list.
 
-Every placeholder fills exactly one argument's text, never split and never given to a shell.
+Every placeholder fills exactly one argument's text, never split and never given to a shell;
+the one exception, ``{srcs}`` of batch intents, is an argument on its own that becomes one
+argument per staged input.
 A step that declares ``output_suffix`` writes ``{dst}``, which becomes ``{src}`` for the steps
 after it. On vector intents the load is an ``ogr2ogr`` step passing ``-lco FID={fid}``; the
 core relies on that column (:func:`fid_problems` checks it at registration).
@@ -14,7 +16,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from spatial_etl.models.placeholders import FID_PLACEHOLDER, Usage, check_template
+from spatial_etl.errors import PlanError
+from spatial_etl.models.placeholders import FID_PLACEHOLDER, SRCS_ARGUMENT, Usage, check_template
 from spatial_etl.models.programs import GdalProgram
 from spatial_etl.steps.kind import (
     IntentFacts,
@@ -67,6 +70,7 @@ class GdalKind(StepKind[GdalStep, PlannedGdal]):
                 vector=intent.is_vector,
                 parameter_fields=intent.parameter_fields,
                 allow_dst=allow_dst,
+                batch=intent.takes_batch,
             )
         if allow_dst and not any("{dst}" in arg for arg in step.args):
             problems.append("declares output_suffix but no argument writes {dst}")
@@ -79,7 +83,15 @@ class GdalKind(StepKind[GdalStep, PlannedGdal]):
             name = f"input{context.index}-{context.position:02d}-{step.name}{step.output_suffix}"
             output = str(context.workdir / name)
         extra = {"dst": output} if output is not None else None
-        argv = [context.fill(arg, f"step {step.name!r}", extra) for arg in step.args]
+        where = f"step {step.name!r}"
+        argv: list[str] = []
+        for arg in step.args:
+            if arg == SRCS_ARGUMENT:
+                if not context.sources:
+                    raise PlanError(f"{where}: no value for {SRCS_ARGUMENT}")
+                argv.extend(context.sources)
+            else:
+                argv.append(context.fill(arg, where, extra))
         if output is not None:
             context.text["src"] = output
         return PlannedGdal(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from string import Formatter
@@ -79,13 +79,17 @@ class IntentFacts(Protocol):
     def parameter_fields(self) -> frozenset[str]:
         """Names of the intent's parameters, the valid ``params.<field>`` placeholders."""
 
+    @property
+    def takes_batch(self) -> bool:
+        """Whether the intent's steps take all of a batch's inputs at once (``{srcs}``)."""
+
 
 @dataclass
 class PlanContext:
     """What planning one step may read: the placeholder values known so far, and where to write.
 
     ``text`` is shared by the steps of one plan: a step that writes ``{dst}`` sets ``src`` for
-    the steps after it.
+    the steps after it. ``sources`` are the inputs ``{srcs}`` expands to (batch plans only).
     """
 
     text: dict[str, str]
@@ -93,6 +97,7 @@ class PlanContext:
     workdir: Path
     index: int
     position: int = 0
+    sources: tuple[str, ...] = ()
 
     def fill(self, template: str, where: str, extra: Mapping[str, str] | None = None) -> str:
         """Fill ``template`` from ``text`` (and ``extra``, values of this step only).
@@ -112,12 +117,14 @@ class StepContext:
     """What running one planned step may use.
 
     The GDAL runner, PostGIS (vector runs only) and the input file the step works on, which
-    error messages name.
+    error messages name. ``removed`` collects, per step, the features a step removed on
+    purpose (``SqlStep.removes_features``), which the feature count check allows for.
     """
 
     runner: GdalRunner
     compute: PostgisCompute | None
     source: str
+    removed: dict[str, int] = field(default_factory=dict)
 
 
 DeclT = TypeVar("DeclT", bound=StepDeclaration)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from psycopg2 import sql
 from pydantic import Field, JsonValue
 
-from spatial_etl.errors import PlanError
+from spatial_etl.errors import PlanError, SqlStepError
 from spatial_etl.models.placeholders import (
     PARAMS_PREFIX,
     PLACEHOLDERS,
@@ -40,6 +40,13 @@ class SqlStep(StepDeclaration):
 
     kind: Literal["sql"] = "sql"
     statement: str = Field(min_length=1, description="SQL with {schema}/{table} placeholders.")
+    removes_features: bool = Field(
+        default=False,
+        description="The statement removes features on purpose and returns one row with one "
+        "integer, how many (e.g. WITH gone AS (DELETE ... RETURNING 1) SELECT count(*) FROM "
+        "gone). The core subtracts them from the feature count check and records the number "
+        "in the asset's lineage.",
+    )
 
 
 class PlannedSql(PlannedStep):
@@ -50,6 +57,9 @@ class PlannedSql(PlannedStep):
     identifiers: dict[str, str] = Field(description="Placeholder -> identifier (sql.Identifier).")
     literals: dict[str, JsonValue] = Field(description="Placeholder -> value (sql.Literal).")
     message: str | None = Field(default=None, description="sql_check: what offending rows mean.")
+    removes_features: bool = Field(
+        default=False, description="sql: returns the number of features it removed on purpose."
+    )
 
     def compose(self) -> sql.Composed:
         """The statement, with identifiers and values bound only through ``psycopg2.sql``."""
@@ -78,6 +88,7 @@ def plan_sql(
     *,
     kind: Literal["sql", "sql_check"],
     message: str | None = None,
+    removes_features: bool = False,
 ) -> PlannedSql:
     """Sort the template's placeholders into identifiers and literals, with their values."""
     identifiers: dict[str, str] = {}
@@ -102,6 +113,7 @@ def plan_sql(
         identifiers=identifiers,
         literals=literals,
         message=message,
+        removes_features=removes_features,
     )
 
 
@@ -125,11 +137,22 @@ class SqlKind(StepKind[SqlStep, PlannedSql]):
 
     def plan(self, step: SqlStep, context: PlanContext) -> PlannedSql:
         """See :func:`plan_sql`."""
-        return plan_sql(step, step.statement, context, kind="sql")
+        return plan_sql(
+            step, step.statement, context, kind="sql", removes_features=step.removes_features
+        )
 
     def execute(self, planned: PlannedSql, context: StepContext) -> None:
-        """Execute the statement in the run's database session."""
-        compute_of(context).execute(planned.compose(), step=planned.step)
+        """Execute the statement; one that removes features reports how many to ``context``."""
+        compute = compute_of(context)
+        if not planned.removes_features:
+            compute.execute(planned.compose(), step=planned.step)
+            return
+        rows = compute.fetch(planned.compose(), step=planned.step, limit=2)
+        if len(rows) != 1 or len(rows[0]) != 1 or not isinstance(rows[0][0], int):
+            raise SqlStepError(
+                planned.step, "a step removing features must return one row with one integer"
+            )
+        context.removed[planned.step] = rows[0][0]
 
     def describe(self, step: SqlStep) -> str:
         """The statement as declared."""
