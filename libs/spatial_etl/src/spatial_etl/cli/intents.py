@@ -127,7 +127,7 @@ def show(
     console.print(_indented(intent.summary, 2), soft_wrap=True, highlight=False)
     console.print(f"plugin: {escape(str(registered.plugin))}")
     if intent.description:
-        console.print(escape(intent.description))
+        console.print(_indented(intent.description, 0), soft_wrap=True, highlight=False)
     accepts = intent.accepts
     console.print(
         f"\n[bold]Accepts[/] {accepts.file_type.value} files: {', '.join(sorted(accepts.drivers))}"
