@@ -69,6 +69,11 @@ ORDER_COLUMN: Final = FID_COLUMN
 _ADBC_BATCH_OPTION: Final = "adbc.postgresql.batch_size_hint_bytes"
 _ADBC_BATCH_BYTES: Final = 4 * 1024 * 1024
 
+# The stream's session: a serial plan walks the table's primary key in ORDER BY order where
+# a parallel one sorted every row, WKB included, through temporary files (measured at 200k
+# rows: 0.27 s against 0.76 s); and JIT compiled for ~0.1 s a query that runs once.
+_SESSION_SETTINGS: Final = ("SET jit = off", "SET max_parallel_workers_per_gather = 0")
+
 # PostgreSQL types ADBC turns into plain Arrow types that Parquet stores as they are.
 _NATIVE_TYPES: Final = frozenset(
     {
@@ -542,6 +547,8 @@ def _write_atomically(
     tally = _Tally(target, declared_srid)
     try:
         with _adbc_connect(dsn) as conn, conn.cursor() as cur:
+            for setting in _SESSION_SETTINGS:
+                cur.execute(setting)
             cur.adbc_statement.set_options(**{_ADBC_BATCH_OPTION: str(_ADBC_BATCH_BYTES)})
             cur.execute(query)
             reader = cur.fetch_record_batch()
