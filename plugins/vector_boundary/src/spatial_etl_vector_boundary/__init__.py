@@ -108,6 +108,8 @@ INTENT = Intent(
                 "SPATIAL_INDEX=NONE",
                 "-lco",
                 "PRECISION=NO",
+                "-lco",
+                "UNLOGGED=ON",
                 "-nlt",
                 "GEOMETRY",
                 "-dim",
