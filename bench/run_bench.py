@@ -3,13 +3,17 @@
 For a generated polygon GeoPackage and a generated 3-band Byte GeoTIFF, this script measures
 two ways of doing the same work, each in a fresh Python process of its own:
 
-* **raw**: the tools by hand. Vector: the ``ingest_vector_boundary`` intent's own ``ogr2ogr``
-  load command and SQL steps (taken from the plugin at run time, not copied), then PostGIS →
-  ADBC ``fetch_arrow_table()`` → ``pyarrow.parquet.write_table()``. Raster: ``gdal_translate
+* **raw**: the tools by hand. Vector: the ``ingest_vector_boundary`` intent's ``ogr2ogr`` load
+  command and SQL steps as they were before its cheaper ``normalise`` (``REFERENCE_LOAD_ARGS``,
+  ``REFERENCE_SQL_STEPS``: a fixed reference, the naive chain), then PostGIS → ADBC
+  ``fetch_arrow_table()`` → ``pyarrow.parquet.write_table()``. Raster: ``gdal_translate
   -of COG`` with the ``ingest_satellite_raster`` intent's creation options, on the local file.
 * **raw, input on S3** (raster only): the same ``gdal_translate`` reading the landing object
   through ``/vsis3/`` as the executor does, to tell the executor's own cost from the S3
   endpoint's (moto's server answers every ranged GET in ~0.1 s whatever its length).
+* **export** (its own case): ``export_geoparquet`` against that raw ADBC export, on a table
+  prepared in SQL as ``normalise`` leaves one (``--export-rows``; ``--rss-rows`` adds one run
+  per size for peak memory against rows).
 * **executor**: the platform: the file is uploaded to the landing bucket of the S3 endpoint,
   a manifest is built, and :func:`spatial_etl.run.executor.execute_run` stages, processes,
   exports and publishes it (mongomock ledger, real PostGIS, real GDAL, real S3 endpoint).
@@ -34,7 +38,8 @@ services the integration tests use (``SPATIAL_ETL_POSTGIS_DSN``, ``SPATIAL_ETL_S
 script and stops them. Usage::
 
     .venv/bin/python bench/run_bench.py [--polygons 200000] [--raster-size 8000]
-        [--repeat 1] [--json out.json] [--markdown] [--cases vector raster]
+        [--repeat 1] [--json out.json] [--markdown] [--cases vector raster export]
+        [--export-rows 800000] [--rss-rows 200000 2000000]
 """
 
 # Child processes import only what their side needs, so that each one's peak memory counts
