@@ -3,13 +3,17 @@
 For a generated polygon GeoPackage and a generated 3-band Byte GeoTIFF, this script measures
 two ways of doing the same work, each in a fresh Python process of its own:
 
-* **raw**: the tools by hand. Vector: the ``ingest_vector_boundary`` intent's own ``ogr2ogr``
-  load command and SQL steps (taken from the plugin at run time, not copied), then PostGIS →
-  ADBC ``fetch_arrow_table()`` → ``pyarrow.parquet.write_table()``. Raster: ``gdal_translate
+* **raw**: the tools by hand. Vector: the ``ingest_vector_boundary`` intent's ``ogr2ogr`` load
+  command and SQL steps as they were before its cheaper ``normalise`` (``REFERENCE_LOAD_ARGS``,
+  ``REFERENCE_SQL_STEPS``: a fixed reference, the naive chain), then PostGIS → ADBC
+  ``fetch_arrow_table()`` → ``pyarrow.parquet.write_table()``. Raster: ``gdal_translate
   -of COG`` with the ``ingest_satellite_raster`` intent's creation options, on the local file.
 * **raw, input on S3** (raster only): the same ``gdal_translate`` reading the landing object
   through ``/vsis3/`` as the executor does, to tell the executor's own cost from the S3
   endpoint's (moto's server answers every ranged GET in ~0.1 s whatever its length).
+* **export** (its own case): ``export_geoparquet`` against that raw ADBC export, on a table
+  prepared in SQL as ``normalise`` leaves one (``--export-rows``; ``--rss-rows`` adds one run
+  per size for peak memory against rows).
 * **executor**: the platform: the file is uploaded to the landing bucket of the S3 endpoint,
   a manifest is built, and :func:`spatial_etl.run.executor.execute_run` stages, processes,
   exports and publishes it (mongomock ledger, real PostGIS, real GDAL, real S3 endpoint).
@@ -34,7 +38,8 @@ services the integration tests use (``SPATIAL_ETL_POSTGIS_DSN``, ``SPATIAL_ETL_S
 script and stops them. Usage::
 
     .venv/bin/python bench/run_bench.py [--polygons 200000] [--raster-size 8000]
-        [--repeat 1] [--json out.json] [--markdown] [--cases vector raster]
+        [--repeat 1] [--json out.json] [--markdown] [--cases vector raster export]
+        [--export-rows 800000] [--rss-rows 200000 2000000]
 """
 
 # Child processes import only what their side needs, so that each one's peak memory counts
@@ -78,6 +83,51 @@ REQUIRED_ENV: Final = (
 GDAL_PROGRAMS: Final = ("ogr2ogr", "gdal_translate", "gdalinfo")
 SAMPLE_INTERVAL_S: Final = 0.02
 RASTER_FROM_S3: Final = "raster, raw reads /vsis3/"
+EXPORT_CASE: Final = "export"
+
+# The raw vector chain is "today's" ingest_vector_boundary as it was before its normalise got
+# cheaper: its ogr2ogr load and SQL, fixed here so that the vector ratio keeps measuring the
+# platform against the same naive chain whatever the plugin does now.
+REFERENCE_LOAD_ARGS: Final = (
+    "-f", "PostgreSQL", "{postgis}", "{src}", "{layer}", "-nln", "{table}",
+    "-lco", "SCHEMA={schema}", "-lco", "GEOMETRY_NAME=geom", "-lco", "FID={fid}",
+    "-lco", "SPATIAL_INDEX=NONE", "-lco", "PRECISION=NO", "-nlt", "GEOMETRY",
+    "-a_srs", "{crs}", "--config", "PG_USE_COPY", "YES",
+)  # fmt: skip
+REFERENCE_SQL_STEPS: Final = (
+    {
+        "name": "require_polygons",
+        "template": (
+            "SELECT {fid}, ST_GeometryType(geom) AS geometry_type FROM {schema}.{table} "
+            "WHERE geom IS NOT NULL AND ST_GeometryType(geom) NOT IN "
+            "('ST_Polygon', 'ST_MultiPolygon', 'ST_CurvePolygon', 'ST_MultiSurface') "
+            "ORDER BY {fid}"
+        ),
+        "check": True,
+    },
+    {
+        "name": "normalise",
+        "template": (
+            "ALTER TABLE {schema}.{table} ALTER COLUMN geom TYPE geometry(MultiPolygon, 4326) "
+            "USING ST_Transform(ST_Multi(ST_CollectionExtract("
+            "ST_MakeValid(ST_Force2D(ST_CurveToLine(geom)), 'method=structure'), 3)), 4326)"
+        ),
+        "check": False,
+    },
+)
+
+# The export case's tables: what normalise leaves (etl_fid primary key, 9-vertex MultiPolygons
+# in EPSG:4326, the GeoPackage's five attributes), made in SQL by translating one template.
+EXPORT_TABLE_SQL: Final = (
+    "CREATE TABLE {table} (etl_fid serial PRIMARY KEY, id int, name text, class int, "
+    "area_ha float8, surveyed date, geom geometry(MultiPolygon, 4326)); "
+    "INSERT INTO {table} (id, name, class, area_ha, surveyed, geom) "
+    "SELECT i, 'parcel-' || lpad(i::text, 7, '0'), 1 + i % 12, (i % 997) / 100.0, "
+    "DATE '2010-01-01' + i % 3650, ST_Translate('SRID=4326;MULTIPOLYGON(((0 0, 0.0002 0.0001, "
+    "0.0004 0, 0.0003 0.0002, 0.0004 0.0004, 0.0002 0.0003, 0 0.0004, 0.0001 0.0002, 0 0)))'"
+    "::geometry, 13 + (i % 1000) * 0.0005, 48 + (i / 1000) * 0.0005) "
+    "FROM generate_series(1, {rows}) AS i"
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -458,6 +508,8 @@ def _child(spec_path: Path) -> None:
     case: str = spec["case"]
     if side == "raw" and case == "vector":
         work = _raw_vector_importing()
+    elif case.startswith(EXPORT_CASE):
+        work = _raw_export_importing() if side == "raw" else _exporter_importing()
     elif side in {"raw", "raw_s3"} and case == "raster":
         work = _raw_raster_importing()
     else:
@@ -486,10 +538,10 @@ Work = Callable[[dict[str, Any]], tuple[dict[str, float], dict[str, Any]]]
 
 
 def _raw_vector_importing() -> Work:
-    import adbc_driver_postgresql.dbapi
+    # Imported before the clock starts, like the executor's: _raw_export uses them.
+    import adbc_driver_postgresql.dbapi  # noqa: F401
     import psycopg2
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow.parquet  # noqa: F401
     from psycopg2 import sql
 
     def work(spec: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
@@ -524,43 +576,8 @@ def _raw_vector_importing() -> Work:
                     cur.execute(sql.SQL(step["template"]).format(**identifiers))
                     if step["check"] and cur.fetchmany(20):
                         raise SystemExit(f"bench: check {step['name']} found offending rows")
-            with conn.cursor() as cur:
-                cur.execute(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_schema = %s AND table_name = %s "
-                    "AND column_name NOT IN ('geom', 'etl_fid') ORDER BY ordinal_position",
-                    (schema, RAW_TABLE),
-                )
-                attributes = [row[0] for row in cur.fetchall()]
-                query = (
-                    sql.SQL(
-                        "SELECT {}, ST_AsBinary(geom) AS geometry, ST_XMin(geom) AS xmin, "
-                        "ST_YMin(geom) AS ymin, ST_XMax(geom) AS xmax, ST_YMax(geom) AS ymax "
-                        "FROM {}.{}"
-                    )
-                    .format(
-                        sql.SQL(", ").join(map(sql.Identifier, attributes)),
-                        sql.Identifier(schema),
-                        sql.Identifier(RAW_TABLE),
-                    )
-                    .as_string(conn)
-                )
             with _timed(steps, "export (ADBC table + write_table)"):
-                with (
-                    adbc_driver_postgresql.dbapi.connect(dsn) as adbc,
-                    adbc.cursor() as cursor,
-                ):
-                    cursor.execute(query)
-                    table = cursor.fetch_arrow_table()
-                keys = ["xmin", "ymin", "xmax", "ymax"]
-                bbox = pa.StructArray.from_arrays([table[k].combine_chunks() for k in keys], keys)
-                table = table.drop_columns(keys).append_column("bbox", bbox)
-                geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {}}
-                geo["columns"] = {"geometry": {"encoding": "WKB", "geometry_types": []}}
-                table = table.replace_schema_metadata({"geo": json.dumps(geo)})
-                rows = table.num_rows
-                pq.write_table(table, spec["out"], compression="zstd")
-                del table, bbox
+                rows = _raw_export(conn, dsn, schema, RAW_TABLE, Path(spec["out"]))
         finally:
             with conn.cursor() as cur:
                 cur.execute(
@@ -568,6 +585,86 @@ def _raw_vector_importing() -> Work:
                 )
             conn.close()
         return steps, {"rows": rows, "output_bytes": Path(spec["out"]).stat().st_size}
+
+    return work
+
+
+def _raw_export(conn: Any, dsn: str, schema: str, table: str, out: Path) -> int:
+    """The fastest raw export measured: ADBC ``fetch_arrow_table()`` → ``write_table()``.
+
+    The same columns as the exporter's file (attributes, WKB, bbox struct, a ``geo`` key), but
+    no row order, no type or SRID checks, and the whole table in memory at once.
+    """
+    import adbc_driver_postgresql.dbapi
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from psycopg2 import sql
+
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s "
+            "AND column_name NOT IN ('geom', 'etl_fid') ORDER BY ordinal_position",
+            (schema, table),
+        )
+        attributes = [row[0] for row in cur.fetchall()]
+        query = (
+            sql.SQL(
+                "SELECT {}, ST_AsBinary(geom) AS geometry, ST_XMin(geom) AS xmin, "
+                "ST_YMin(geom) AS ymin, ST_XMax(geom) AS xmax, ST_YMax(geom) AS ymax "
+                "FROM {}.{}"
+            )
+            .format(
+                sql.SQL(", ").join(map(sql.Identifier, attributes)),
+                sql.Identifier(schema),
+                sql.Identifier(table),
+            )
+            .as_string(conn)
+        )
+    with adbc_driver_postgresql.dbapi.connect(dsn) as adbc, adbc.cursor() as cursor:
+        cursor.execute(query)
+        arrow = cursor.fetch_arrow_table()
+    keys = ["xmin", "ymin", "xmax", "ymax"]
+    bbox = pa.StructArray.from_arrays([arrow[k].combine_chunks() for k in keys], keys)
+    arrow = arrow.drop_columns(keys).append_column("bbox", bbox)
+    geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {}}
+    geo["columns"] = {"geometry": {"encoding": "WKB", "geometry_types": []}}
+    arrow = arrow.replace_schema_metadata({"geo": json.dumps(geo)})
+    rows: int = arrow.num_rows
+    pq.write_table(arrow, out, compression="zstd")
+    return rows
+
+
+# ---------------------------------------------------------------------------- export alone
+
+
+def _raw_export_importing() -> Work:
+    # Imported before the clock starts: _raw_export uses them.
+    import adbc_driver_postgresql.dbapi  # noqa: F401
+    import psycopg2
+    import pyarrow.parquet  # noqa: F401
+
+    def work(spec: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
+        dsn: str = os.environ["SPATIAL_ETL_POSTGIS_DSN"]
+        steps: dict[str, float] = {}
+        with closing(psycopg2.connect(dsn)) as conn:
+            conn.autocommit = True
+            with _timed(steps, "export (ADBC table + write_table)"):
+                rows = _raw_export(conn, dsn, spec["schema"], spec["table"], Path(spec["out"]))
+        return steps, {"rows": rows, "output_bytes": Path(spec["out"]).stat().st_size}
+
+    return work
+
+
+def _exporter_importing() -> Work:
+    from spatial_etl.export.geoparquet import export_geoparquet
+
+    def work(spec: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
+        dsn: str = os.environ["SPATIAL_ETL_POSTGIS_DSN"]
+        steps: dict[str, float] = {}
+        with _timed(steps, "export_geoparquet"):
+            result = export_geoparquet(dsn, spec["schema"], spec["table"], Path(spec["out"]))
+        return steps, {"rows": result.rows, "output_bytes": result.size}
 
     return work
 
@@ -716,6 +813,11 @@ def _executor_importing() -> Work:
     return work
 
 
+def _export_rows(case: str) -> int:
+    """``"export 800,000 rows"`` → 800000."""
+    return int(case.split()[1].replace(",", ""))
+
+
 # ============================================================================ the parent
 
 
@@ -734,6 +836,7 @@ class Bench:
         self.landing = f"bench-landing-{self.token}"
         self.lake = f"bench-lake-{self.token}"
         self.raw_schemas: list[str] = []
+        self.export_schema = f"bench_export_{self.token}"
         self.store = ObjectStore.from_settings(
             StorageSettings(
                 s3_endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
@@ -756,7 +859,9 @@ class Bench:
         self.store.ensure_bucket(self.landing)
         self.store.ensure_bucket(self.lake)
         makers = {"vector": (self.gpkg, make_geopackage), "raster": (self.tif, make_geotiff)}
-        for case in self.args.cases:
+        if EXPORT_CASE in self.args.cases:
+            self._make_export_tables()
+        for case in (c for c in self.args.cases if c in makers):
             path, make = makers[case]
             size = self.args.polygons if case == "vector" else self.args.raster_size
             _say(f"generating the {case} input ...")
@@ -769,6 +874,27 @@ class Bench:
                 f"{case} input: {path.name}, {self.sizes[case] / 2**20:.1f} MiB, "
                 f"made in {self.generation_s[case]:.1f} s, uploaded"
             )
+
+    def _make_export_tables(self) -> None:
+        """One table per size of the export case, as normalise leaves it, then VACUUMed."""
+        import psycopg2
+        from psycopg2 import sql
+
+        self.raw_schemas.append(self.export_schema)
+        with closing(psycopg2.connect(self.dsn)) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.export_schema)))
+                for rows in self._export_sizes():
+                    _say(f"generating the export table of {rows:,} rows ...")
+                    table = sql.Identifier(self.export_schema, f"rows_{rows}")
+                    cur.execute(
+                        sql.SQL(EXPORT_TABLE_SQL).format(table=table, rows=sql.Literal(rows))
+                    )
+                    cur.execute(sql.SQL("VACUUM {}").format(table))  # hint bits set once
+
+    def _export_sizes(self) -> list[int]:
+        return sorted({self.args.export_rows, *self.args.rss_rows})
 
     def _batch(self, case: str) -> str:
         return f"bench-{case}-{self.token}"
@@ -794,31 +920,29 @@ class Bench:
                 "env": {} if side == "raw" else _gdal_s3_env(),
                 "out": str(self.tmp / f"raw-{rep}.tif"),
             }
-        from spatial_etl import GdalStep, SqlCheckStep, SqlStep
-        from spatial_etl_vector_boundary import INTENT as VECTOR_INTENT
-
-        [load] = [s for s in VECTOR_INTENT.steps if isinstance(s, GdalStep)]
-        sql_steps = [
-            {
-                "name": s.name,
-                "template": s.statement if isinstance(s, SqlStep) else s.query,
-                "check": isinstance(s, SqlCheckStep),
-            }
-            for s in VECTOR_INTENT.steps
-            if isinstance(s, SqlStep | SqlCheckStep)
-        ]
+        if case.startswith(EXPORT_CASE):
+            return self._export_spec(case, rep)
         schema = f"bench_raw_{self.token}_{rep}"
         self.raw_schemas.append(schema)
         return {
             "ogr2ogr": _tool("ogr2ogr"),
-            "load_args": list(load.args),
-            "sql_steps": sql_steps,
+            "load_args": list(REFERENCE_LOAD_ARGS),
+            "sql_steps": list(REFERENCE_SQL_STEPS),
             "schema": schema,
             "gpkg": str(self.gpkg),
             "out": str(self.tmp / f"raw-{rep}.parquet"),
         }
 
+    def _export_spec(self, case: str, rep: int) -> dict[str, Any]:
+        return {
+            "schema": self.export_schema,
+            "table": f"rows_{_export_rows(case)}",
+            "out": str(self.tmp / f"raw-{rep}.parquet"),
+        }
+
     def _executor_spec(self, case: str, rep: int) -> dict[str, Any]:
+        if case.startswith(EXPORT_CASE):
+            return self._export_spec(case, rep)
         batch = self._batch(case)
         name = self.gpkg.name if case == "vector" else self.tif.name
         kind = {"vector": "vector", "raster": "raster"}[case]
@@ -903,6 +1027,8 @@ class Bench:
 
     def _check(self, m: Measurement) -> None:
         """Both sides must have done the whole job: all features, one output."""
+        if m.case.startswith(EXPORT_CASE) and m.facts.get("rows") != _export_rows(m.case):
+            raise SystemExit(f"bench: {m.side} {m.case} wrote {m.facts.get('rows')} rows")
         if m.case == "vector" and m.facts.get("rows") != self.args.polygons:
             raise SystemExit(
                 f"bench: {m.side} vector wrote {m.facts.get('rows')} rows, "
@@ -920,12 +1046,21 @@ class Bench:
     def run(self) -> list[CaseSummary]:
         """Alternate raw and executor runs (order flipped every repeat); summarise medians."""
         cases = [c for c in ("vector", "raster") if c in self.args.cases]
+        if EXPORT_CASE in self.args.cases:
+            cases.append(f"{EXPORT_CASE} {self.args.export_rows:,} rows")
         for rep in range(self.args.repeat):
             for case in cases:
                 sides = ["raw", "raw_s3", "executor"] if case == "raster" else ["raw", "executor"]
                 for side in sides if rep % 2 == 0 else reversed(sides):
                     self.measure(side, case, rep)
         summaries = [self._summary(case, "raw", case) for case in cases]
+        if EXPORT_CASE in self.args.cases:  # peak memory by size: one run each is enough
+            for rows in self._export_sizes():
+                case = f"{EXPORT_CASE} {rows:,} rows"
+                if case not in cases:
+                    for side in ("raw", "executor"):
+                        self.measure(side, case, 0)
+                    summaries.append(self._summary(case, "raw", case))
         if "raster" in cases:
             summaries.append(self._summary("raster", "raw_s3", RASTER_FROM_S3))
         return summaries
@@ -1093,7 +1228,20 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
     parser.add_argument(
-        "--cases", nargs="+", choices=("vector", "raster"), default=["vector", "raster"]
+        "--cases",
+        nargs="+",
+        choices=("vector", "raster", EXPORT_CASE),
+        default=["vector", "raster", EXPORT_CASE],
+    )
+    parser.add_argument(
+        "--export-rows", type=int, default=800_000, help="rows of the export case's ratio"
+    )
+    parser.add_argument(
+        "--rss-rows",
+        type=int,
+        nargs="*",
+        default=[200_000, 2_000_000],
+        help="further export sizes, run once each, for peak memory against rows",
     )
     parser.add_argument("--workdir", type=Path, help="where temporary files go (default: TMPDIR)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per child process")

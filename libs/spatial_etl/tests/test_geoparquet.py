@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -568,21 +567,82 @@ def test_a_failure_mid_stream_leaves_no_partial_file(
     assert list(out_dir.iterdir()) == []
 
 
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """ADBC batches of a few hundred bytes; returns the row count of each batch tallied."""
+    monkeypatch.setattr(geoparquet, "_ADBC_BATCH_BYTES", 512)
+    sizes: list[int] = []
+    real = geoparquet._Tally.observe
+
+    def observe(self: Any, batch: Any) -> None:
+        sizes.append(batch.num_rows)
+        real(self, batch)
+
+    monkeypatch.setattr(geoparquet._Tally, "observe", observe)
+    return sizes
+
+
 @pytest.mark.postgis
-def test_a_row_count_that_disagrees_with_the_table_is_an_error(
-    postgis_dsn: str,
-    scratch_schema: str,
-    numbered: str,
-    out_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
+def test_metadata_gathered_while_streaming_covers_every_batch(
+    postgis_dsn: str, pg_conn: Any, scratch_schema: str, out_dir: Path, small_batches: list[int]
 ) -> None:
-    real = geoparquet._summarize
+    """The extent, types and count come from the rows as they stream, in one query."""
+    _run(
+        pg_conn,
+        scratch_schema,
+        "CREATE TABLE {schema}.late (etl_fid int, geom geometry); "
+        "INSERT INTO {schema}.late SELECT i, ST_SetSRID(ST_MakePoint(i, -i), 4326) "
+        "FROM generate_series(1, 2000) AS i; "
+        "INSERT INTO {schema}.late VALUES (2001, NULL), "
+        "(2002, 'SRID=4326;MULTIPOINT Z((-5 7 1), (3 4000 2))'), "
+        "(2003, 'SRID=4326;POLYGON EMPTY')",
+    )
+    out = out_dir / "late.parquet"
+    result = export_geoparquet(postgis_dsn, scratch_schema, "late", out, batch_rows=500)
 
-    def miscounted(*args: Any) -> Any:
-        summary = real(*args)
-        return replace(summary, rows=summary.rows + 1)  # as if a row arrived in between
+    assert len(small_batches) > 3  # the facts really were gathered across batches
+    assert sum(small_batches) == result.rows == 2003
+    assert result.bbox == (-5.0, -2000.0, 2000.0, 4000.0)
+    assert result.geometry_types == ["MultiPoint Z", "Point", "Polygon"]
+    column = _geo(out)["columns"]["geometry"]
+    assert column["bbox"] == [-5.0, -2000.0, 2000.0, 4000.0]
+    assert column["geometry_types"] == ["MultiPoint Z", "Point", "Polygon"]
+    assert CRS.from_json_dict(column["crs"]) == CRS.from_epsg(4326)
+    assert pq.read_metadata(out).num_rows == 2003
+    frame = geopandas.read_parquet(out)
+    assert frame.crs.to_epsg() == 4326
+    assert frame.geometry.iloc[2001].wkt == "MULTIPOINT Z ((-5 7 1), (3 4000 2))"
 
-    monkeypatch.setattr(geoparquet, "_summarize", miscounted)
-    with pytest.raises(ExportError, match="wrote 10000 rows but the table counted 10001"):
-        export_geoparquet(postgis_dsn, scratch_schema, numbered, out_dir / "n.parquet")
+
+@pytest.mark.usefixtures("small_batches")
+@pytest.mark.postgis
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("SRID=4326;CURVEPOLYGON(CIRCULARSTRING(0 0, 1 1, 2 0, 1 -1, 0 0))", "CURVEPOLYGON"),
+        ("SRID=4326;POINT M (1 2 3)", "carry M values"),
+        ("SRID=3857;POINT(1 2)", r"several SRIDs \(3857, 4326\)"),
+    ],
+)
+def test_a_late_row_the_metadata_cannot_describe_leaves_no_file(
+    postgis_dsn: str,
+    pg_conn: Any,
+    scratch_schema: str,
+    out_dir: Path,
+    case: tuple[str, str],
+) -> None:
+    """Found after row groups were written, the row still fails the export as a whole."""
+    late, message = case
+    _run(
+        pg_conn,
+        scratch_schema,
+        "CREATE TABLE {schema}.tail (etl_fid int, geom geometry); "
+        "INSERT INTO {schema}.tail SELECT i, ST_SetSRID(ST_MakePoint(i, i), 4326) "
+        "FROM generate_series(1, 2000) AS i; INSERT INTO {schema}.tail VALUES (2001, %s)",
+        (late,),
+    )
+    with pytest.raises(ExportError, match=rf"{scratch_schema}\.tail.*{message}"):
+        export_geoparquet(
+            postgis_dsn, scratch_schema, "tail", out_dir / "t.parquet", batch_rows=100
+        )
     assert list(out_dir.iterdir()) == []

@@ -5,9 +5,12 @@ Why this shape: GDAL 3.6 on the platform has no Parquet driver, and the fastest 
 streams the query's binary COPY as Arrow record batches, and each one is written out as soon as
 a row group is full, so memory follows ``batch_rows``, never the size of the table.
 
-The ``geo`` metadata lives in the file's schema, which is written before the first row, so the
-table-level facts (row count, extent, geometry types, SRID) come from one aggregate query that
-runs first: a second scan of the table, which costs far less than holding the table.
+The table-level facts the ``geo`` metadata records (row count, extent, geometry types, SRID)
+are gathered from the streamed batches themselves, and the metadata is written into the
+file's footer when it is closed: one query, one scan, one snapshot, so the metadata describes
+exactly the rows written. The Arrow schema is therefore not stored in the file (pyarrow would
+take its empty metadata over the footer's ``geo``); every column type written here reads back
+as the same Arrow type from the Parquet types alone.
 
 Columns written, in order:
 
@@ -28,9 +31,11 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 import time
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +71,12 @@ ORDER_COLUMN: Final = FID_COLUMN
 _ADBC_BATCH_OPTION: Final = "adbc.postgresql.batch_size_hint_bytes"
 _ADBC_BATCH_BYTES: Final = 4 * 1024 * 1024
 
+# The stream's session: a serial plan walks the table's primary key in ORDER BY order where
+# a parallel one sorted every row, WKB included, through temporary files (measured at 200k
+# rows: 0.27 s against 0.76 s); and JIT compiled for ~0.1 s a query that runs once.
+_READ_AHEAD: Final = 2  # batches read ahead of the writer (about 4 MiB of COPY data each)
+_SESSION_SETTINGS: Final = ("SET jit = off", "SET max_parallel_workers_per_gather = 0")
+
 # PostgreSQL types ADBC turns into plain Arrow types that Parquet stores as they are.
 _NATIVE_TYPES: Final = frozenset(
     {
@@ -99,6 +110,29 @@ _GEOMETRY_NAMES: Final = {
     "GEOMETRYCOLLECTION": "GeometryCollection",
 }
 _ZM_2D, _ZM_M, _ZM_Z, _ZM_ZM = 0, 1, 2, 3  # ST_Zmflag's codes
+_SRID_FIELD: Final = "__srid"  # streamed beside the geometry, not written
+
+# ISO WKB type codes (modulo 1000) → GeometryType() spelling; thousands give Z (1), M (2), ZM (3).
+_WKB_TYPES: Final = {
+    1: "POINT",
+    2: "LINESTRING",
+    3: "POLYGON",
+    4: "MULTIPOINT",
+    5: "MULTILINESTRING",
+    6: "MULTIPOLYGON",
+    7: "GEOMETRYCOLLECTION",
+    8: "CIRCULARSTRING",
+    9: "COMPOUNDCURVE",
+    10: "CURVEPOLYGON",
+    11: "MULTICURVE",
+    12: "MULTISURFACE",
+    13: "CURVE",
+    14: "SURFACE",
+    15: "POLYHEDRALSURFACE",
+    16: "TIN",
+    17: "TRIANGLE",
+}
+_WKB_ZM: Final = {0: _ZM_2D, 1: _ZM_Z, 2: _ZM_M, 3: _ZM_ZM}
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +207,7 @@ class _Source:
 
 @dataclass(frozen=True)
 class _Summary:
-    """Table-level facts from the aggregate query."""
+    """Table-level facts, gathered from the streamed rows."""
 
     rows: int
     bbox: tuple[float, float, float, float] | None
@@ -208,18 +242,19 @@ def export_geoparquet(
     target = _Target(schema, table, geometry_column)
     started = time.monotonic()
     try:
-        summary, query = _prepare(dsn, target, set(exclude))
-        geo = geo_metadata(summary.geometry_types, summary.bbox, summary.crs)
-        file_schema = _write_atomically(
-            dsn,
-            target,
-            query,
-            out,
-            geo=geo,
-            expected_rows=summary.rows,
-            batch_rows=batch_rows,
-            compression=compression,
-        )
+        with closing(psycopg2.connect(dsn)) as conn:
+            conn.autocommit = True  # catalogue reads only; no transaction held open
+            source, query = _prepare(conn, target, set(exclude))
+            file_schema, summary = _write_atomically(
+                dsn,
+                target,
+                query,
+                out,
+                crs_of=lambda srid: _crs_projjson(conn, target, srid),
+                declared_srid=source.declared_srid,
+                batch_rows=batch_rows,
+                compression=compression,
+            )
     except (
         psycopg2.Error,
         adbc_driver_manager.Error,
@@ -299,20 +334,17 @@ def geo_metadata(
 # ----------------------------------------------------------------------------- before the stream
 
 
-def _prepare(dsn: str, target: _Target, exclude: set[str]) -> tuple[_Summary, str]:
-    """Introspect and summarize the table; return the summary and the streaming query's text.
+def _prepare(
+    conn: psycopg2.extensions.connection, target: _Target, exclude: set[str]
+) -> tuple[_Source, str]:
+    """Introspect the table; return what was learnt and the streaming query's text.
 
-    One read-only psycopg2 session, closed before the stream starts. The query is composed
-    here because ``psycopg2.sql`` needs a psycopg2 connection to render identifiers.
+    The query is composed here because ``psycopg2.sql`` needs a psycopg2 connection to render
+    identifiers. Only the catalogue is read: the rows and their facts come from the stream.
     """
-    with closing(psycopg2.connect(dsn)) as conn:
-        conn.set_session(readonly=True)
-        with conn.cursor() as cur:
-            source = _introspect(cur, target, exclude)
-            summary = _summarize(cur, target, source)
-            query = _select(target, source).as_string(conn)
-        conn.rollback()
-    return summary, query
+    with conn.cursor() as cur:
+        source = _introspect(cur, target, exclude)
+    return source, _select(target, source).as_string(conn)
 
 
 def _introspect(cur: psycopg2.extensions.cursor, target: _Target, exclude: set[str]) -> _Source:
@@ -364,35 +396,62 @@ def _check_geometry_column(target: _Target, type_name: str | None) -> None:
     raise target.error(f"{target.geometry_column!r} is not a geometry column ({problem})")
 
 
-def _summarize(cur: psycopg2.extensions.cursor, target: _Target, source: _Source) -> _Summary:
-    """Count, extent, geometry types and SRIDs in one scan; then the CRS of the one SRID."""
-    corners = sql.SQL(", ").join(
-        sql.SQL("{}(extent)").format(sql.SQL(function)) for function in _BBOX_FUNCTIONS
-    )
-    cur.execute(
-        sql.SQL(
-            "SELECT n, {corners}, kinds, srids FROM ("
-            "SELECT count(*) AS n, ST_Extent({geom}) AS extent, "
-            "array_agg(DISTINCT GeometryType({geom}) || ' ' || ST_Zmflag({geom})) "
-            "FILTER (WHERE {geom} IS NOT NULL) AS kinds, "
-            "array_agg(DISTINCT ST_SRID({geom})) FILTER (WHERE {geom} IS NOT NULL) AS srids "
-            "FROM {table}) AS summary"
-        ).format(corners=corners, geom=target.geom, table=target.relation)
-    )
-    rows, xmin, ymin, xmax, ymax, kinds, srids = cur.fetchone() or (0,) * 7
-    bbox = None if xmin is None else (float(xmin), float(ymin), float(xmax), float(ymax))
-    try:
-        geometry_types = sorted({_parse_kind(kind) for kind in kinds or ()})
-    except ValueError as error:
-        raise target.error(str(error)) from None
-    srid = _resolve_srid(target, source.declared_srid, srids or [])
-    return _Summary(int(rows), bbox, geometry_types, srid, _crs_projjson(cur, target, srid))
+def _wkb_kind(header: bytes) -> str:
+    """GeoParquet's name for the type in an ISO WKB header (byte order, then the type code)."""
+    code = int.from_bytes(header[1:5], "little" if header[0] == 1 else "big")
+    name = _WKB_TYPES.get(code % 1000)
+    zm = _WKB_ZM.get(code // 1000)
+    if name is None or zm is None:
+        raise ValueError(f"WKB type code {code} is not one PostGIS writes")
+    return geoparquet_geometry_type(f"{name}M" if zm in (_ZM_M, _ZM_ZM) else name, zm)
 
 
-def _parse_kind(kind: str) -> str:
-    """``'MULTIPOLYGON 2'`` (GeometryType and ST_Zmflag, as aggregated) → ``'MultiPolygon Z'``."""
-    name, _, flag = kind.rpartition(" ")
-    return geoparquet_geometry_type(name, int(flag))
+class _Tally:
+    """The table-level facts, accumulated batch by batch as the rows stream past.
+
+    Each batch costs a few vectorised Arrow reductions (min/max of the bbox columns, the
+    distinct SRIDs and the distinct 5-byte WKB headers), not a pass in Python over its rows.
+    """
+
+    def __init__(self, target: _Target, declared_srid: int) -> None:
+        self.target = target
+        self.declared_srid = declared_srid
+        self.rows = 0
+        self.headers: set[bytes] = set()
+        self.srids: set[int] = set()
+        self.corners: list[tuple[float, float, float, float]] = []
+
+    def observe(self, batch: Any) -> None:
+        """Count the batch's rows, note its kinds and SRIDs, widen the extent."""
+        self.rows += batch.num_rows
+        geometry = batch.column(GEOMETRY_FIELD)
+        # binary_slice keeps nulls as nulls; dropping them first would copy the whole column
+        headers = [h for h in pc.unique(pc.binary_slice(geometry, 0, 5)).to_pylist() if h]
+        if not self.headers.issuperset(headers):
+            self.headers.update(headers)
+            try:
+                for header in headers:
+                    _wkb_kind(header)
+            except ValueError as error:
+                raise self.target.error(str(error)) from None
+        found = {int(s) for s in pc.unique(batch.column(_SRID_FIELD).drop_null()).to_pylist()}
+        if not self.srids.issuperset(found):
+            self.srids |= found
+            _resolve_srid(self.target, self.declared_srid, sorted(self.srids))
+        lows = [pc.min(batch.column(f"{BBOX_FIELD}_{key}")).as_py() for key in BBOX_KEYS[:2]]
+        highs = [pc.max(batch.column(f"{BBOX_FIELD}_{key}")).as_py() for key in BBOX_KEYS[2:]]
+        if lows[0] is not None:
+            self.corners.append((lows[0], lows[1], highs[0], highs[1]))
+
+    def summary(self, crs_of: Callable[[int], dict[str, Any] | None]) -> _Summary:
+        """The facts of every row seen, the CRS looked up for the one SRID."""
+        bbox = None
+        if self.corners:
+            xmins, ymins, xmaxs, ymaxs = zip(*self.corners, strict=True)
+            bbox = (min(xmins), min(ymins), max(xmaxs), max(ymaxs))
+        srid = _resolve_srid(self.target, self.declared_srid, sorted(self.srids))
+        kinds = sorted({_wkb_kind(header) for header in self.headers})
+        return _Summary(self.rows, bbox, kinds, srid, crs_of(srid))
 
 
 def _resolve_srid(target: _Target, declared: int, found: Sequence[int]) -> int:
@@ -412,7 +471,7 @@ def _resolve_srid(target: _Target, declared: int, found: Sequence[int]) -> int:
 
 
 def _crs_projjson(
-    cur: psycopg2.extensions.cursor, target: _Target, srid: int
+    conn: psycopg2.extensions.connection, target: _Target, srid: int
 ) -> dict[str, Any] | None:
     """PROJJSON of ``srid`` as ``spatial_ref_sys`` defines it; None for SRID 0 (unknown).
 
@@ -421,11 +480,12 @@ def _crs_projjson(
     """
     if srid == 0:
         return None
-    cur.execute(
-        "SELECT auth_name, auth_srid, srtext FROM spatial_ref_sys WHERE srid = %s",
-        (srid,),
-    )
-    row = cur.fetchone()
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT auth_name, auth_srid, srtext FROM spatial_ref_sys WHERE srid = %s",
+            (srid,),
+        )
+        row = cur.fetchone()
     if row is None:
         raise target.error(f"SRID {srid} is not in spatial_ref_sys")
     auth_name, auth_srid, srtext = row
@@ -441,11 +501,12 @@ def _crs_projjson(
 
 
 def _select(target: _Target, source: _Source) -> sql.Composed:
-    """The streaming query: attributes, ISO WKB geometry, then the four bbox values."""
+    """The streaming query: attributes, ISO WKB geometry, its SRID, the four bbox values."""
     items = [_attribute_expression(column) for column in source.attributes]
     items.append(
         sql.SQL("ST_AsBinary({}) AS {}").format(target.geom, sql.Identifier(GEOMETRY_FIELD))
     )
+    items.append(sql.SQL("ST_SRID({}) AS {}").format(target.geom, sql.Identifier(_SRID_FIELD)))
     items += [
         sql.SQL("{}({})::float8 AS {}").format(
             sql.SQL(function), target.geom, sql.Identifier(f"{BBOX_FIELD}_{key}")
@@ -476,36 +537,39 @@ def _write_atomically(
     query: str,
     out: Path,
     *,
-    geo: dict[str, Any],
-    expected_rows: int,
+    crs_of: Callable[[int], dict[str, Any] | None],
+    declared_srid: int,
     batch_rows: int,
     compression: str,
-) -> Any:
-    """Stream the query into a temporary file beside ``out``, check it, rename it.
+) -> tuple[Any, _Summary]:
+    """Stream the query into a temporary file beside ``out``, close it with its ``geo``, rename.
 
-    Returns the file's Arrow schema. Whatever goes wrong (an error, an interrupt), the
-    temporary file is removed. The written row count must equal the aggregate's: the two
-    queries ran in different sessions, and a table that changed in between must not be
-    published with metadata that describes other rows.
+    Returns the file's Arrow schema and the facts of the rows written. Whatever goes wrong (an
+    error, an interrupt, a row the metadata could not describe), the temporary file is removed.
     """
     partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:12]}.partial")
+    tally = _Tally(target, declared_srid)
     try:
         with _adbc_connect(dsn) as conn, conn.cursor() as cur:
+            for setting in _SESSION_SETTINGS:
+                cur.execute(setting)
             cur.adbc_statement.set_options(**{_ADBC_BATCH_OPTION: str(_ADBC_BATCH_BYTES)})
             cur.execute(query)
             reader = cur.fetch_record_batch()
-            file_schema = _file_schema(reader.schema, geo)
-            _write_stream(reader, partial, file_schema, batch_rows, compression)
-        written = int(pq.read_metadata(partial).num_rows)
-        if written != expected_rows:
-            raise target.error(
-                f"wrote {written} rows but the table counted {expected_rows}; "
-                "did it change during the export?"
+            file_schema = _file_schema(reader.schema)
+            summary = _write_stream(
+                reader,
+                partial,
+                file_schema,
+                tally=tally,
+                crs_of=crs_of,
+                batch_rows=batch_rows,
+                compression=compression,
             )
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
-    return file_schema
+    return file_schema, summary
 
 
 def _adbc_connect(dsn: str) -> adbc_dbapi.Connection:
@@ -514,38 +578,107 @@ def _adbc_connect(dsn: str) -> adbc_dbapi.Connection:
     return conn
 
 
-def _file_schema(stream_schema: Any, geo: dict[str, Any]) -> Any:
-    """The file's Arrow schema: the attributes as ADBC typed them, geometry, bbox, ``geo``.
+def _file_schema(stream_schema: Any) -> Any:
+    """The file's Arrow schema: the attributes as ADBC typed them, geometry, bbox.
 
     ADBC's per-field metadata (``POSTGRESQL:type``...) is dropped: it describes the source
-    session, not the data at rest.
+    session, not the data at rest. The ``geo`` metadata is added to the footer at the end.
     """
-    attributes = [pa.field(f.name, f.type) for f in list(stream_schema)[: -1 - len(BBOX_KEYS)]]
+    attributes = [pa.field(f.name, f.type) for f in list(stream_schema)[: -2 - len(BBOX_KEYS)]]
     bbox_type = pa.struct([pa.field(key, pa.float64()) for key in BBOX_KEYS])
     fields = [*attributes, pa.field(GEOMETRY_FIELD, pa.binary()), pa.field(BBOX_FIELD, bbox_type)]
-    return pa.schema(fields, metadata={b"geo": json.dumps(geo).encode()})
+    return pa.schema(fields)
 
 
 def _write_stream(
-    reader: Iterable[Any], path: Path, file_schema: Any, batch_rows: int, compression: str
-) -> None:
+    reader: Iterable[Any],
+    path: Path,
+    file_schema: Any,
+    *,
+    tally: _Tally,
+    crs_of: Callable[[int], dict[str, Any] | None],
+    batch_rows: int,
+    compression: str,
+) -> _Summary:
     """Write the stream to ``path`` one row group of ``batch_rows`` rows at a time.
 
-    Dictionary encoding is kept for the attributes (repeated values compress well) and turned
-    off for ``geometry`` and ``bbox``: their values are nearly all different, so a dictionary
-    would only cost work until Parquet gives up on it for each column chunk.
+    Every batch is tallied before it is written; the ``geo`` metadata of what was tallied goes
+    into the footer just before the file is closed. Dictionary encoding is kept for the
+    attributes (repeated values compress well) and turned off for ``geometry`` and ``bbox``:
+    their values are nearly all different, so a dictionary would only cost work until Parquet
+    gives up on it for each column chunk.
     """
-    batches = (_file_batch(batch, file_schema) for batch in reader)
+
+    def tallied(batches: Iterable[Any]) -> Iterator[Any]:
+        for batch in _read_ahead(batches):
+            tally.observe(batch)
+            yield _file_batch(batch, file_schema)
+
     dictionary = [name for name in file_schema.names if name not in (GEOMETRY_FIELD, BBOX_FIELD)]
     with pq.ParquetWriter(
-        path, file_schema, compression=compression, use_dictionary=dictionary
+        path,
+        file_schema,
+        compression=compression,
+        use_dictionary=dictionary,
+        store_schema=False,
     ) as writer:
-        for group in _row_groups(batches, batch_rows):
+        for group in _row_groups(tallied(reader), batch_rows):
             writer.write_table(group, row_group_size=batch_rows)
+        summary = tally.summary(crs_of)
+        geo = geo_metadata(summary.geometry_types, summary.bbox, summary.crs)
+        writer.add_key_value_metadata({"geo": json.dumps(geo)})
+    return summary
+
+
+def _read_ahead(batches: Iterable[Any], depth: int = _READ_AHEAD) -> Iterator[Any]:
+    """``batches``, read by a thread of their own up to ``depth`` batches ahead.
+
+    PostgreSQL produces the next rows while this process compresses and writes the last ones
+    (both release the GIL), so the export costs about the longer of the two rather than their
+    sum. At most ``depth`` batches wait, so memory stays bounded. An error in the reader is
+    raised here; leaving early (an error, an interrupt) stops the reader after the batch it is
+    reading.
+    """
+    waiting: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def pump() -> None:
+        try:
+            for batch in batches:
+                if not offer(("batch", batch)):
+                    return
+        except BaseException as error:  # noqa: BLE001 - handed over and raised by the consumer
+            offer(("error", error))
+            return
+        offer(("end", None))
+
+    reader = threading.Thread(target=pump, name="geoparquet-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, item = waiting.get()
+            if kind == "batch":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
+        reader.join()
 
 
 def _file_batch(batch: Any, file_schema: Any) -> Any:
-    """One streamed batch in the file's layout: the four bbox columns folded into a struct."""
+    """One streamed batch in the file's layout: SRID dropped, the bbox values in a struct."""
     split = batch.num_columns - len(BBOX_KEYS)
     corners = batch.columns[split:]
     bbox = pa.StructArray.from_arrays(
@@ -553,7 +686,7 @@ def _file_batch(batch: Any, file_schema: Any) -> Any:
         fields=list(file_schema.field(BBOX_FIELD).type),
         mask=pc.is_null(corners[0]),  # null or empty geometry: no box
     )
-    return pa.RecordBatch.from_arrays([*batch.columns[:split], bbox], schema=file_schema)
+    return pa.RecordBatch.from_arrays([*batch.columns[: split - 1], bbox], schema=file_schema)
 
 
 def _row_groups(batches: Iterable[Any], size: int) -> Iterator[Any]:
