@@ -220,6 +220,25 @@ def test_every_layer_of_a_geopackage_is_its_own_dataset(
     assert [o.dataset for o in one.outputs] == ["streets"]
 
 
+def test_an_attribute_table_beside_spatial_layers_is_no_dataset(
+    world: World, make_vector: Callable[..., Path], tmp_path: Path
+) -> None:
+    gpkg = make_vector(
+        "parks.gpkg", [{"wkt": "POINT (500000 5500000)", "n": "p"}], crs="EPSG:32633", layer="parks"
+    )
+    codes = tmp_path / "codes.csv"
+    codes.write_text("code,label\n1,public\n2,private\n", encoding="utf-8")
+    subprocess.run(
+        ["ogr2ogr", "-update", "-f", "GPKG", str(gpkg), str(codes), "-nln", "codes"],
+        check=True,
+        capture_output=True,
+    )
+    path = world.upload("parks_1", gpkg)
+    report = world.run(manifest("parks_1", FEATURES, [vector_file(path, "GPKG")]))
+    assert report.status == "succeeded", report.error
+    assert [(o.dataset, o.feature_count) for o in report.outputs] == [("parks", 1)]
+
+
 def test_zipped_shapefile_of_points(
     world: World, make_vector: Callable[..., Path], tmp_path: Path
 ) -> None:

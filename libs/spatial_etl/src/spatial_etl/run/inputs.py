@@ -108,7 +108,9 @@ def input_layers(
     """The layers to process one by one, for an intent whose ``Accepts.layers`` is ``'each'``.
 
     ``None`` when the input is read as one layer: the intent reads one layer per input, or the
-    manifest's ``layer`` parameter names one.
+    manifest's ``layer`` parameter names one. Beside spatial layers, a table without geometry
+    (a GeoPackage's attribute table: a lookup list, a codelist) is no dataset of features and
+    is left out; an input holding only such tables keeps them, and the intent decides.
     """
     if registered.intent.accepts.layers != "each":
         return None
@@ -116,7 +118,13 @@ def input_layers(
         LAYER_PARAMETER
     ):
         return None
-    return [layer.name for layer in read_vector_info(runner, gdal_path).layers]
+    layers = read_vector_info(runner, gdal_path).layers
+    spatial = [layer.name for layer in layers if not _attribute_table(layer)]
+    return spatial or [layer.name for layer in layers]
+
+
+def _attribute_table(layer: LayerInfo) -> bool:
+    return layer.geometry_type == "None" and layer.geometry_column is None
 
 
 def _check_crs(item: ManifestFile, own_wkt: str | None) -> bool:
