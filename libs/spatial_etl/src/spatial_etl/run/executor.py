@@ -382,11 +382,21 @@ class _Run:
         """
         assert self.registered is not None  # noqa: S101 - begin() raised otherwise
         try:
-            screen_input(item, self.registered, ArchiveSettings(), runner)
+            screen_input(item, self.registered, ArchiveSettings())
             inspection = inspect_input(
-                runner, self.registered, item.file, item.gdal_path, self.parameters
+                runner,
+                self.registered,
+                item.file,
+                item.gdal_path,
+                self.parameters,
+                label=f"files[{item.index}] {item.file.path}",
             )
-            raw = InputBinding(index=item.index, file=item.file, gdal_path=item.gdal_path)
+            raw = InputBinding(
+                index=item.index,
+                file=item.file,
+                gdal_path=item.gdal_path,
+                crs_missing=inspection.crs_assigned,
+            )
             binding = pipeline.binding(raw, inspection)
             run = RunValues(
                 run_id=self.run_id,

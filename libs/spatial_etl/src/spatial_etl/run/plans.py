@@ -42,6 +42,15 @@ class InputBinding(BaseModel):
     file: ManifestFile
     gdal_path: str = Field(description="How GDAL opens it: /vsis3/..., /vsizip/..., a local path.")
     layer: str | None = Field(default=None, description="Layer to read (vector).")
+    crs_missing: bool | None = Field(
+        default=None,
+        description="The file has no CRS of its own (fact 'input.crs_missing'); None before "
+        "the input is inspected, when steps conditioned on it run.",
+    )
+
+    def fact(self, name: str) -> bool | None:
+        """The value of one of ``INPUT_FACTS`` for this input; None when not known."""
+        return {"input.crs_missing": self.crs_missing}[name]
 
     @property
     def table(self) -> str:

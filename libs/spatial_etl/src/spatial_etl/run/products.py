@@ -18,7 +18,6 @@ from pyproj import CRS, Transformer
 from spatial_etl.backends.compute import PostgisCompute, RunSchema
 from spatial_etl.errors import SpatialEtlError, StepError
 from spatial_etl.export.cog import write_cog
-from spatial_etl.export.geoparquet import export_geoparquet
 from spatial_etl.models.crs import describe_crs
 from spatial_etl.models.drivers import open_drivers
 from spatial_etl.models.ledger import ColumnInfo, RasterFacts
@@ -65,6 +64,10 @@ def run_vector_plan(
     if expected is not None:
         _check_count(compute, schema.name, table, expected, source)
     dsn = compute.settings.postgis_dsn.get_secret_value()
+    # Imported here: ADBC's DB-API pulls in pyarrow.dataset and with it pandas (seconds of
+    # start-up) that a raster run, the sensor and the command line never need.
+    from spatial_etl.export.geoparquet import export_geoparquet  # noqa: PLC0415
+
     try:
         result = export_geoparquet(
             dsn, schema.name, table, out, geometry_column=plan.export.geometry_column
