@@ -140,7 +140,12 @@ def _die_with(parent: int) -> None:
 
 
 def serve(parent: int) -> None:
-    """The child's body: serve moto's S3 on loopback until stdin ends or the parent dies."""
+    """The child's body: serve moto's S3 on loopback until stdin ends or the parent dies.
+
+    The child ends with ``os._exit``: its state is thrown away anyway (objects moto spilled
+    to disk live in unlinked temporary files), and a graceful shutdown of the HTTP server
+    costs a second or two of the runner's time.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent)
     from moto.server import ThreadedMotoServer  # noqa: PLC0415 - the child's own import
@@ -148,14 +153,34 @@ def serve(parent: int) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    try:
-        _, port = server.get_host_and_port()
-        sys.stdout.write(f"{port}\n")
-        sys.stdout.flush()
-        while sys.stdin.buffer.read(65536):  # nothing is sent: this waits for end of file
-            pass
-    finally:
-        server.stop()
+    _, port = server.get_host_and_port()
+    _warm_up(port)
+    sys.stdout.write(f"{port}\n")
+    sys.stdout.flush()
+    while sys.stdin.buffer.read(65536):  # nothing is sent: this waits for end of file
+        pass
+    os._exit(0)
+
+
+def _warm_up(port: int) -> None:
+    """One S3 request to ourselves: moto builds its S3 backend on the first request.
+
+    Done before the port is announced, while the runner still imports Dagster, rather than
+    during the runner's first call. A failure here is the runner's to see, on its own call.
+    """
+    import urllib.request  # noqa: PLC0415
+
+    scope = "local/20260101/us-east-1/s3/aws4_request"
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/",
+        headers={
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, "
+            "Signature=0",
+            "X-Amz-Date": "20260101T000000Z",
+        },
+    )
+    with contextlib.suppress(OSError):
+        urllib.request.urlopen(request, timeout=60).close()  # noqa: S310
 
 
 if __name__ == "__main__":
