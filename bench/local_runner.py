@@ -24,8 +24,6 @@ run_bench.py this is a measurement, not a test. Usage::
         large intents] [--polygons 200000] [--raster-size 8000] [--throwaway] [--markdown]
 """
 
-
-
 from __future__ import annotations
 
 import argparse
@@ -97,6 +95,7 @@ def measure(case: str, argv: Sequence[str], env: dict[str, str]) -> Run:
     child = subprocess.Popen(
         list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
     )
+    _wait_exec(child.pid)  # the sampler names the root by its name after exec
     with TreeSampler(child.pid) as sampler:
         _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
@@ -118,6 +117,22 @@ def measure(case: str, argv: Sequence[str], env: dict[str, str]) -> Run:
         largest_mib=largest[1] / 1024,
         largest_program=largest[0][1],
     )
+
+
+def _comm(pid: int | str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _wait_exec(pid: int, timeout_s: float = 2.0) -> None:
+    """Wait until ``pid`` has exec'd (its name is no longer ours), so that TreeSampler, which
+    skips descendants named like the root, does not take the S3 server for a fork of it."""
+    own = _comm("self")
+    deadline = time.monotonic() + timeout_s
+    while _comm(pid) == own and time.monotonic() < deadline:
+        time.sleep(0.001)
 
 
 def _summary(runs: Sequence[Run]) -> dict[str, Any]:

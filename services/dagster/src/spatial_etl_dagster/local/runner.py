@@ -60,6 +60,11 @@ LOCAL_OWNER: Final = "spatial-etl-local"
 """Owner label of the local runner's run schemas: its janitor never drops a deployment's."""
 CREDENTIAL: Final = "local"
 """Access key and secret of the embedded S3 server (moto accepts any)."""
+SINGLE_PUT_MB: Final = 5 * 1024
+"""The embedded store's multipart threshold: S3's largest single PUT, so every object goes up
+in one request. moto assembles a multipart upload in memory, several copies of the object at
+once (1.1 GiB of server for a 180 MiB object in 8 MiB parts, 0.9 GiB in 64 MiB parts), where
+a single PUT costs it about 2.5 times the object (0.45 GiB)."""
 NO_POSTGIS: Final = "postgresql://no-postgis-started@127.0.0.1:9/none"
 """The DSN the runs get when no manifest lists a vector file: no run needs PostGIS then, so
 no cluster is started (raster runs never connect; this closed port says so if one did)."""
@@ -410,6 +415,7 @@ def _resources(endpoint: str, dsn: str | None, ledger: InProcessLedgerResource) 
             s3_endpoint_url=endpoint,
             s3_access_key_id=CREDENTIAL,
             s3_secret_access_key=CREDENTIAL,
+            s3_multipart_threshold_mb=SINGLE_PUT_MB,
             landing_bucket=LANDING_BUCKET,
             lake_bucket=LAKE_BUCKET,
         ),
