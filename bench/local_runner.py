@@ -127,8 +127,11 @@ def _comm(pid: int | str) -> str:
 
 
 def _wait_exec(pid: int, timeout_s: float = 2.0) -> None:
-    """Wait until ``pid`` has exec'd (its name is no longer ours), so that TreeSampler, which
-    skips descendants named like the root, does not take the S3 server for a fork of it."""
+    """Wait until ``pid`` has exec'd: its name is no longer ours.
+
+    TreeSampler skips descendants named like the root; named before the exec, the root would
+    be "python", and the S3 server would be skipped as a fork of it.
+    """
     own = _comm("self")
     deadline = time.monotonic() + timeout_s
     while _comm(pid) == own and time.monotonic() < deadline:
