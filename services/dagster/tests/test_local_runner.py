@@ -555,15 +555,19 @@ def test_the_embedded_s3_server_runs_in_a_child_process_and_stops_with_the_block
 
 
 def _runner_until_s3(
-    landing: Path, out: Path, dsn: str
+    landing: Path, out: Path, dsn: str, tmp: Path
 ) -> tuple[subprocess.Popen[str], int, list[str]]:
-    """Start the local runner; return it, once it has said its S3 server's pid."""
+    """Start the local runner; return it, once it has said its S3 server's pid.
+
+    Its temporary directories go under ``tmp``: a SIGKILL leaves them behind.
+    """
+    tmp.mkdir(parents=True, exist_ok=True)
     runner = subprocess.Popen(
         [sys.executable, "-m", "spatial_etl_dagster.local", "run", str(landing), "--out", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "COLUMNS": "250", "SPATIAL_ETL_POSTGIS_DSN": dsn},
+        env={**os.environ, "COLUMNS": "250", "SPATIAL_ETL_POSTGIS_DSN": dsn, "TMPDIR": str(tmp)},
     )
     assert runner.stderr is not None
     lines: list[str] = []
@@ -587,7 +591,7 @@ def test_a_killed_runner_leaves_no_s3_server_behind(
     commit(
         landing, manifest("scene_k", "ingest_satellite_raster", [raster_file(scene, "EPSG:4326")])
     )
-    runner, server, _ = _runner_until_s3(landing, out, postgis_dsn)
+    runner, server, _ = _runner_until_s3(landing, out, postgis_dsn, tmp_path / "tmp")
     try:
         assert psutil.Process(server).ppid() == runner.pid
         runner.send_signal(getattr(signal, how))
