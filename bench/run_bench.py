@@ -9,8 +9,13 @@ two ways of doing the same work, each in a fresh Python process of its own:
   ``fetch_arrow_table()`` → ``pyarrow.parquet.write_table()``. Raster: ``gdal_translate
   -of COG`` with the ``ingest_satellite_raster`` intent's creation options, on the local file.
 * **raw, input on S3** (raster only): the same ``gdal_translate`` reading the landing object
-  through ``/vsis3/`` as the executor does, to tell the executor's own cost from the S3
-  endpoint's (moto's server answers every ranged GET in ~0.1 s whatever its length).
+  through ``/vsis3/`` as the executor once did, to show what reading in place would cost
+  (moto's server answers every ranged GET in ~0.1 s whatever its length).
+* **raw chain with transfers** (raster only): what a person would script: boto3 streams the
+  landing object to a file in one GET (``download_file``'s parallel ranged GETs cost moto
+  ~0.1 s each), ``gdal_translate -of COG`` converts the local file, boto3's ``upload_file``
+  sends the COG to the lake. The executor moves the same bytes, so this is the fair baseline
+  for the whole platform; the plain ``raw`` side is ``gdal_translate`` alone.
 * **export** (its own case): ``export_geoparquet`` against that raw ADBC export, on a table
   prepared in SQL as ``normalise`` leaves one (``--export-rows``; ``--rss-rows`` adds one run
   per size for peak memory against rows).
@@ -128,6 +133,7 @@ EXPORT_TABLE_SQL: Final = (
     "::geometry, 13 + (i % 1000) * 0.0005, 48 + (i / 1000) * 0.0005) "
     "FROM generate_series(1, {rows}) AS i"
 )
+RASTER_WITH_TRANSFERS: Final = "raster, raw chain with transfers"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -510,7 +516,7 @@ def _child(spec_path: Path) -> None:
         work = _raw_vector_importing()
     elif case.startswith(EXPORT_CASE):
         work = _raw_export_importing() if side == "raw" else _exporter_importing()
-    elif side in {"raw", "raw_s3"} and case == "raster":
+    elif side in {"raw", "raw_s3", "raw_xfer"} and case == "raster":
         work = _raw_raster_importing()
     else:
         work = _executor_importing()
@@ -675,11 +681,29 @@ def _exporter_importing() -> Work:
 def _raw_raster_importing() -> Work:
     def work(spec: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
         steps: dict[str, float] = {}
+        transfers = spec.get("transfers")
+        client = None
+        if transfers is not None:  # the raw chain with transfers: boto3 on both ends
+            import boto3
+
+            client = boto3.client(
+                "s3",
+                endpoint_url=os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"],
+                region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            )
+            with _timed(steps, "s3: download (boto3 get_object, one stream)"):
+                body = client.get_object(Bucket=transfers["bucket"], Key=transfers["key"])["Body"]
+                with Path(spec["src"]).open("wb") as sink:
+                    shutil.copyfileobj(body, sink, 8 << 20)
         argv = [spec["gdal_translate"], "-q", "-of", "COG"]
         for key, value in spec["creation_options"].items():
             argv += ["-co", f"{key}={value}"]
         with _timed(steps, "gdal_translate -of COG"):
             _run_tool([*argv, spec["src"], spec["out"]], env={**os.environ, **spec["env"]})
+        if client is not None and transfers is not None:
+            with _timed(steps, "s3: upload (boto3 upload_file)"):
+                client.upload_file(spec["out"], transfers["lake"], transfers["out_key"])
+            Path(spec["src"]).unlink()
         return steps, {"output_bytes": Path(spec["out"]).stat().st_size}
 
     return work
@@ -698,7 +722,6 @@ def _executor_importing() -> Work:
     from spatial_etl.backends.storage import ObjectStore, StoredObject
     from spatial_etl.models import Manifest
     from spatial_etl.plugins.loading import load_plugins
-    from spatial_etl.run import products
     from spatial_etl.run.executor import Platform, execute_run
     from spatial_etl.settings import PluginSettings, PostgisSettings, StorageSettings
     from spatial_etl.spatial_utils.runner import CommandResult, SubprocessGdalRunner
@@ -739,9 +762,11 @@ def _executor_importing() -> Work:
     class TimedStore(ObjectStore):
         """Adds the object store's transfers to the breakdown."""
 
-        def download(self, bucket: str, key: str, dest: Path) -> StoredObject:
+        def download(
+            self, bucket: str, key: str, dest: Path, *, durable: bool = False
+        ) -> StoredObject:
             with _timed(detail, "s3: download input (hashing)"):
-                return super().download(bucket, key, dest)
+                return super().download(bucket, key, dest, durable=durable)
 
         def sha256(self, bucket: str, key: str) -> str:
             with _timed(detail, "s3: hash input in place"):
@@ -756,8 +781,10 @@ def _executor_importing() -> Work:
             metadata: Mapping[str, str],
             content_type: str | None = None,
             progress: Callable[[int], None] | None = None,
+            digest: Any = None,
         ) -> StoredObject:
-            with _timed(detail, "s3: put_file output (hash + upload)"):
+            name = "s3: put_file output (upload)" if digest else "s3: put_file (hash + upload)"
+            with _timed(detail, name):
                 return super().put_file(
                     bucket,
                     key,
@@ -765,12 +792,18 @@ def _executor_importing() -> Work:
                     metadata=metadata,
                     content_type=content_type,
                     progress=progress,
+                    digest=digest,
                 )
 
-    from spatial_etl.export.geoparquet import export_geoparquet
+    from spatial_etl.backends import storage as storage_module
+    from spatial_etl.export import geoparquet
+    from spatial_etl.run import publishing
 
-    # products.py calls export_geoparquet by its module-level name: time it there.
-    setattr(products, "export_geoparquet", timed("export_geoparquet", export_geoparquet))  # noqa: B010
+    # products.py imports export_geoparquet when a vector run exports: time it at its source;
+    # publishing hashes the product by its module-level name: time it there.
+    export = timed("export_geoparquet", geoparquet.export_geoparquet)
+    setattr(geoparquet, "export_geoparquet", export)  # noqa: B010
+    setattr(publishing, "hash_file", timed("hash output", storage_module.hash_file))  # noqa: B010
 
     def work(spec: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
         storage = StorageSettings(
@@ -916,9 +949,21 @@ class Bench:
             return {
                 "gdal_translate": _tool("gdal_translate"),
                 "creation_options": options,
-                "src": str(self.tif) if side == "raw" else self._vsis3(case, self.tif.name),
-                "env": {} if side == "raw" else _gdal_s3_env(),
+                "src": {
+                    "raw": str(self.tif),
+                    "raw_s3": self._vsis3(case, self.tif.name),
+                    "raw_xfer": str(self.tmp / f"raw-{rep}-input.tif"),
+                }[side],
+                "env": _gdal_s3_env() if side == "raw_s3" else {},
                 "out": str(self.tmp / f"raw-{rep}.tif"),
+                "transfers": {
+                    "bucket": self.landing,
+                    "key": f"{self._batch(case)}/{self.tif.name}",
+                    "lake": self.lake,
+                    "out_key": f"raw-{self.token}-{rep}.tif",
+                }
+                if side == "raw_xfer"
+                else None,
             }
         if case.startswith(EXPORT_CASE):
             return self._export_spec(case, rep)
@@ -1037,7 +1082,7 @@ class Bench:
 
     def _clear_outputs(self, side: str, rep: int) -> None:
         """Keep neither the lake's objects nor local outputs between runs."""
-        if side == "executor":
+        if side in {"executor", "raw_xfer"}:
             for obj in list(self.store.iter_objects(self.lake)):
                 self.store.delete(self.lake, obj.key)
         for path in self.tmp.glob(f"raw-{rep}.*"):
@@ -1050,7 +1095,13 @@ class Bench:
             cases.append(f"{EXPORT_CASE} {self.args.export_rows:,} rows")
         for rep in range(self.args.repeat):
             for case in cases:
-                sides = ["raw", "raw_s3", "executor"] if case == "raster" else ["raw", "executor"]
+                sides = (
+                    ["raw", "raw_s3", "raw_xfer", "executor"]
+                    if case == "raster"
+                    else ["raw", "executor"]
+                )
+                if self.args.skip_vsis3:
+                    sides = [side for side in sides if side != "raw_s3"]
                 for side in sides if rep % 2 == 0 else reversed(sides):
                     self.measure(side, case, rep)
         summaries = [self._summary(case, "raw", case) for case in cases]
@@ -1062,7 +1113,9 @@ class Bench:
                         self.measure(side, case, 0)
                     summaries.append(self._summary(case, "raw", case))
         if "raster" in cases:
-            summaries.append(self._summary("raster", "raw_s3", RASTER_FROM_S3))
+            summaries.append(self._summary("raster", "raw_xfer", RASTER_WITH_TRANSFERS))
+            if not self.args.skip_vsis3:
+                summaries.append(self._summary("raster", "raw_s3", RASTER_FROM_S3))
         return summaries
 
     def _summary(self, case: str, baseline: str, label: str) -> CaseSummary:
@@ -1147,7 +1200,7 @@ def _tables(summaries: Sequence[CaseSummary]) -> list[tuple[str, list[str], list
         [s.case, name, step, f"{seconds:.2f}"]
         for s in summaries
         for name, side in (("raw", s.raw), ("executor", s.executor))
-        if not (s.case == RASTER_FROM_S3 and name == "executor")  # the raster row's executor
+        if not (s.case in {RASTER_FROM_S3, RASTER_WITH_TRANSFERS} and name == "executor")
         for step, seconds in side.steps.items()
     ]
     header = ["case", "raw s", "executor s", "ratio", "raw work s", "executor work s", "ratio"]
@@ -1244,6 +1297,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="further export sizes, run once each, for peak memory against rows",
     )
     parser.add_argument("--workdir", type=Path, help="where temporary files go (default: TMPDIR)")
+    parser.add_argument(
+        "--skip-vsis3", action="store_true", help="leave out the raster side reading /vsis3/"
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per child process")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

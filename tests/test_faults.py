@@ -176,7 +176,7 @@ def test_sigkill_during_the_export_converges(
     _vector_batch(world, make_vector, "k_export", rows=2_000)
     ticket = _ticket(world, "k_export")
     run_id = f"run-{uuid.uuid4()}"
-    hold = {"at": "spatial_etl.run.products:export_geoparquet", "name": "export"}
+    hold = {"at": "spatial_etl.export.geoparquet:export_geoparquet", "name": "export"}
     child = _start(spawn_child, world, shared_ledger, ticket, run_id, holds=[hold])
     wait_for_checkpoint(child, "export", timeout=120)
     _kill(child)

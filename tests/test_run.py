@@ -6,10 +6,12 @@ enforced); its validators are tested apart, by evaluating the generated ``$jsonS
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import shutil
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from spatial_etl.plugins.registry import PluginInfo
 from spatial_etl.run.executor import RunReport
 from spatial_etl.settings import PluginSettings
 from spatial_etl.spatial_utils.rasterinfo import read_raster_info
-from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
+from spatial_etl.spatial_utils.runner import CommandResult, GdalRunner, SubprocessGdalRunner
 from support import (
     UTM_BOWTIE,
     UTM_CURVE,
@@ -95,13 +97,87 @@ def test_striped_geotiff_with_nodata_becomes_a_valid_cog(
     assert 14.9 < doc.bbox_wgs84[0] < 15.1
     assert [r.sha256 for r in doc.inputs] == [sha256(source)]
     assert doc.iso19115.reference_system == "EPSG:32633"
-    assert [s.split(":")[0] for s in doc.iso19115.lineage.steps] == ["assign_crs", "export"]
+    # the file has the manifest's CRS: assign_crs (when="input.crs_missing") is skipped
+    assert [s.split(":")[0] for s in doc.iso19115.lineage.steps] == ["export"]
     run = world.ledger.get_run(report.run_id)
     assert run is not None
     assert run.status == "succeeded"
     assert run.outputs == [output.asset_id]
     assert run.inputs[0].sha256 == sha256(source)
     assert "gdal" in run.versions
+
+
+def test_a_raster_without_crs_is_given_the_manifests(
+    world: World, make_raster: Callable[..., Path]
+) -> None:
+    path = world.upload("bare_1", make_raster("bare.tif", crs=None, bounds=(0, 0, 640, 480)))
+    report = world.run(manifest("bare_1", "ingest_satellite_raster", [raster_file(path)]))
+    assert report.status == "succeeded", report.error
+    [output] = report.outputs
+    doc = world.ledger.get_asset(output.asset_id)
+    assert doc is not None
+    assert [s.split(":")[0] for s in doc.iso19115.lineage.steps] == ["assign_crs", "export"]
+    assert doc.crs == "EPSG:32633"
+    info = read_raster_info(SubprocessGdalRunner(), str(world.download(output.s3_key)))
+    assert info.crs_wkt is not None
+    assert "32633" in info.crs_wkt
+
+
+class _Witness(GdalRunner):
+    """A runner that hashes every staged input and work product a GDAL program is given."""
+
+    def __init__(self, inner: GdalRunner, workdir: Path) -> None:
+        self.inner = inner
+        self.workdir = workdir
+        self.seen: dict[str, str] = {}
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout_s: float | None = None,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+    ) -> CommandResult:
+        for arg in argv:
+            path = Path(arg)
+            if path.is_absolute() and path.is_relative_to(self.workdir) and path.is_file():
+                self.seen[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return self.inner.run(argv, timeout_s=timeout_s, env=env, check=check)
+
+
+def test_hashes_are_of_the_bytes_processed_and_published_and_computed_once(
+    world: World, make_raster: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The staged input's recorded sha256 is that of the bytes GDAL opened; the product is
+    hashed once, and the lake object's content_hash is that of the product's bytes."""
+    from spatial_etl.backends import storage
+    from spatial_etl.run import publishing
+
+    hashed: list[str] = []
+    real = storage.hash_file
+
+    def counted(path: Path) -> Any:
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(publishing, "hash_file", counted)
+    monkeypatch.setattr(storage, "hash_file", counted)
+    witness = _Witness(world.platform.runner, world.tmp)
+    world.platform = dataclasses.replace(world.platform, runner=witness)
+    source = make_raster("seen.tif", crs="EPSG:32633", bounds=(500000, 5500000, 500640, 5500480))
+    path = world.upload("seen_1", source)
+    hashed.clear()  # the test's own upload hashed the source
+    report = world.run(manifest("seen_1", "ingest_satellite_raster", [raster_file(path)]))
+    assert report.status == "succeeded", report.error
+    assert_linked(world, report)  # the lake object's bytes hash to its content_hash and doc
+    [output] = report.outputs
+    doc = world.ledger.get_asset(output.asset_id)
+    assert doc is not None
+    [record] = doc.inputs
+    assert witness.seen["seen.tif"] == record.sha256 == sha256(source)
+    assert hashed == ["output_0.tif"]  # publishing hashed it; the upload reused the digest
+    assert sha256(world.download(output.s3_key)) == doc.sha256
 
 
 def test_target_crs_reprojects(world: World, make_raster: Callable[..., Path]) -> None:

@@ -437,6 +437,20 @@ def test_when_without_parameters_model_is_refused() -> None:
     assert "step 'warp': when='fast' names no parameter of the intent" in message
 
 
+@pytest.mark.parametrize("keyword", ["when", "unless"])
+def test_a_condition_may_name_a_fact_of_the_input_without_parameters(keyword: str) -> None:
+    intent = _intent(_gdal("{src}", **{keyword: "input.crs_missing"}), COG)
+    assert getattr(intent.steps[0], keyword) == "input.crs_missing"
+
+
+def test_an_unknown_fact_of_the_input_is_refused() -> None:
+    message = _refusal(_gdal("{src}", when="input.crs_wrong"), COG, parameters=Options)
+    assert (
+        "step 'warp': when='input.crs_wrong' names no fact of the input "
+        "(known: input.crs_missing)" in message
+    )
+
+
 def test_unless_naming_an_unknown_parameter_is_refused() -> None:
     message = _refusal(_gdal("{src}", unless="nope"), COG, parameters=Options)
     assert "step 'warp': unless='nope' names no parameter of the intent" in message

@@ -150,6 +150,80 @@ def test_raster_export_without_reprojection_reads_the_assign_crs_output(
     assert plan.export.source == _gdal(plan, "assign_crs").output
 
 
+@pytest.mark.parametrize(
+    ("crs_missing", "steps", "skipped"),
+    [
+        (True, ["assign_crs", "export"], ("reproject",)),
+        (False, ["export"], ("assign_crs", "reproject")),
+        (None, ["assign_crs", "export"], ("reproject",)),  # not inspected: the step runs
+    ],
+)
+def test_assign_crs_runs_only_when_the_input_has_no_crs(
+    raster: RegisteredIntent,
+    run: RunValues,
+    crs_missing: bool | None,
+    steps: list[str],
+    skipped: tuple[str, ...],
+) -> None:
+    manifest = example_manifest(raster, driver="GTiff")
+    binding = _binding(manifest).model_copy(update={"crs_missing": crs_missing})
+    plan = resolve_plan(raster, manifest, binding, run)
+    assert [step.step for step in plan.steps] == steps
+    assert plan.skipped == skipped
+    if crs_missing is False:  # the export reads the raw input, restricted to its driver
+        assert plan.export.source == binding.gdal_path
+
+
+def test_a_file_with_its_crs_is_warped_from_the_raw_input_restricted_to_its_driver(
+    raster: RegisteredIntent, run: RunValues
+) -> None:
+    manifest = example_manifest(raster, driver="GTiff", parameters={"target_crs": "EPSG:3857"})
+    binding = _binding(manifest).model_copy(update={"crs_missing": False})
+    plan = resolve_plan(raster, manifest, binding, run)
+    assert [step.step for step in plan.steps] == ["reproject", "export"]
+    argv = _gdal(plan, "reproject").argv
+    assert argv[argv.index(binding.gdal_path) - 2 : argv.index(binding.gdal_path)] == (
+        "-if",
+        "GTiff",
+    )
+
+
+def test_unless_an_input_fact_skips_the_step_when_it_holds(run: RunValues) -> None:
+    intent = Intent(
+        name="facts",
+        summary="Facts of the input in conditions.",
+        accepts=Accepts(file_type=FileType.RASTER, drivers=frozenset({"GTiff"})),
+        steps=(
+            GdalStep(
+                name="only_with_crs",
+                description="Runs unless the file lacks a CRS.",
+                unless="input.crs_missing",
+                program=GdalProgram.GDAL_TRANSLATE,
+                args=("-of", "VRT", "{src}", "{dst}"),
+                output_suffix=".vrt",
+            ),
+            ExportStep(name="export", description="COG.", format=ExportFormat.COG),
+        ),
+    )
+    [registered] = load_plugin(_OnePlugin(intent), name="facts")
+    manifest = example_manifest(registered, driver="GTiff")
+    for missing, ran in ((True, False), (False, True), (None, True)):
+        binding = _binding(manifest).model_copy(update={"crs_missing": missing})
+        plan = resolve_plan(registered, manifest, binding, run)
+        assert ("only_with_crs" in [s.step for s in plan.steps]) is ran, missing
+
+
+class _OnePlugin:
+    """Registers one intent."""
+
+    def __init__(self, intent: Intent) -> None:
+        self.intent = intent
+
+    @hookimpl
+    def register_intents(self, registry: IntentRegistry) -> None:
+        registry.register(self.intent)
+
+
 def test_raster_plan_with_target_crs_warps(raster: RegisteredIntent, run: RunValues) -> None:
     plan = _raster_plan(raster, run, {"target_crs": "EPSG:3857", "resampling": "bilinear"})
     assert plan.skipped == ()

@@ -27,6 +27,7 @@ from spatial_etl.errors import (
 )
 from spatial_etl.models.manifest import ManifestFile
 from spatial_etl.plugins.registry import RegisteredIntent
+from spatial_etl.run.inputs import inspect_input
 from spatial_etl.run.screen import screen_input
 from spatial_etl.run.staging import StagedInput
 from spatial_etl.screening import (
@@ -570,22 +571,50 @@ def test_zip_without_shp_declared_shapefile_is_refused(
 
 
 @pytest.mark.gdal
-def test_screen_input_with_a_runner_checks_the_driver_gdal_reports(
+def test_inspect_input_checks_the_driver_gdal_reports(
     tmp_path: Path, vector: RegisteredIntent, raster: RegisteredIntent
 ) -> None:
+    """Screening runs no GDAL program; the inspection's one gdalinfo/ogrinfo is the check."""
     runner = SubprocessGdalRunner(env=gdal_config(vector), timeout_s=60)
-    screen_input(_staged(_ogr(tmp_path / "v.gpkg"), "GPKG"), vector, SETTINGS, runner)
+    gpkg = _staged(_ogr(tmp_path / "v.gpkg"), "GPKG")
+    screen_input(gpkg, vector, SETTINGS)
+    assert inspect_input(runner, vector, gpkg.file, gpkg.gdal_path).driver == "GPKG"
     topo = tmp_path / "t.json"
     topo.write_text(
         '{"type":"Topology","objects":{"a":{"type":"GeometryCollection","geometries":[]}},'
         '"arcs":[]}'
     )
-    with pytest.raises(FormatMismatchError, match="declared GeoJSON but GDAL opened it with the"):
-        screen_input(_staged(topo, "GeoJSON"), vector, SETTINGS, runner)
+    staged = _staged(topo, "GeoJSON")
+    screen_input(staged, vector, SETTINGS)  # JSON bytes, as declared: GDAL must say more
+    with pytest.raises(FormatMismatchError) as caught:
+        inspect_input(runner, vector, staged.file, staged.gdal_path, label="files[0] t.json")
+    assert str(caught.value) == (
+        "files[0] t.json is declared GeoJSON but GDAL opened it with the TopoJSON driver"
+    )
+    tif = tmp_path / "a.tif"
+    subprocess.run(
+        ["gdal_create", "-outsize", "2", "2", "-a_srs", "EPSG:4326", str(tif)], check=True
+    )
+    raster_runner = SubprocessGdalRunner(env=gdal_config(raster), timeout_s=60)
+    cog = _staged(tif, "COG", "raster")
+    screen_input(cog, raster, SETTINGS)
+    found = inspect_input(raster_runner, raster, cog.file, cog.gdal_path)
+    assert found.driver == "GTiff"  # a COG is read by GTiff (open_drivers)
+    assert not found.crs_assigned
+
+
+@pytest.mark.gdal
+def test_inspect_input_opens_a_raster_only_with_the_declared_driver(
+    tmp_path: Path, raster: RegisteredIntent
+) -> None:
+    """A .tif whose bytes GDAL would open as a VRT is refused by -if, before any step."""
     tif = tmp_path / "a.tif"
     subprocess.run(["gdal_create", "-outsize", "2", "2", str(tif)], check=True)
-    raster_runner = SubprocessGdalRunner(env=gdal_config(raster), timeout_s=60)
-    screen_input(_staged(tif, "COG", "raster"), raster, SETTINGS, raster_runner)
+    vrt = _vrt(tmp_path / "b.tif", "a.tif")
+    runner = SubprocessGdalRunner(env=gdal_config(raster), timeout_s=60)
+    staged = _staged(vrt, "GTiff", "raster")
+    with pytest.raises(GdalCommandError, match="not recognized as a supported file format"):
+        inspect_input(runner, raster, staged.file, staged.gdal_path)
 
 
 @pytest.mark.gdal

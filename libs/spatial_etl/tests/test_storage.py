@@ -16,7 +16,14 @@ from uuid import uuid4
 
 import pytest
 from pydantic import SecretStr
-from spatial_etl.backends.storage import CONTENT_HASH_KEY, MIB, ObjectStore
+from spatial_etl.backends import storage as storage_module
+from spatial_etl.backends.storage import (
+    CONTENT_HASH_KEY,
+    MIB,
+    FileDigest,
+    ObjectStore,
+    hash_file,
+)
 from spatial_etl.errors import (
     InvalidMetadataError,
     ObjectIntegrityError,
@@ -257,6 +264,62 @@ def test_download_writes_the_bytes_and_leaves_no_temporary_file(
     assert got.size == len(data)
     assert got.metadata["batch_id"] == "b1"
     assert _leftovers(target_dir) == ["src.bin"]
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("durable", [False, True])
+def test_download_syncs_to_disk_only_when_asked(
+    store: ObjectStore,
+    bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    durable: bool,
+) -> None:
+    source = tmp_path / "src.bin"
+    data = _write(source, 1000)
+    store.put_file(bucket, "in/sync.bin", source, metadata={})
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+
+    got = store.download(bucket, "in/sync.bin", tmp_path / "out.bin", durable=durable)
+
+    assert (tmp_path / "out.bin").read_bytes() == data
+    assert got.sha256 == hashlib.sha256(data).hexdigest()
+    assert len(synced) == (1 if durable else 0)  # staged inputs are scratch: no sync
+
+
+@pytest.mark.s3
+def test_put_file_with_a_digest_does_not_hash_again(
+    store: ObjectStore, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "product.bin"
+    data = _write(source, 2 * MIB + 5)
+    digest = hash_file(source)
+    assert digest.sha256 == hashlib.sha256(data).hexdigest()
+    assert digest.size == len(data)
+
+    def no_second_hash(path: Path) -> FileDigest:
+        raise AssertionError(f"{path} hashed again")
+
+    monkeypatch.setattr(storage_module, "hash_file", no_second_hash)
+    put = store.put_file(bucket, "lake/product.bin", source, metadata={}, digest=digest)
+
+    assert put.sha256 == put.content_hash == digest.sha256
+    assert store.sha256(bucket, "lake/product.bin") == digest.sha256
+
+
+@pytest.mark.s3
+def test_put_file_refuses_a_file_changed_since_its_digest(
+    store: ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "product.bin"
+    _write(source, 1000)
+    digest = hash_file(source)
+    source.write_bytes(b"rewritten after it was hashed")
+
+    with pytest.raises(StorageError, match="changed since it was hashed"):
+        store.put_file(bucket, "lake/changed.bin", source, metadata={}, digest=digest)
+    assert store.head(bucket, "lake/changed.bin") is None
 
 
 @pytest.mark.s3

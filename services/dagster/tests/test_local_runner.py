@@ -8,18 +8,23 @@ the one test of the throw-away cluster.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
+import psutil
 import pyarrow.parquet as pq
 import pytest
 import typer
@@ -521,3 +526,162 @@ def test_the_summary_reads_well_at_80_columns(
     wide = capsys.readouterr().out
     row = next(line for line in wide.splitlines() if "late" in line and "│" in line)
     assert reason in row  # the whole reason on the table's row
+
+
+# ----------------------------------------------------------------------------- light runner
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie waiting for init to reap it counts as gone)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _wait_gone(pid: int, timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _gone(pid):
+            return True
+        time.sleep(0.1)
+    return _gone(pid)
+
+
+@pytest.mark.s3
+def test_the_embedded_s3_server_runs_in_a_child_process_and_stops_with_the_block(
+    tmp_path: Path,
+) -> None:
+    from spatial_etl_dagster.local.embedded import s3_server
+
+    with s3_server(tmp_path / "s3.log") as server:
+        endpoint = server.endpoint()
+        child = psutil.Process(server.pid)
+        assert server.pid != os.getpid()
+        assert child.ppid() == os.getpid()
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        client.create_bucket(Bucket="child-bucket")
+        client.put_object(Bucket="child-bucket", Key="k", Body=b"held by the child")
+        assert (
+            client.get_object(Bucket="child-bucket", Key="k")["Body"].read() == b"held by the child"
+        )
+    assert _gone(server.pid)
+
+
+def _runner_until_s3(
+    landing: Path, out: Path, dsn: str, tmp: Path
+) -> tuple[subprocess.Popen[str], int, list[str]]:
+    """Start the local runner; return it, once it has said its S3 server's pid.
+
+    Its temporary directories go under ``tmp``: a SIGKILL leaves them behind.
+    """
+    tmp.mkdir(parents=True, exist_ok=True)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "spatial_etl_dagster.local", "run", str(landing), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "250", "SPATIAL_ETL_POSTGIS_DSN": dsn, "TMPDIR": str(tmp)},
+    )
+    assert runner.stderr is not None
+    lines: list[str] = []
+    for line in runner.stderr:
+        lines.append(line)
+        found = re.search(r"moto S3 server on 127\.0\.0\.1:\d+ \(pid (\d+)\)", line)
+        if found:
+            return runner, int(found.group(1)), lines
+    runner.wait(timeout=60)
+    raise AssertionError("the runner never named its S3 server:\n" + "".join(lines))
+
+
+@pytest.mark.gdal
+@pytest.mark.postgis
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_a_killed_runner_leaves_no_s3_server_behind(
+    tmp_path: Path, postgis_dsn: str, make_raster: Callable[..., Path], how: str
+) -> None:
+    landing, out = tmp_path / "landing", tmp_path / "out"
+    scene = place(landing, "scene_k", make_raster("scene.tif", crs="EPSG:4326"))
+    commit(
+        landing, manifest("scene_k", "ingest_satellite_raster", [raster_file(scene, "EPSG:4326")])
+    )
+    runner, server, _ = _runner_until_s3(landing, out, postgis_dsn, tmp_path / "tmp")
+    try:
+        assert psutil.Process(server).ppid() == runner.pid
+        runner.send_signal(getattr(signal, how))
+        runner.wait(timeout=60)
+        assert _wait_gone(server), f"the S3 server {server} outlived its runner ({how})"
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(server).kill()
+
+
+@pytest.mark.gdal
+@pytest.mark.postgis  # the throw-away cluster's programs must be installed, though not started
+def test_a_raster_landing_starts_no_postgis_and_stops_its_s3_server(
+    tmp_path: Path, make_raster: Callable[..., Path]
+) -> None:
+    landing, out = tmp_path / "landing", tmp_path / "out"
+    scene = place(landing, "scene_r", make_raster("scene.tif", crs="EPSG:4326"))
+    commit(
+        landing, manifest("scene_r", "ingest_satellite_raster", [raster_file(scene, "EPSG:4326")])
+    )
+
+    done = run_local(landing, out, {"SPATIAL_ETL_POSTGIS_DSN": None})
+
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["services"]["postgis"] == "not started: no manifest lists a vector file"
+    found = re.search(r"\(pid (\d+)\)", summary["services"]["s3"])
+    assert found, summary["services"]
+    assert _gone(int(found.group(1)))
+    [lake] = assert_lake_matches_ledger(out)
+    assert lake["key"] == "ingest_satellite_raster/scene/v1/scene.tif"
+
+
+def test_needs_postgis_only_for_a_manifest_listing_a_vector_file(tmp_path: Path) -> None:
+    from spatial_etl_dagster.local.runner import needs_postgis, scan_landing
+
+    landing = tmp_path / "landing"
+    commit(
+        landing,
+        manifest("r", "ingest_satellite_raster", [raster_file("s3://landing-zone/r/a.tif")]),
+    )
+    commit(landing, "not json at all", name="broken")
+    assert not needs_postgis(scan_landing(landing))
+    commit(
+        landing,
+        manifest(
+            "v", "ingest_vector_boundary", [vector_file("s3://landing-zone/v/a.gpkg", "GPKG")]
+        ),
+    )
+    assert needs_postgis(scan_landing(landing))
+
+
+def test_the_runner_repeats_the_intakes_folders() -> None:
+    from spatial_etl.run import intake
+    from spatial_etl_dagster.local import runner
+
+    for name in ("PENDING", "PROCESSED", "REJECTED", "FAILED"):
+        assert getattr(runner, name) == getattr(intake, name)
+
+
+def test_importing_the_runner_loads_neither_dagster_nor_boto3_nor_moto() -> None:
+    """The services start while Dagster loads: the runner imports it only then."""
+    code = (
+        "import sys, spatial_etl_dagster.local.runner; "
+        "print(sorted(m for m in ('dagster', 'boto3', 'moto', 'pandas', 'pyarrow') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"

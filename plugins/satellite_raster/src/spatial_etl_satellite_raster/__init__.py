@@ -1,9 +1,12 @@
 """The ``ingest_satellite_raster`` intent: GeoTIFF / JPEG2000 to Cloud-Optimized GeoTIFF.
 
 A pure declaration. The first step assigns the manifest's CRS through a VRT (a few hundred
-bytes of XML, no pixel copied); the optional warp is also a VRT, so pixels are read, resampled
-and compressed once, by the core's COG export (``gdal_translate -of COG``). CRS, nodata, data
-type and band count carry through unchanged unless ``target_crs`` asks for a reprojection.
+bytes of XML, no pixel copied), only to a file that has no CRS of its own
+(``when="input.crs_missing"``, a fact the core establishes when it inspects the input: a file
+whose CRS the core found equal to the manifest's is read directly). The optional warp is
+also a VRT, so pixels are read, resampled and compressed once, by the core's COG export
+(``gdal_translate -of COG``). CRS, nodata, data type and band count carry through unchanged
+unless ``target_crs`` asks for a reprojection.
 """
 
 from __future__ import annotations
@@ -81,7 +84,8 @@ INTENT = Intent(
     steps=(
         GdalStep(
             name="assign_crs",
-            description="Give the raster the manifest's CRS (checked equal to its own, if any).",
+            description="Give a raster without a CRS the manifest's.",
+            when="input.crs_missing",
             program=GdalProgram.GDAL_TRANSLATE,
             args=("-of", "VRT", "-a_srs", "{crs}", "{src}", "{dst}"),
             output_suffix=".vrt",

@@ -122,6 +122,21 @@ class StoredObject(BaseModel):
         return self.metadata.get(CONTENT_HASH_KEY)
 
 
+class FileDigest(BaseModel):
+    """A local file's SHA-256 and the state (size, modification time) it was computed on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sha256: str
+    size: int = Field(ge=0)
+    mtime_ns: int
+
+    @property
+    def state(self) -> tuple[int, int]:
+        """Size and modification time (ns), as :func:`_file_state` gives them."""
+        return self.size, self.mtime_ns
+
+
 class ObjectStore:
     """Reads and writes objects in an S3-compatible store; the platform's only S3 client.
 
@@ -178,18 +193,22 @@ class ObjectStore:
         metadata: Mapping[str, str],
         content_type: str | None = None,
         progress: Callable[[int], None] | None = None,
+        digest: FileDigest | None = None,
     ) -> StoredObject:
         """Upload a local file with its SHA-256 in the user metadata as ``content_hash``.
 
         S3 user metadata travels in the headers of the request that starts an upload
         (PutObject or CreateMultipartUpload) and cannot be changed afterwards short of
         copying the whole object onto itself. The hash must therefore be known before the
-        first byte is sent, so the file is read twice: once to hash, once to upload. Files
-        larger than the multipart threshold go up in parts of that size, in parallel.
+        first byte is sent, so the file is read twice: once to hash, once to upload. A caller
+        that already hashed the file (publishing needs the digest to claim its version) passes
+        that :class:`FileDigest` and the file is read once more only to be sent. Files larger
+        than the multipart threshold go up in parts of that size, in parallel.
 
         A file that changed between the hash and the end of the upload would be stored under
-        a false hash; its size and modification time are compared, and if they moved the
-        object is deleted and the upload refused.
+        a false hash; its size and modification time are compared (with ``digest``: those it
+        had when it was hashed), and if they moved the upload is refused (the object deleted
+        when it was already sent).
 
         Args:
             bucket: Target bucket (must exist).
@@ -199,6 +218,8 @@ class ObjectStore:
             content_type: The object's Content-Type; S3's default when ``None``.
             progress: Called with each chunk's byte count as it is sent (boto3's transfer
                 callback, possibly from several threads), for progress within a file.
+            digest: The file's SHA-256 with its size and modification time when it was
+                hashed (:func:`hash_file`); the file is hashed here when ``None``.
 
         Returns:
             The uploaded object as S3 reports it, with ``sha256`` set.
@@ -208,9 +229,15 @@ class ObjectStore:
             StorageError: The upload failed, or the file changed while it was uploaded.
         """
         sent = _user_metadata(bucket, key, metadata)
-        before = _file_state(path)
-        digest = _file_sha256(path)
-        sent[CONTENT_HASH_KEY] = digest
+        hashed = digest if digest is not None else hash_file(path)
+        before = hashed.state
+        if _file_state(path) != before:
+            raise StorageError(
+                f"upload to s3://{bucket}/{key} refused: {path} changed since it was hashed",
+                bucket=bucket,
+                key=key,
+            )
+        sent[CONTENT_HASH_KEY] = hashed.sha256
         extra: dict[str, object] = {"Metadata": sent}
         if content_type is not None:
             extra["ContentType"] = content_type
@@ -231,7 +258,7 @@ class ObjectStore:
                 bucket=bucket,
                 key=key,
             )
-        return self._written(bucket, key, digest)
+        return self._written(bucket, key, hashed.sha256)
 
     def put_bytes(
         self,
@@ -421,7 +448,7 @@ class ObjectStore:
                 for entry in page.get("Contents", []):
                     yield _from_listing(bucket, entry)
 
-    def download(self, bucket: str, key: str, dest: Path) -> StoredObject:
+    def download(self, bucket: str, key: str, dest: Path, *, durable: bool = False) -> StoredObject:
         """Stream an object to ``dest``, hashing it in the same pass.
 
         The bytes go to a temporary file beside ``dest`` (same file system, so the final
@@ -429,6 +456,12 @@ class ObjectStore:
         object's length and, when present, its ``content_hash``. A failed download leaves
         neither ``dest`` changed nor a temporary file behind. Missing parent directories are
         created.
+
+        ``durable`` flushes the bytes to the disk (``fsync``) before the rename, so that a
+        power loss cannot leave ``dest`` present but empty. Staged inputs do not ask for it:
+        a crash discards the run's work directory, and the hash recorded is of the bytes that
+        went through this process, which are the bytes GDAL reads from the page cache. The
+        sync measured most of a staging's cost beyond the transfer (bench/README.md).
 
         Returns:
             The object with ``sha256`` and ``size`` of the bytes written.
@@ -444,8 +477,9 @@ class ObjectStore:
         try:
             with partial.open("xb") as sink:
                 digest, size = _drain(bucket, key, response, sink.write)
-                sink.flush()
-                os.fsync(sink.fileno())
+                if durable:
+                    sink.flush()
+                    os.fsync(sink.fileno())
             stored = _checked(bucket, key, response, digest, size)
             os.replace(partial, dest)
         finally:
@@ -643,10 +677,16 @@ def _file_state(path: Path) -> tuple[int, int]:
     return stat.st_size, stat.st_mtime_ns
 
 
-def _file_sha256(path: Path) -> str:
-    """SHA-256 (hex) of a local file, read in chunks."""
+def hash_file(path: Path) -> FileDigest:
+    """SHA-256 of a local file, with the size and modification time it had when read.
+
+    The state is taken before the read: a file rewritten during the read shows a later
+    modification time, which :meth:`ObjectStore.put_file` then refuses.
+    """
+    size, mtime_ns = _file_state(path)
     with path.open("rb") as source:
-        return hashlib.file_digest(source, "sha256").hexdigest()
+        sha256 = hashlib.file_digest(source, "sha256").hexdigest()
+    return FileDigest(sha256=sha256, size=size, mtime_ns=mtime_ns)
 
 
 def _drain(

@@ -1,21 +1,67 @@
 """The ``spatial-etl`` command line: a thin typer + rich layer over the core.
 
 One module per command group; each loads what it needs when it runs (plugins, settings),
-never at import time. Other distributions add command groups through the entry-point group
+never at import time, and is itself imported only when its command runs
+(:data:`CORE_COMMANDS`). Other distributions add command groups through the entry-point group
 ``spatial_etl.commands`` (the Dagster service adds ``local``), loaded by :func:`main` so the
 core never imports them.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Final
 
 import typer
 
 from spatial_etl import __version__
-from spatial_etl.cli import assets, intents, ledger, manifest, plugins, status, upload
 from spatial_etl.cli.help import Command, Group
+
+if TYPE_CHECKING:
+    from typer._click.core import Command as ClickCommand
+    from typer._click.core import Context
+
+CORE_COMMANDS: Final[dict[str, tuple[str, str]]] = {
+    "intents": ("spatial_etl.cli.intents", "app"),
+    "manifest": ("spatial_etl.cli.manifest", "app"),
+    "plugins": ("spatial_etl.cli.plugins", "plugins"),
+    "ledger": ("spatial_etl.cli.ledger", "app"),
+    "status": ("spatial_etl.cli.status", "status"),
+    "assets": ("spatial_etl.cli.assets", "app"),
+    "upload": ("spatial_etl.cli.upload", "upload"),
+}
+"""The core's commands, in help order: a command's module, and its typer app (a group) or its
+function (a command). A module is imported only when its command runs (or help lists it):
+``spatial-etl intents list`` need not load the upload, ledger and asset commands."""
+
+
+class _CoreGroup(Group):
+    """The root group: the core's commands are built from :data:`CORE_COMMANDS` on demand."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        """The core's commands, then those added to ``app`` (extensions)."""
+        added = [name for name in super().list_commands(ctx) if name not in CORE_COMMANDS]
+        return [*CORE_COMMANDS, *added]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> ClickCommand | None:
+        """Import a core command's module the first time the command is asked for."""
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in CORE_COMMANDS:
+            return found
+        module, attribute = CORE_COMMANDS[cmd_name]
+        target = getattr(importlib.import_module(module), attribute)
+        holder = typer.Typer(add_completion=False)
+        if isinstance(target, typer.Typer):
+            holder.add_typer(target, name=cmd_name)
+        else:
+            holder.command(cmd_name, cls=Command)(target)
+        group = typer.main.get_group(holder)
+        command = group.commands[cmd_name]
+        self.add_command(command, cmd_name)
+        return command
+
 
 app = typer.Typer(
     name="spatial-etl",
@@ -23,15 +69,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    cls=Group,
+    cls=_CoreGroup,
 )
-app.add_typer(intents.app, name="intents")
-app.add_typer(manifest.app, name="manifest")
-app.command("plugins", cls=Command)(plugins.plugins)
-app.add_typer(ledger.app, name="ledger")
-app.command("status", cls=Command)(status.status)
-app.add_typer(assets.app, name="assets")
-app.command("upload", cls=Command)(upload.upload)
 
 
 def _version(value: bool) -> None:

@@ -23,6 +23,7 @@ from spatial_etl.cli.output import (
     warn_failures,
 )
 from spatial_etl.errors import IntentConflictError, UnknownIntentError
+from spatial_etl.models.placeholders import INPUT_FACTS
 from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.plugins.registry import RegisteredIntent
 from spatial_etl.steps.kind import StepDeclaration as Step
@@ -201,11 +202,16 @@ def _step_text(number: int, step: Step) -> tuple[str, str, str]:
     """A step's heading (markup), its description and its command (plain text)."""
     condition = ""
     if step.when:
-        condition = f" [dim](only when {step.when} is set)[/]"
+        condition = f" [dim](only when {_holds(step.when)})[/]"
     if step.unless:
-        condition = f" [dim](skipped when {step.unless} is set)[/]"
+        condition = f" [dim](skipped when {_holds(step.unless)})[/]"
     head = f"{number}. [bold]{step.name}[/] ({step.kind}){condition}"
     return head, step.description, step_kinds().for_step(step).describe(step)
+
+
+def _holds(name: str) -> str:
+    """A condition as text: a fact of the input holds, a parameter is set."""
+    return f"{name} holds" if name in INPUT_FACTS else f"{name} is set"
 
 
 def _indented(text: str, indent: int = 3) -> str:

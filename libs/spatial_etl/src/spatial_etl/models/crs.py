@@ -1,12 +1,13 @@
-"""Parsing of the coordinate reference systems written in manifests."""
+"""Parsing of the coordinate reference systems written in manifests.
+
+pyproj is imported by the functions that use it, not with the module: every ``spatial-etl``
+command imports the models, and most (``intents list``) never parse a CRS.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-
-from pyproj import CRS
-from pyproj.exceptions import CRSError
 
 _AUTHORITY_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*:[0-9A-Za-z_.]+$")
 _WKT = re.compile(r"^[A-Z][A-Z0-9_]*\s*[\[(]")
@@ -19,6 +20,9 @@ def crs_problem(text: str) -> str | None:
     the forms GDAL and PROJ round-trip without loss. PROJ strings are refused because they drop
     the datum details a ledger must keep. The definition must be known to PROJ.
     """
+    from pyproj import CRS  # noqa: PLC0415 - see the module's docstring
+    from pyproj.exceptions import CRSError  # noqa: PLC0415
+
     stripped = text.strip()
     if not stripped:
         return "CRS is empty"
@@ -44,6 +48,8 @@ def same_crs(left: str, right: str) -> bool:
 
     Used to compare a file's own CRS (WKT from GDAL) with the manifest's (often ``EPSG:n``).
     """
+    from pyproj import CRS  # noqa: PLC0415 - see the module's docstring
+
     a, b = CRS.from_user_input(left), CRS.from_user_input(right)
     return bool(a.equals(b, ignore_axis_order=True))
 
@@ -54,6 +60,8 @@ def _first_line(message: str) -> str:
 
 def describe_crs(definition: str) -> str:
     """A short human name for a CRS: ``EPSG:32633, WGS 84 / UTM zone 33N``."""
+    from pyproj import CRS  # noqa: PLC0415 - see the module's docstring
+
     crs = CRS.from_user_input(definition)
     code = crs.to_epsg()
     return f"EPSG:{code}, {crs.name}" if code else str(crs.name)

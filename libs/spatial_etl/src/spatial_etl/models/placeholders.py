@@ -24,6 +24,18 @@ FID_PLACEHOLDER: Final = "{fid}"
 SRCS_ARGUMENT: Final = "{srcs}"
 """A GDAL argument of a batch intent that expands to one argument per staged input."""
 
+INPUT_FACTS: Final[dict[str, str]] = {
+    "input.crs_missing": "the input file has no CRS of its own, so the manifest's crs is the "
+    "one to assign ({crs})",
+}
+"""Facts the core establishes about an input when it inspects it, which a step's ``when`` /
+``unless`` may name besides a parameter (the dot keeps them apart from parameter names).
+
+A step that only repairs what an input lacks runs only when it lacks it: a raster intent's
+"assign the manifest's CRS" step says ``when="input.crs_missing"`` and is skipped (listed in
+``Plan.skipped``) for a file that already has that CRS. A plan resolved without an inspection
+(``check_plugin``, a preview) does not know the facts; a step conditioned on one then runs."""
+
 
 class Usage(StrEnum):
     """Where a placeholder may appear."""

@@ -15,7 +15,7 @@ from spatial_etl.errors import StepKindError
 from spatial_etl.models.drivers import FILE_DRIVERS, REFERENCING_DRIVERS
 from spatial_etl.models.kinds import FileType, GeometryKind
 from spatial_etl.models.manifest import IntentName
-from spatial_etl.models.placeholders import SRCS_ARGUMENT
+from spatial_etl.models.placeholders import INPUT_FACTS, SRCS_ARGUMENT
 from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.steps.export import ExportStep
 from spatial_etl.steps.gdal import GdalStep, fid_problems
@@ -203,9 +203,12 @@ def _condition_problems(intent: Intent, step: StepDeclaration) -> list[str]:
     problems: list[str] = []
     for keyword in ("when", "unless"):
         field = getattr(step, keyword)
-        if field is None:
+        if field is None or field in INPUT_FACTS:
             continue
-        if intent.parameters is None or field not in intent.parameters.model_fields:
+        if "." in field:  # parameter names have no dot: meant as a fact of the input
+            known = ", ".join(sorted(INPUT_FACTS))
+            problems.append(f"{keyword}={field!r} names no fact of the input (known: {known})")
+        elif intent.parameters is None or field not in intent.parameters.model_fields:
             problems.append(f"{keyword}={field!r} names no parameter of the intent")
         elif intent.parameters.model_fields[field].is_required():
             problems.append(f"{keyword}={field!r} names a required parameter, so it is always set")

@@ -343,9 +343,14 @@ class _Run:
         inspected: list[tuple[StagedInput, InputInspection]] = []
         for item in staged:
             try:
-                screen_input(item, self.registered, ArchiveSettings(), runner)
+                screen_input(item, self.registered, ArchiveSettings())
                 inspection = inspect_input(
-                    runner, self.registered, item.file, item.gdal_path, self.parameters
+                    runner,
+                    self.registered,
+                    item.file,
+                    item.gdal_path,
+                    self.parameters,
+                    label=f"files[{item.index}] {item.file.path}",
                 )
             except SpatialEtlError as error:
                 if error.file is None:
@@ -355,7 +360,12 @@ class _Run:
         check_agreement([(item.file, inspection) for item, inspection in inspected])
         bindings = [
             pipeline.binding(
-                InputBinding(index=item.index, file=item.file, gdal_path=item.gdal_path),
+                InputBinding(
+                    index=item.index,
+                    file=item.file,
+                    gdal_path=item.gdal_path,
+                    crs_missing=inspection.crs_assigned,
+                ),
                 inspection,
             )
             for item, inspection in inspected
@@ -447,7 +457,7 @@ class _Run:
         """
         assert self.registered is not None  # noqa: S101 - begin() raised otherwise
         try:
-            screen_input(item, self.registered, ArchiveSettings(), runner)
+            screen_input(item, self.registered, ArchiveSettings())
             run = RunValues(
                 run_id=self.run_id,
                 schema_name=schema.name if schema is not None else "",
@@ -500,9 +510,21 @@ class _Run:
     ) -> list[Product]:
         assert self.registered is not None  # noqa: S101 - begin() raised otherwise
         inspection = inspect_input(
-            runner, self.registered, item.file, item.gdal_path, self.parameters, layer=layer
+            runner,
+            self.registered,
+            item.file,
+            item.gdal_path,
+            self.parameters,
+            label=f"files[{item.index}] {item.file.path}",
+            layer=layer,
         )
-        raw = InputBinding(index=item.index, file=item.file, gdal_path=item.gdal_path, part=part)
+        raw = InputBinding(
+            index=item.index,
+            file=item.file,
+            gdal_path=item.gdal_path,
+            part=part,
+            crs_missing=inspection.crs_assigned,
+        )
         binding = pipeline.binding(raw, inspection)
         plan = resolve_plan(
             self.registered, self.manifest, binding, run, parameters=self.parameter_model

@@ -5,6 +5,11 @@ own CRS must equal the manifest's ``crs`` (a file without a CRS is assigned the 
 which is what the ``{crs}`` placeholder carries into the plan), a vector layer must hold the
 geometry kinds the intent accepts, and the layer to read must be unambiguous.
 
+This is also GDAL's one look at the input during screening (see :mod:`spatial_etl.run.screen`):
+a raster is opened with ``-if`` restricted to the drivers its declared format may be read by,
+and the driver GDAL reports, raster or vector, must be one of them (``FormatMismatchError``)
+before anything else is believed. One ``gdalinfo``/``ogrinfo`` per input, not two.
+
 Hostile inputs are refused here too, before any expensive work: right after GDAL's header-only
 inspection, the sizes it reports are held against :class:`LimitSettings` (pixels, bands,
 expansion over the file's size, features), and a shapefile's attribute table is checked by
@@ -19,8 +24,9 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from spatial_etl.errors import InputError, LimitExceededError
+from spatial_etl.errors import FormatMismatchError, InputError, LimitExceededError
 from spatial_etl.models.crs import describe_crs, same_crs
+from spatial_etl.models.drivers import open_drivers
 from spatial_etl.models.kinds import FileType
 from spatial_etl.models.manifest import ManifestFile
 from spatial_etl.plugins.registry import RegisteredIntent
@@ -28,7 +34,7 @@ from spatial_etl.settings import LimitSettings
 from spatial_etl.spatial_utils.dbf import check_shapefile_attributes
 from spatial_etl.spatial_utils.rasterinfo import RasterInfo, read_raster_info
 from spatial_etl.spatial_utils.runner import GdalRunner
-from spatial_etl.spatial_utils.vectorinfo import LayerInfo, read_vector_info
+from spatial_etl.spatial_utils.vectorinfo import LayerInfo, VectorInfo, read_vector_info
 
 LAYER_PARAMETER = "layer"
 """An intent whose parameters have this field lets the manifest choose the layer to read."""
@@ -58,6 +64,7 @@ class InputInspection(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     gdal_path: str
+    driver: str = Field(description="The GDAL driver that opened the file (a declared one).")
     crs: str = Field(description="The CRS the run uses: the manifest's.")
     crs_assigned: bool = Field(description="True when the file had no CRS of its own.")
     layer: LayerInfo | None = Field(default=None, description="Vector: the layer to read.")
@@ -72,31 +79,62 @@ def inspect_input(
     parameters: Mapping[str, Any] | None = None,
     *,
     limits: LimitSettings | None = None,
+    label: str | None = None,
     layer: str | None = None,
 ) -> InputInspection:
     """Read ``gdal_path`` with GDAL and check it against ``item``, the intent and ``limits``.
 
-    ``limits`` defaults to :class:`LimitSettings` read from the environment. Raises
-    :class:`InputError` naming the file and what is wrong (:class:`LimitExceededError` for a
-    limit, :class:`AttributeTableError` for a shapefile's attribute table). ``layer`` names
-    the layer to read whatever the parameters say (one layer of an ``Accepts.layers='each'``
-    input).
+    ``runner`` should carry :func:`spatial_etl.screening.gdal_config`'s environment (no
+    network, no credentials), as the executor's does. ``limits`` defaults to
+    :class:`LimitSettings` read from the environment; ``label`` names the file in a driver
+    mismatch (the executor gives ``files[<i>] <uri>``, as screening does; default the URI).
+    ``layer`` names the layer to read whatever the parameters say (one layer of an
+    ``Accepts.layers='each'`` input).
+
+    Raises:
+        FormatMismatchError: GDAL opened the file with a driver other than the declared one.
+        InputError: naming the file and what is wrong (:class:`LimitExceededError` for a
+            limit, :class:`AttributeTableError` for a shapefile's attribute table).
     """
     limits = limits if limits is not None else LimitSettings()
     size = file_size(gdal_path)
+    allowed = open_drivers(item.format)
     if registered.intent.accepts.file_type is FileType.RASTER:
-        raster = read_raster_info(runner, gdal_path)
+        raster = read_raster_info(runner, gdal_path, input_drivers=allowed)
+        check_driver(item, raster.driver, label)
         check_raster_limits(item.path, raster, size, limits)
         assigned = _check_crs(item, raster.crs_wkt)
         return InputInspection(
-            gdal_path=gdal_path, crs=item.crs, crs_assigned=assigned, raster=raster
+            gdal_path=gdal_path,
+            driver=raster.driver,
+            crs=item.crs,
+            crs_assigned=assigned,
+            raster=raster,
         )
-    chosen = _choose_layer(runner, registered, item, gdal_path, parameters or {}, forced=layer)
+    info = read_vector_info(runner, gdal_path)
+    check_driver(item, info.driver, label)
+    chosen = _choose_layer(info, registered, item, parameters or {}, forced=layer)
     check_vector_limits(item.path, chosen, size, limits)
     if item.format == "ESRI Shapefile":
         check_shapefile_attributes(gdal_path, label=item.path, layer=chosen.name)
     assigned = _check_crs(item, chosen.crs_wkt)
-    return InputInspection(gdal_path=gdal_path, crs=item.crs, crs_assigned=assigned, layer=chosen)
+    return InputInspection(
+        gdal_path=gdal_path, driver=info.driver, crs=item.crs, crs_assigned=assigned, layer=chosen
+    )
+
+
+def check_driver(item: ManifestFile, driver: str, label: str | None = None) -> None:
+    """Refuse a file GDAL opened with a driver its declared format is not read by.
+
+    For rasters ``-if`` already kept other drivers out; GDAL 3.6's ``ogrinfo`` has no ``-if``,
+    so for vectors this comparison is the check (screening's sniffing came first).
+    """
+    if driver in open_drivers(item.format):
+        return
+    raise FormatMismatchError(
+        f"{label or item.path} is declared {item.format} but GDAL opened it with the "
+        f"{driver} driver"
+    )
 
 
 def input_layers(
@@ -140,15 +178,13 @@ def _check_crs(item: ManifestFile, own_wkt: str | None) -> bool:
 
 
 def _choose_layer(
-    runner: GdalRunner,
+    info: VectorInfo,
     registered: RegisteredIntent,
     item: ManifestFile,
-    gdal_path: str,
     parameters: Mapping[str, Any],
     *,
     forced: str | None = None,
 ) -> LayerInfo:
-    info = read_vector_info(runner, gdal_path)
     wanted = (
         parameters.get(LAYER_PARAMETER)
         if LAYER_PARAMETER in registered.intent.parameter_fields

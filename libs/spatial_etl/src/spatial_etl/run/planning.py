@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from spatial_etl.errors import PlanError
 from spatial_etl.models.manifest import Manifest
-from spatial_etl.models.placeholders import PARAMS_PREFIX
+from spatial_etl.models.placeholders import INPUT_FACTS, PARAMS_PREFIX
 from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.plugins.registry import RegisteredIntent
 from spatial_etl.run.pipelines import pipeline_for
@@ -117,7 +117,7 @@ def _resolve(
     steps: list[PlannedStep] = []
     skipped: list[str] = []
     for position, step in enumerate(intent.steps):
-        if not _runs(step.when, step.unless, params):
+        if not _runs(step.when, step.unless, params, binding):
             skipped.append(step.name)
             continue
         context.position = position
@@ -150,12 +150,20 @@ def _parameters(
     return {field: getattr(parsed, field) for field in type(parsed).model_fields}
 
 
-def _runs(when: str | None, unless: str | None, params: dict[str, Any]) -> bool:
-    def is_set(name: str) -> bool:
+def _runs(
+    when: str | None, unless: str | None, params: dict[str, Any], binding: InputBinding
+) -> bool:
+    """Whether a conditional step runs; a fact of the input not yet known lets it run."""
+
+    def is_set(name: str, unknown: bool) -> bool:
+        if name in INPUT_FACTS:
+            fact = binding.fact(name)
+            return unknown if fact is None else fact
         value = params.get(name)
         return value is not None and value is not False
 
-    return (when is None or is_set(when)) and (unless is None or not is_set(unless))
+    runs_when = when is None or is_set(when, unknown=True)
+    return runs_when and (unless is None or not is_set(unless, unknown=False))
 
 
 def _as_text(value: Any) -> str:

@@ -48,6 +48,15 @@ class InputBinding(BaseModel):
         description="Which of the input's layers this is, when each layer of the input is its "
         "own dataset (Accepts.layers='each'); None otherwise.",
     )
+    crs_missing: bool | None = Field(
+        default=None,
+        description="The file has no CRS of its own (fact 'input.crs_missing'); None before "
+        "the input is inspected, when steps conditioned on it run.",
+    )
+
+    def fact(self, name: str) -> bool | None:
+        """The value of one of ``INPUT_FACTS`` for this input; None when not known."""
+        return {"input.crs_missing": self.crs_missing}[name]
 
     @property
     def table(self) -> str:

@@ -19,7 +19,6 @@ from pyproj import CRS, Transformer
 from spatial_etl.backends.compute import PostgisCompute, RunSchema
 from spatial_etl.errors import SpatialEtlError, StepError
 from spatial_etl.export.cog import write_cog
-from spatial_etl.export.geoparquet import export_geoparquet
 from spatial_etl.models.crs import describe_crs
 from spatial_etl.models.drivers import open_drivers
 from spatial_etl.models.ledger import ColumnInfo, RasterFacts
@@ -127,6 +126,10 @@ def _export(  # noqa: PLR0917 - private; one call shape, named at each call
     partition: str | None = None,
 ) -> Product:
     dsn = compute.settings.postgis_dsn.get_secret_value()
+    # Imported here: ADBC's DB-API pulls in pyarrow.dataset and with it pandas (seconds of
+    # start-up) that a raster run, the sensor and the command line never need.
+    from spatial_etl.export.geoparquet import export_geoparquet  # noqa: PLC0415
+
     exclude = (FID_COLUMN, partition) if partition else (FID_COLUMN,)
     try:
         result = export_geoparquet(

@@ -15,19 +15,17 @@ version with the same content. Either way nothing is uploaded and the run record
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Final
 
 from pydantic import JsonValue
 
 from spatial_etl.backends.ledger import Ledger
-from spatial_etl.backends.storage import ObjectStore
+from spatial_etl.backends.storage import FileDigest, ObjectStore, hash_file
 from spatial_etl.errors import DuplicateAssetError, PublishError, SpatialEtlError
 from spatial_etl.models.extent import normalize_wgs84_bbox
 from spatial_etl.models.ledger import (
@@ -97,13 +95,13 @@ def publish(
     Whatever interrupts the upload, the object is deleted and the document failed; if the
     deletion itself fails the document stays pending for the reconciler, never committed.
     """
-    digest = _sha256(product.path)
-    claimed = _claim(product, dataset, inputs, digest, ctx)
+    hashed = hash_file(product.path)
+    claimed = _claim(product, dataset, inputs, hashed, ctx)
     if not isinstance(claimed, _Pending):
         return claimed
     pending = claimed.doc
     try:
-        _upload_and_verify(product, pending, ctx)
+        _upload_and_verify(product, pending, hashed, ctx)
         ctx.check()
     except BaseException as error:
         _abandon(pending, error, ctx)
@@ -171,7 +169,7 @@ def _claim(
     product: Product,
     dataset: str,
     inputs: Sequence[InputRecord],
-    digest: str,
+    hashed: FileDigest,
     ctx: PublishContext,
 ) -> AssetDocument | _Pending:
     """Insert the pending document, or find the committed version this content duplicates.
@@ -181,12 +179,12 @@ def _claim(
     duplicate). Bounded: after ``_CLAIM_ATTEMPTS`` tries the publish fails.
     """
     for attempt in range(_CLAIM_ATTEMPTS):
-        same = ctx.ledger.find_committed_by_sha256(ctx.intent, dataset, digest)
+        same = ctx.ledger.find_committed_by_sha256(ctx.intent, dataset, hashed.sha256)
         if same is not None:
             return record_duplicate(same, inputs, ctx)
         ctx.check()
         version = ctx.ledger.next_version(ctx.intent, dataset)
-        doc = _document(product, dataset, version, inputs=inputs, digest=digest, ctx=ctx)
+        doc = _document(product, dataset, version, inputs=inputs, hashed=hashed, ctx=ctx)
         try:
             ctx.ledger.insert_pending_asset(doc)
         except DuplicateAssetError:
@@ -200,7 +198,14 @@ def _claim(
     )
 
 
-def _upload_and_verify(product: Product, pending: AssetDocument, ctx: PublishContext) -> None:
+def _upload_and_verify(
+    product: Product, pending: AssetDocument, hashed: FileDigest, ctx: PublishContext
+) -> None:
+    """Upload with the digest the document claimed (hashed once), then check what landed.
+
+    ``put_file`` refuses a file changed since it was hashed; a HEAD of our own then compares
+    what the lake holds with the document (a round trip, next to a full read of the file).
+    """
     metadata = {"mongodb_doc_id": pending.asset_id, "run_id": ctx.run_id, "intent": ctx.intent}
     ctx.store.put_file(
         ctx.bucket,
@@ -208,6 +213,7 @@ def _upload_and_verify(product: Product, pending: AssetDocument, ctx: PublishCon
         product.path,
         metadata=metadata,
         content_type=_CONTENT_TYPE[product.format],
+        digest=hashed,
     )
     landed = ctx.store.head(ctx.bucket, pending.s3_key)
     if landed is None:
@@ -251,7 +257,7 @@ def _document(
     version: int,
     *,
     inputs: Sequence[InputRecord],
-    digest: str,
+    hashed: FileDigest,
     ctx: PublishContext,
 ) -> AssetDocument:
     key = lake_key(ctx.intent, dataset, version, product.format)
@@ -275,8 +281,8 @@ def _document(
         version=version,
         bucket=ctx.bucket,
         s3_key=key,
-        sha256=digest,
-        size=product.path.stat().st_size,
+        sha256=hashed.sha256,
+        size=hashed.size,
         format=product.format.value,
         crs=product.crs,
         bbox_wgs84=bbox,
@@ -300,11 +306,3 @@ def _document(
         created_at=ctx.clock(),
         committed_at=None,
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(8 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

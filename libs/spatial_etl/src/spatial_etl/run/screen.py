@@ -2,9 +2,10 @@
 
 The order matters: the bytes are identified first (a ``.tif`` that is VRT XML is refused
 before anything parses it), then the container the format is checked (a zip's central
-directory, a GeoPackage's schema, a meta-format's references), and only then, when a runner
-is given, GDAL is asked to open the file restricted to the declared driver, and the driver
-it reports is compared with the declaration.
+directory, a GeoPackage's schema, a meta-format's references). Only then may GDAL open the
+file: that is :func:`spatial_etl.run.inputs.inspect_input`, which opens a raster restricted
+to the declared driver (``-if``) and compares the driver GDAL reports with the declaration,
+in the same ``gdalinfo``/``ogrinfo`` that reads the facts the run needs (one per input).
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Final
 
-from spatial_etl.errors import FormatMismatchError, UnsafeArchiveError
-from spatial_etl.models.drivers import open_drivers
+from spatial_etl.errors import UnsafeArchiveError
 from spatial_etl.plugins.registry import RegisteredIntent
 from spatial_etl.run.staging import StagedInput
 from spatial_etl.screening.archives import check_zip
@@ -29,9 +29,6 @@ from spatial_etl.screening.formats import (
 from spatial_etl.screening.geopackage import check_geopackage
 from spatial_etl.screening.metaformats import check_references
 from spatial_etl.settings import ArchiveSettings
-from spatial_etl.spatial_utils.rasterinfo import read_raster_info
-from spatial_etl.spatial_utils.runner import GdalRunner
-from spatial_etl.spatial_utils.vectorinfo import read_vector_info
 
 VSIZIP: Final = "/vsizip/"
 SHAPEFILE: Final = "ESRI Shapefile"
@@ -41,12 +38,10 @@ def screen_input(
     staged: StagedInput,
     registered: RegisteredIntent,
     settings: ArchiveSettings | None = None,
-    runner: GdalRunner | None = None,
 ) -> None:
     """Refuse ``staged`` unless its bytes are what its manifest entry declares, safely.
 
-    ``runner`` (optional) must carry :func:`spatial_etl.screening.gdal_config`'s environment;
-    with it, GDAL opens the file restricted to the declared driver and must report that driver.
+    No GDAL program runs here; ``inspect_input`` is the next stage and GDAL's check.
 
     Raises:
         UnsafeInputError: a subclass naming the file and the rule it breaks.
@@ -67,8 +62,6 @@ def screen_input(
         _check_members(local, label, declared, accepted_meta, members)
     elif detected in (Detected.GEOPACKAGE, Detected.SQLITE):
         check_geopackage(local, label, require_gpkg=declared == "GPKG")
-    if runner is not None:
-        _check_gdal_driver(staged, registered, runner, label)
 
 
 def _check_members(
@@ -100,18 +93,3 @@ def _check_members(
 
 def _is_shp(name: str) -> bool:
     return PurePosixPath(name).suffix.lower() == ".shp"
-
-
-def _check_gdal_driver(
-    staged: StagedInput, registered: RegisteredIntent, runner: GdalRunner, label: str
-) -> None:
-    declared = staged.file.format
-    allowed = open_drivers(declared)
-    if registered.intent.is_vector:
-        driver = read_vector_info(runner, staged.gdal_path).driver
-    else:
-        driver = read_raster_info(runner, staged.gdal_path, input_drivers=allowed).driver
-    if driver not in allowed:
-        raise FormatMismatchError(
-            f"{label} is declared {declared} but GDAL opened it with the {driver} driver"
-        )

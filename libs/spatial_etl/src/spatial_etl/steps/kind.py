@@ -43,10 +43,14 @@ class StepDeclaration(BaseModel):
     name: StepName = Field(description="Identifier of the step, unique within its intent.")
     description: str = Field(min_length=1, description="What the step does, for the lineage.")
     when: str | None = Field(
-        default=None, description="Run only when this parameter is set (not None/False)."
+        default=None,
+        description="Run only when this parameter is set (not None/False), or this fact of "
+        "the input holds (INPUT_FACTS, e.g. 'input.crs_missing').",
     )
     unless: str | None = Field(
-        default=None, description="Skip when this parameter is set (not None/False)."
+        default=None,
+        description="Skip when this parameter is set (not None/False), or this fact of the "
+        "input holds.",
     )
 
 

@@ -19,20 +19,13 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 from spatial_etl.cli.help import Command, Group
-from spatial_etl.cli.output import Record, print_records, print_wide
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # loaded when ``run`` runs: every ``spatial-etl`` command loads this module
+    from rich.progress import Progress, TaskID
+    from rich.table import Table
+    from spatial_etl.cli.output import Record
+
     from spatial_etl_dagster.local.runner import Outcome, Result
 
 app = typer.Typer(
@@ -163,6 +156,15 @@ class _RichReporter:
 
 @contextlib.contextmanager
 def _progress(console: Console) -> Iterator[_RichReporter]:
+    from rich.progress import (  # noqa: PLC0415 - see the imports
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     progress = Progress(
         SpinnerColumn(finished_text="[green]✓[/]"),
         TextColumn("{task.description}"),
@@ -204,6 +206,8 @@ def _signals_as_interrupt() -> Iterator[list[int]]:
 
 
 def _print_summary(result: Result, wide: bool) -> None:
+    from spatial_etl.cli.output import print_records, print_wide  # noqa: PLC0415
+
     console = Console(highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console = Console(highlight=False, width=200)  # a log file need not wrap at 80
@@ -250,6 +254,8 @@ def _summary_record(outcome: Outcome) -> Record:
 
 
 def _summary_table(result: Result) -> Table:
+    from rich.table import Table  # noqa: PLC0415 - see the imports
+
     table = Table(title="manifests", title_justify="left", show_lines=True)
     for column in ("batch", "intent", "outcome", "outputs", "reason"):
         table.add_column(column, no_wrap=True)

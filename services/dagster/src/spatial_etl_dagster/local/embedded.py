@@ -3,15 +3,15 @@
 Each service is a context manager that removes what it started when the block ends, whatever
 ends it (an error, Ctrl-C, a SIGTERM the command line turned into ``KeyboardInterrupt``):
 
-- :func:`s3_server`: moto's S3 server on a thread of this process, on 127.0.0.1 and a port
-  the system picks; its state is reset when it starts, so a second run in one process starts
-  from empty buckets.
+- :func:`s3_server`: moto's S3 server in a child process (:mod:`.s3_process`), on 127.0.0.1
+  and a port the system picks, so the objects it holds never weigh on the runner's heap; it
+  starts empty and ends with the runner, even a runner killed outright.
 - :func:`throwaway_postgis`: ``initdb`` a PostgreSQL cluster in a temporary directory under
   ``/tmp``, serve it on 127.0.0.1 and a free port with password authentication, create a
   database with PostGIS; afterwards stop the server and delete the directory. ``initdb``
   refuses root, so as root every PostgreSQL program runs as ``postgres`` through ``runuser``.
-- :func:`in_process_ledger`: a mongomock database with the ledger's indexes, handed to Dagster
-  through :class:`InProcessLedgerResource`.
+- the ledger, a mongomock database living in the runner, is in :mod:`.ledger` (it needs
+  Dagster, which this module does not import: the services start while Dagster loads).
 """
 
 from __future__ import annotations
@@ -27,21 +27,14 @@ import socket
 import subprocess
 import tempfile
 import threading
-import urllib.request
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-import mongomock
 import psycopg2
-from moto.server import ThreadedMotoServer
-from pydantic import Field
-from pymongo.database import Database
-from spatial_etl.backends.ledger import Ledger, ensure_indexes
 
-from spatial_etl_dagster.resources import LedgerResource
+from spatial_etl_dagster.local.s3_process import S3Server, s3_server_process
 
 DEBIAN_PG_ROOT: Final = Path("/usr/lib/postgresql")
 """Where Debian installs each PostgreSQL major version: ``<root>/<major>/bin``."""
@@ -51,6 +44,7 @@ GDAL_PROGRAMS: Final = ("gdalinfo", "ogrinfo", "ogr2ogr", "gdal_translate", "gda
 PG_PROGRAMS: Final = ("initdb", "pg_ctl", "postgres")
 POSTGRES_USER: Final = "postgres"
 DATABASE: Final = "spatial_etl"
+"""The database the throw-away cluster creates (and the in-process ledger's name)."""
 INITDB_TIMEOUT_S: Final = 180
 PG_CTL_TIMEOUT_S: Final = 60
 
@@ -81,58 +75,14 @@ def missing_gdal_programs(bin_dir: Path | None) -> list[str]:
 
 
 @contextlib.contextmanager
-def s3_server() -> Iterator[str]:
-    """Serve moto's S3 on 127.0.0.1 and a free port; yield the endpoint URL."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        url = f"http://{host}:{port}"
-        reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310
-        urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 - our own loopback server
-        yield url
-    finally:
-        server.stop()
+def s3_server(log: Path) -> Iterator[S3Server]:
+    """Start moto's S3 in a child process on 127.0.0.1 and a free port; stop it afterwards.
 
-
-# ----------------------------------------------------------------------------- ledger
-
-_LEDGERS: dict[str, Ledger] = {}
-"""The in-process ledgers alive now, by handle (see :func:`in_process_ledger`)."""
-
-
-class InProcessLedgerResource(LedgerResource):
-    """The ledger of the local runner: a mongomock database living in this process.
-
-    Dagster rebuilds a resource from its configuration before it runs an op, so the resource
-    cannot hold the database itself; it names it by ``handle`` instead.
+    Yields at once (``endpoint()`` waits for the port); the server's stderr goes to ``log``.
+    A fresh process starts from empty buckets.
     """
-
-    uri: str = Field(
-        default="mongomock://in-process", description="Not used: the ledger is in memory."
-    )
-    handle: str = Field(description="Which in-process ledger (see in_process_ledger()).")
-
-    def ledger(self) -> Ledger:
-        """The in-process ledger this resource names."""
-        try:
-            return _LEDGERS[self.handle]
-        except KeyError:
-            raise RuntimeError(f"in-process ledger {self.handle!r} is closed") from None
-
-
-@contextlib.contextmanager
-def in_process_ledger() -> Iterator[InProcessLedgerResource]:
-    """A fresh in-memory ledger with its indexes, as a Dagster resource, for the block."""
-    db: Database[dict[str, Any]] = mongomock.MongoClient(tz_aware=True)[DATABASE]
-    ensure_indexes(db)
-    handle = uuid.uuid4().hex
-    _LEDGERS[handle] = Ledger(db)
-    try:
-        yield InProcessLedgerResource(handle=handle)
-    finally:
-        del _LEDGERS[handle]
+    with s3_server_process(log) as server:
+        yield server
 
 
 # ----------------------------------------------------------------------------- PostGIS

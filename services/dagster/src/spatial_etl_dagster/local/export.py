@@ -23,18 +23,14 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from bson import json_util
-from pymongo.database import Database
-from spatial_etl.backends.ledger import COLLECTIONS
-from spatial_etl.backends.storage import ObjectStore
+if TYPE_CHECKING:  # boto3 and pymongo load with the run, not with the command line's checks
+    from pymongo.database import Database
+    from spatial_etl.backends.storage import ObjectStore
 
 MARKER: Final = ".spatial-etl-local-run"
 """File that marks a directory as the output of a local run (and so replaceable by the next)."""
-
-JSON_OPTIONS: Final = json_util.RELAXED_JSON_OPTIONS
-"""Relaxed Extended JSON: numbers stay numbers, dates are ``{"$date": "<ISO 8601>"}``."""
 
 
 def replaceable(out_dir: Path) -> bool:
@@ -55,7 +51,14 @@ def export(
     summary: Mapping[str, Any],
     logs: Mapping[str, str],
 ) -> dict[str, int]:
-    """Write buckets, ledger, logs and summary to ``out_dir``; return the objects per bucket."""
+    """Write buckets, ledger, logs and summary to ``out_dir``; return the objects per bucket.
+
+    The ledger is written as relaxed Extended JSON: numbers stay numbers, dates are
+    ``{"$date": "<ISO 8601>"}``.
+    """
+    from bson import json_util  # noqa: PLC0415 - see the imports
+    from spatial_etl.backends.ledger import COLLECTIONS  # noqa: PLC0415
+
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
@@ -83,7 +86,7 @@ def export(
         names = sorted(set(COLLECTIONS) | set(ledger_db.list_collection_names()))
         for name in names:
             documents = list(ledger_db[name].find().sort("_id", 1))
-            text = json_util.dumps(documents, json_options=JSON_OPTIONS, indent=2)
+            text = json_util.dumps(documents, json_options=json_util.RELAXED_JSON_OPTIONS, indent=2)
             _write(staging / "ledger" / f"{name}.json", text + "\n")
         for name, text in logs.items():
             _write(_inside(staging / "logs", name), text)

@@ -20,41 +20,38 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-import dagster as dg
-from spatial_etl.backends.storage import ObjectStore
 from spatial_etl.models.landing import LANDING_BUCKET, MANIFESTS_PREFIX
 from spatial_etl.models.manifest import parse_json_object
-from spatial_etl.run.intake import FAILED, PENDING, PROCESSED, REJECTED, pending_manifests
-from spatial_etl.run.reconcile import reconcile
 from spatial_etl.settings import GdalSettings
 
-from spatial_etl_dagster.job import ingest_job
 from spatial_etl_dagster.local.embedded import (
     CannotRun,
-    InProcessLedgerResource,
     find_postgres,
-    in_process_ledger,
     missing_gdal_programs,
     postgis_version,
     s3_server,
     throwaway_postgis,
 )
-from spatial_etl_dagster.local.export import MARKER, export, replaceable
-from spatial_etl_dagster.platform import build_platform
-from spatial_etl_dagster.resources import (
-    GDALResource,
-    IntakeResource,
-    MinIOResource,
-    PostGISResource,
-)
-from spatial_etl_dagster.sensor import manifest_sensor
+from spatial_etl_dagster.local.export import MARKER, replaceable
+from spatial_etl_dagster.local.s3_process import S3ServerError
+
+if TYPE_CHECKING:
+    import dagster as dg
+    from spatial_etl.backends.storage import ObjectStore
+
+    from spatial_etl_dagster.local.ledger import InProcessLedgerResource
+
+_T = TypeVar("_T")
 
 LAKE_BUCKET: Final = "data-lake"
 MAX_PASSES: Final = 10
@@ -63,6 +60,20 @@ LOCAL_OWNER: Final = "spatial-etl-local"
 """Owner label of the local runner's run schemas: its janitor never drops a deployment's."""
 CREDENTIAL: Final = "local"
 """Access key and secret of the embedded S3 server (moto accepts any)."""
+SINGLE_PUT_MB: Final = 5 * 1024
+"""The embedded store's multipart threshold: S3's largest single PUT, so every object goes up
+in one request. moto assembles a multipart upload in memory, several copies of the object at
+once (1.1 GiB of server for a 180 MiB object in 8 MiB parts, 0.9 GiB in 64 MiB parts), where
+a single PUT costs it about 2.5 times the object (0.45 GiB)."""
+NO_POSTGIS: Final = "postgresql://no-postgis-started@127.0.0.1:9/none"
+"""The DSN the runs get when no manifest lists a vector file: no run needs PostGIS then, so
+no cluster is started (raster runs never connect; this closed port says so if one did)."""
+PENDING: Final = f"{MANIFESTS_PREFIX}/"
+PROCESSED: Final = f"{MANIFESTS_PREFIX}/processed/"
+REJECTED: Final = f"{MANIFESTS_PREFIX}/rejected/"
+FAILED: Final = f"{MANIFESTS_PREFIX}/failed/"
+"""Where the intake moves a manifest (the values of ``spatial_etl.run.intake``'s constants,
+repeated so that reading a landing does not import the run's modules)."""
 
 Status = Literal["succeeded", "failed", "rejected"]
 
@@ -174,7 +185,13 @@ class Reporter(Protocol):
 
 
 def local_run(options: Options, reporter: Reporter) -> Result:
-    """Check, start the services, upload, drive sensor and job, export; see the module doc."""
+    """Check, start the services, upload, drive sensor and job, export; see the module doc.
+
+    The services start first and Dagster loads while they come up: moto imports itself in its
+    own process and ``initdb`` runs in a thread (mostly waiting on its child), so on two cores
+    the start-up costs about the longest of them rather than their sum. A throw-away cluster
+    is started only when some manifest lists a vector file (only vector runs use PostGIS).
+    """
     landing, out_dir, given_version = _check(options)
     timings: dict[str, float] = {}
     started = time.monotonic()
@@ -184,19 +201,17 @@ def local_run(options: Options, reporter: Reporter) -> Result:
         stack.enter_context(_logging_to(log_file, console=options.verbose))
         reporter.phase("starting the embedded services")
         services: dict[str, str] = {}
-        endpoint = stack.enter_context(s3_server())
-        services["s3"] = f"moto S3 server on {endpoint.removeprefix('http://')}"
-        reporter.note(f"S3: {services['s3']}")
-        dsn = options.postgis_dsn
-        if dsn is None:
-            install = find_postgres(options.pg_bin_dir)
-            dsn, home = stack.enter_context(throwaway_postgis(install))
-            services["postgis"] = f"throw-away cluster in {home} ({postgis_version(dsn)})"
-        else:
-            services["postgis"] = f"{_redacted(dsn)} ({given_version})"
-        reporter.note(f"PostGIS: {services['postgis']}")
+        endpoint, dsn = _start_services(
+            stack, options, landing, work, services=services, given_version=given_version
+        )
+        for name, label in (("s3", "S3"), ("postgis", "PostGIS")):
+            reporter.note(f"{label}: {services[name]}")
+        from spatial_etl_dagster.local.ledger import in_process_ledger  # noqa: PLC0415
+
         ledger = stack.enter_context(in_process_ledger())
         services["ledger"] = "in-process (mongomock)"
+        import dagster as dg  # noqa: PLC0415 - loaded by _load_platform
+
         instance = stack.enter_context(dg.DagsterInstance.ephemeral())
         resources = _resources(endpoint, dsn, ledger)
         stack.callback(resources["minio"].close)  # this store serves the whole local run
@@ -228,6 +243,8 @@ def local_run(options: Options, reporter: Reporter) -> Result:
         logs = {"run.log": log_file.read_text(encoding="utf-8", errors="replace")}
         for run in runs.values():
             logs[f"{_batch_of(run)}.{run.run_id}.log"] = _event_log(instance, run.run_id)
+        from spatial_etl_dagster.local.export import export  # noqa: PLC0415
+
         result.objects = export(
             out_dir,
             store=store,
@@ -239,6 +256,102 @@ def local_run(options: Options, reporter: Reporter) -> Result:
         timings["export"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - started
     return result
+
+
+def _start_services(
+    stack: contextlib.ExitStack[bool | None],
+    options: Options,
+    landing: Landing,
+    work: Path,
+    *,
+    services: dict[str, str],
+    given_version: str | None,
+) -> tuple[str, str | None]:
+    """Start S3 (and a throw-away PostGIS if a run needs one) while Dagster loads.
+
+    Returns the S3 endpoint and the DSN (None: no PostGIS); describes each in ``services``.
+    """
+    s3 = stack.enter_context(s3_server(work / "s3-server.log"))
+    dsn = options.postgis_dsn
+    cluster: Future[tuple[str, Path]] | None = None
+    if dsn is None and needs_postgis(landing):
+        install = find_postgres(options.pg_bin_dir)
+        cluster = stack.enter_context(_in_background(throwaway_postgis(install)))
+    _load_platform()  # the bulk of the start-up, while the services start
+    try:
+        endpoint = s3.endpoint()
+    except S3ServerError as error:
+        raise CannotRun([str(error)]) from None
+    services["s3"] = f"moto S3 server on {endpoint.removeprefix('http://')} (pid {s3.pid})"
+    if cluster is not None:
+        dsn, home = cluster.result()
+        services["postgis"] = f"throw-away cluster in {home} ({postgis_version(dsn)})"
+    elif dsn is not None:
+        services["postgis"] = f"{_redacted(dsn)} ({given_version})"
+    else:
+        services["postgis"] = "not started: no manifest lists a vector file"
+    return endpoint, dsn
+
+
+def needs_postgis(landing: Landing) -> bool:
+    """Whether any manifest lists a file of type ``vector``: only those runs use PostGIS.
+
+    A run is requested only for a valid manifest, whose files' type is its intent's file
+    type; a manifest that cannot be read, or whose types do not match its intent, is rejected
+    without compute. So a landing whose manifests list no vector file runs nothing in PostGIS.
+    """
+    for _, path in landing.manifests:
+        try:
+            raw = _json_object(path.read_bytes())
+        except OSError:
+            continue
+        files = raw.get("files")
+        if isinstance(files, list) and any(
+            isinstance(entry, dict) and entry.get("type") == "vector" for entry in files
+        ):
+            return True
+    return False
+
+
+def _load_platform() -> None:
+    """Import Dagster, the job, the sensor and the core's run modules: most of the start-up.
+
+    Nothing here starts a service; it is called while the services start.
+    """
+    import dagster  # noqa: F401, PLC0415
+    import spatial_etl.run.intake  # noqa: PLC0415
+    import spatial_etl.run.reconcile  # noqa: F401, PLC0415
+
+    import spatial_etl_dagster.job  # noqa: PLC0415
+    import spatial_etl_dagster.sensor  # noqa: F401, PLC0415
+
+
+@contextlib.contextmanager
+def _in_background(manager: AbstractContextManager[_T]) -> Iterator[Future[_T]]:
+    """Enter ``manager`` on a thread; yield the future of its value; exit it when done.
+
+    The block may end (an error, Ctrl-C) before the thread has entered the manager: the exit
+    waits for the thread, then exits the manager if it was entered, so nothing it started is
+    left behind.
+    """
+    future: Future[_T] = Future()
+    entered = contextlib.ExitStack()
+
+    def enter() -> None:
+        try:
+            future.set_result(entered.enter_context(manager))
+        except BaseException as error:  # noqa: BLE001 - handed to whoever waits on the future
+            future.set_exception(error)
+
+    thread = threading.Thread(target=enter, name="local-runner-start", daemon=True)
+    thread.start()
+    try:
+        yield future
+    finally:
+        while thread.is_alive():  # a second Ctrl-C must not skip the cleanup
+            with contextlib.suppress(KeyboardInterrupt):
+                thread.join()
+        entered.close()
 
 
 def _check(options: Options) -> tuple[Landing, Path, str | None]:
@@ -284,18 +397,29 @@ def _check(options: Options) -> tuple[Landing, Path, str | None]:
     return landing, out_dir, version
 
 
-def _resources(endpoint: str, dsn: str, ledger: InProcessLedgerResource) -> dict[str, Any]:
-    """GDAL and intake settings from the environment; the embedded services pinned."""
+def _resources(endpoint: str, dsn: str | None, ledger: InProcessLedgerResource) -> dict[str, Any]:
+    """GDAL and intake settings from the environment; the embedded services pinned.
+
+    ``dsn`` None: no PostGIS was started (no run needs it); the runs get :data:`NO_POSTGIS`.
+    """
+    from spatial_etl_dagster.resources import (  # noqa: PLC0415 - Dagster: see local_run
+        GDALResource,
+        IntakeResource,
+        MinIOResource,
+        PostGISResource,
+    )
+
     return {
         "gdal": GDALResource(),
         "minio": MinIOResource.with_settings(
             s3_endpoint_url=endpoint,
             s3_access_key_id=CREDENTIAL,
             s3_secret_access_key=CREDENTIAL,
+            s3_multipart_threshold_mb=SINGLE_PUT_MB,
             landing_bucket=LANDING_BUCKET,
             lake_bucket=LAKE_BUCKET,
         ),
-        "postgis": PostGISResource(overrides={"postgis_dsn": dsn}, owner=LOCAL_OWNER),
+        "postgis": PostGISResource(overrides={"postgis_dsn": dsn or NO_POSTGIS}, owner=LOCAL_OWNER),
         "ledger": ledger,
         "intake": IntakeResource(),
     }
@@ -315,8 +439,14 @@ def _reconcile(
     local runner's own schemas) and in the temporary directory (only directories whose
     process is gone).
     """
+    from spatial_etl.run.reconcile import reconcile  # noqa: PLC0415 - see local_run
+
+    from spatial_etl_dagster.platform import build_platform  # noqa: PLC0415
+
+    postgis = resources["postgis"]
+    started = postgis.overrides.get("postgis_dsn") != NO_POSTGIS
     platform = build_platform(
-        resources["gdal"], resources["minio"], resources["ledger"], resources["postgis"]
+        resources["gdal"], resources["minio"], resources["ledger"], postgis if started else None
     )
     try:
         report = reconcile(platform, is_run_alive=lambda run_id: _alive(instance, run_id))
@@ -359,6 +489,12 @@ def _drive(
     its manifest (an error in the code, not in the data) is requested again by the next pass
     under the same run key; that key is not new, so the loop ends rather than retry forever.
     """
+    import dagster as dg  # noqa: PLC0415 - see local_run
+    from spatial_etl.run.intake import pending_manifests  # noqa: PLC0415
+
+    from spatial_etl_dagster.job import ingest_job  # noqa: PLC0415
+    from spatial_etl_dagster.sensor import manifest_sensor  # noqa: PLC0415
+
     seen: set[str] = set()
     runs: dict[str, dg.ExecuteInProcessResult] = {}
     level = "INFO" if verbose else "CRITICAL"
@@ -413,6 +549,8 @@ _INTERRUPTS: Final = frozenset({"KeyboardInterrupt", "DagsterExecutionInterrupte
 
 def _interrupted(run: dg.ExecuteInProcessResult) -> bool:
     """Whether the run ended because of Ctrl-C or SIGTERM (which Dagster does not re-raise)."""
+    import dagster as dg  # noqa: PLC0415 - see local_run
+
     for event in run.all_events:
         if event.event_type == dg.DagsterEventType.RUN_CANCELED:
             return True
