@@ -41,5 +41,5 @@ if [ ! -x .tools/bin/uv ] || [ "$(.tools/bin/uv --version | cut -d' ' -f2)" != "
 fi
 
 export UV_PYTHON_DOWNLOADS=never
-.tools/bin/uv sync --frozen --all-packages --python "$PYTHON" --quiet
+.tools/bin/uv sync --frozen --all-packages --compile-bytecode --python "$PYTHON" --quiet
 echo "bootstrap: ready ($(.venv/bin/python --version), $(ogr2ogr --version | cut -d, -f1))"
