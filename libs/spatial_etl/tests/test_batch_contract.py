@@ -149,7 +149,7 @@ def _inspected(
     name: str, raster: RasterInfo, crs: str = "EPSG:32633"
 ) -> tuple[ManifestFile, InputInspection]:
     return _item(name, crs), InputInspection(
-        gdal_path=name, crs=crs, crs_assigned=False, raster=raster
+        gdal_path=name, driver="GTiff", crs=crs, crs_assigned=False, raster=raster
     )
 
 
