@@ -10,45 +10,38 @@ from typing import Any
 
 import pystac
 import pytest
-from ledger_documents import batch, raster_asset, vector_asset
+from ledger_documents import raster_asset, vector_asset
 from spatial_etl.errors import MetadataError
 from spatial_etl.metadata import layout
 from spatial_etl.metadata.iso import iso_record, read_iso
-from spatial_etl.metadata.provenance import Provenance
 from spatial_etl.metadata.stac import (
     multihash,
     stac_catalog,
     stac_collection,
     stac_item,
     validate,
-    with_thumbnail,
 )
-from spatial_etl.models.ledger import AssetDocument
+from spatial_etl.models.ledger import AssetDocument, Provenance
 
 COMMITTED = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 PROVENANCE = Provenance(project="cadastre", uploader="alice", description="Districts <2024>")
 
 
 def _committed(doc: AssetDocument) -> AssetDocument:
-    return doc.model_copy(update={"status": "committed", "committed_at": COMMITTED})
-
-
-def test_provenance_comes_from_the_batch_manifest() -> None:
-    assert Provenance.of_batch(batch()) == Provenance(
-        project="cadastre", uploader="alice", description="Districts"
+    return doc.model_copy(
+        update={"status": "committed", "committed_at": COMMITTED, "provenance": PROVENANCE}
     )
-    assert Provenance.of_batch(None) == Provenance()
 
 
 def test_a_vector_item_carries_projection_table_file_and_lineage() -> None:
     asset = _committed(vector_asset())
-    item = stac_item(asset, PROVENANCE)
+    item = stac_item(asset)
     assert item["id"] == "ingest_vector_boundary.districts.v1"
     assert item["collection"] == "ingest_vector_boundary.districts"
     assert item["bbox"] == [5.9, 45.8, 10.5, 47.8]
     assert item["geometry"]["type"] == "Polygon"
     props = item["properties"]
-    assert props["datetime"] == "2026-11-29T12:00:00Z"
+    assert props["datetime"] == asset.created_at.isoformat().replace("+00:00", "Z")
     assert props["proj:code"] == "EPSG:4326"
     assert props["table:row_count"] == 2_148
     assert props["table:columns"] == [
@@ -68,7 +61,7 @@ def test_a_vector_item_carries_projection_table_file_and_lineage() -> None:
 
 def test_a_raster_item_carries_shape_bands_and_an_antimeridian_footprint() -> None:
     asset = _committed(raster_asset())
-    item = stac_item(asset, PROVENANCE)
+    item = stac_item(asset)
     assert item["properties"]["proj:code"] == "EPSG:32633"
     assert item["properties"]["proj:shape"] == [8000, 8000]
     bands = item["assets"]["data"]["raster:bands"]
@@ -82,7 +75,7 @@ def test_every_link_resolves_inside_the_lake() -> None:
     """Relative hrefs from each document's key land on the keys the layout assigns."""
     asset = _committed(vector_asset())
     item_key = layout.item_key(asset.intent, asset.dataset, asset.version)
-    item = with_thumbnail(stac_item(asset, PROVENANCE), asset)
+    item = stac_item(asset, thumbnail=True)
 
     def target(from_key: str, href: str) -> str:
         return posixpath.normpath(posixpath.join(posixpath.dirname(from_key), href))
@@ -102,7 +95,7 @@ def test_every_link_resolves_inside_the_lake() -> None:
 def test_collection_and_catalog_list_every_version_and_dataset() -> None:
     first = _committed(vector_asset())
     second = _committed(vector_asset(version=2, bbox_wgs84=(0.0, 40.0, 6.0, 46.0)))
-    collection = stac_collection("ingest_vector_boundary", "districts", [second, first], PROVENANCE)
+    collection = stac_collection("ingest_vector_boundary", "districts", [second, first])
     items = [link["href"] for link in collection["links"] if link["rel"] == "item"]
     assert items == ["v1.json", "v2.json"]
     assert collection["extent"]["spatial"]["bbox"] == [[0.0, 40.0, 10.5, 47.8]]
@@ -111,7 +104,7 @@ def test_collection_and_catalog_list_every_version_and_dataset() -> None:
     children = [link["href"] for link in catalog["links"] if link["rel"] == "child"]
     assert children == ["b/c/collection.json", "ingest_vector_boundary/districts/collection.json"]
     with pytest.raises(MetadataError, match="no committed version"):
-        stac_collection("x", "y", [], PROVENANCE)
+        stac_collection("x", "y", [])
 
 
 def test_pystac_reads_the_tree_back_from_a_folder(tmp_path: Path) -> None:
@@ -120,9 +113,9 @@ def test_pystac_reads_the_tree_back_from_a_folder(tmp_path: Path) -> None:
     documents: dict[str, Any] = {
         layout.CATALOG_KEY: stac_catalog([(asset.intent, asset.dataset)]),
         layout.collection_key(asset.intent, asset.dataset): stac_collection(
-            asset.intent, asset.dataset, [asset], PROVENANCE
+            asset.intent, asset.dataset, [asset]
         ),
-        layout.item_key(asset.intent, asset.dataset, 1): stac_item(asset, PROVENANCE),
+        layout.item_key(asset.intent, asset.dataset, 1): stac_item(asset),
     }
     for key, document in documents.items():
         path = tmp_path / key
@@ -136,7 +129,7 @@ def test_pystac_reads_the_tree_back_from_a_folder(tmp_path: Path) -> None:
 
 
 def test_an_invalid_document_is_refused() -> None:
-    item = stac_item(_committed(vector_asset()), PROVENANCE)
+    item = stac_item(_committed(vector_asset()))
     with pytest.raises(MetadataError, match="invalid STAC Feature"):
         validate({**item, "bbox": "everywhere"})
     with pytest.raises(MetadataError, match="not a STAC document"):
@@ -145,7 +138,7 @@ def test_an_invalid_document_is_refused() -> None:
 
 def test_the_iso_record_reads_back_with_extent_crs_title_lineage_and_uri() -> None:
     asset = _committed(vector_asset(crs="EPSG:2056"))
-    summary = read_iso(iso_record(asset, PROVENANCE))
+    summary = read_iso(iso_record(asset))
     assert summary.identifier == asset.asset_id
     assert summary.title == asset.iso19115.title
     assert summary.abstract == "Districts <2024>"
@@ -158,7 +151,7 @@ def test_the_iso_record_reads_back_with_extent_crs_title_lineage_and_uri() -> No
 
 def test_a_raster_record_without_extent_and_a_broken_record() -> None:
     asset = _committed(raster_asset())
-    summary = read_iso(iso_record(asset, Provenance()))
+    summary = read_iso(iso_record(asset.model_copy(update={"provenance": Provenance()})))
     assert summary.reference_system == "urn:ogc:def:crs:EPSG::32633"
     assert summary.abstract == asset.iso19115.abstract
     with pytest.raises(MetadataError, match="cannot be read"):

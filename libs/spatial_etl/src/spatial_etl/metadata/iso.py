@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from pygeometa.schemas.iso19139 import ISO19139OutputSchema
 
 from spatial_etl.errors import MetadataError
-from spatial_etl.metadata.provenance import Provenance
-from spatial_etl.models.ledger import AssetDocument
+from spatial_etl.models.ledger import AssetDocument, Provenance
 
 _NS: Final = {
     "gmd": "http://www.isotc211.org/2005/gmd",
@@ -44,9 +43,9 @@ class IsoSummary(BaseModel):
     urls: tuple[str, ...]
 
 
-def iso_record(asset: AssetDocument, provenance: Provenance) -> bytes:
+def iso_record(asset: AssetDocument) -> bytes:
     """The ISO 19139 record of a committed asset version, as UTF-8 XML, checked readable."""
-    text = ISO19139OutputSchema().write(_mcf(asset, provenance))
+    text = ISO19139OutputSchema().write(_mcf(asset, asset.provenance))
     root = etree.fromstring(text.encode("utf-8"))
     code = root.find(_CODE_PATH, _NS)
     if code is None:
@@ -86,7 +85,7 @@ def read_iso(xml: bytes) -> IsoSummary:
 
 def _mcf(asset: AssetDocument, provenance: Provenance) -> dict[str, Any]:
     """The metadata control file pygeometa renders."""
-    created = (asset.committed_at or asset.created_at).isoformat()
+    created = asset.created_at.isoformat()
     block = asset.iso19115
     keywords = [value for value in (asset.intent, asset.dataset, provenance.project) if value]
     identification: dict[str, Any] = {

@@ -24,8 +24,7 @@ from stac_pydantic import Catalog, Collection, Item
 
 from spatial_etl.errors import MetadataError
 from spatial_etl.metadata import layout
-from spatial_etl.metadata.provenance import Provenance
-from spatial_etl.models.ledger import AssetDocument
+from spatial_etl.models.ledger import AssetDocument, Provenance
 
 MEDIA_TYPES: Final = {
     "COG": pystac.MediaType.COG.value,
@@ -52,17 +51,20 @@ _GDAL_TO_STAC: Final = {
 }
 
 
-def stac_item(asset: AssetDocument, provenance: Provenance) -> dict[str, Any]:
-    """The STAC Item of one committed asset version, with links relative to its lake key."""
+def stac_item(asset: AssetDocument, *, thumbnail: bool = False) -> dict[str, Any]:
+    """The STAC Item of one asset version, with links relative to its lake key.
+
+    Built while the version is pending, so it depends on nothing that changes at commit: its
+    ``datetime`` is the version's creation. ``thumbnail`` adds the quicklook beside the asset.
+    """
     key = layout.item_key(asset.intent, asset.dataset, asset.version)
-    when = asset.committed_at or asset.created_at
     bbox = list(asset.bbox_wgs84) if asset.bbox_wgs84 else None
     item = pystac.Item(
         id=layout.item_id(asset.intent, asset.dataset, asset.version),
         geometry=_footprint(asset.bbox_wgs84),
         bbox=bbox,
-        datetime=when,
-        properties=_properties(asset, provenance),
+        datetime=asset.created_at,
+        properties=_properties(asset, asset.provenance),
         collection=layout.collection_id(asset.intent, asset.dataset),
     )
     data = pystac.Asset(
@@ -81,6 +83,16 @@ def stac_item(asset: AssetDocument, provenance: Provenance) -> dict[str, Any]:
             title="ISO 19139 metadata record",
         ),
     )
+    if thumbnail:
+        item.add_asset(
+            "thumbnail",
+            pystac.Asset(
+                href=layout.relative(key, layout.beside(asset.s3_key, layout.QUICKLOOK_SUFFIX)),
+                media_type=pystac.MediaType.PNG,
+                roles=["thumbnail"],
+                title="Quicklook",
+            ),
+        )
     _describe_data(item, data, asset)
     for record in asset.inputs:
         item.add_link(pystac.Link("derived_from", record.path, title=f"sha256 {record.sha256}"))
@@ -90,28 +102,13 @@ def stac_item(asset: AssetDocument, provenance: Provenance) -> dict[str, Any]:
     return document
 
 
-def with_thumbnail(item: dict[str, Any], asset: AssetDocument) -> dict[str, Any]:
-    """``item`` with the asset's quicklook PNG as its ``thumbnail``."""
-    key = layout.item_key(asset.intent, asset.dataset, asset.version)
-    href = layout.relative(key, layout.beside(asset.s3_key, layout.QUICKLOOK_SUFFIX))
-    assets = dict(item["assets"])
-    assets["thumbnail"] = {
-        "href": href,
-        "type": pystac.MediaType.PNG.value,
-        "roles": ["thumbnail"],
-        "title": "Quicklook",
-    }
-    return {**item, "assets": assets}
-
-
-def stac_collection(
-    intent: str, dataset: str, versions: Sequence[AssetDocument], provenance: Provenance
-) -> dict[str, Any]:
+def stac_collection(intent: str, dataset: str, versions: Sequence[AssetDocument]) -> dict[str, Any]:
     """The Collection of a dataset: every committed version, newest described last."""
     if not versions:
         raise MetadataError(f"{intent}/{dataset} has no committed version to describe")
     ordered = sorted(versions, key=lambda doc: doc.version)
     latest = ordered[-1]
+    provenance = latest.provenance
     key = layout.collection_key(intent, dataset)
     times = [doc.committed_at or doc.created_at for doc in ordered]
     collection = pystac.Collection(

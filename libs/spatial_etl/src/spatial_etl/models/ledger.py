@@ -323,6 +323,35 @@ class Iso19115Metadata(_Record):
     distribution: Distribution = Field(description="Where the asset is.")
 
 
+class Provenance(_Record):
+    """The manifest's facts about the data, kept with every version and its metadata."""
+
+    project: str | None = Field(default=None, description="metadata.project of the manifest.")
+    uploader: str | None = Field(default=None, description="Who uploaded the batch.")
+    description: str | None = Field(
+        default=None, description="metadata.description: what the data is, in the user's words."
+    )
+
+
+SidecarRole = Literal["iso19139", "thumbnail", "stac_item"]
+"""What a sidecar object is: the ISO 19139 record, the quicklook PNG, or the STAC Item."""
+
+
+class Sidecar(_Record):
+    """A metadata object derived from one asset version, stored in the lake bucket.
+
+    Sidecars are uploaded while the asset is pending, each tagged with the asset's id and
+    hash like the data object, so they share its fate: committed together, or deleted
+    together.
+    """
+
+    role: SidecarRole = Field(description="iso19139, thumbnail or stac_item.")
+    key: Text = Field(description="Key of the object in the asset's bucket.")
+    sha256: Sha256 = Field(description="SHA-256 of the object's bytes.")
+    size: int = Field(ge=0, description="Size of the object in bytes.")
+    media_type: Text = Field(description="Content type of the object.")
+
+
 class AssetDocument(_Document):
     """One version of one dataset in the lake, linked both ways with its S3 object.
 
@@ -360,8 +389,29 @@ class AssetDocument(_Document):
     )
     failure: str | None = Field(default=None, description="Why a failed publish failed.")
     iso19115: Iso19115Metadata = Field(description="ISO 19115-style metadata.")
+    provenance: Provenance = Field(
+        default_factory=Provenance, description="Project, uploader and description of the batch."
+    )
+    sidecars: list[Sidecar] = Field(
+        default_factory=list,
+        description="Metadata objects of this version (ISO record, quicklook, STAC Item).",
+    )
     created_at: UtcDatetime = Field(description="When the document was created.")
     committed_at: UtcDatetime | None = Field(description="When it was committed; else None.")
+    catalogued_at: UtcDatetime | None = Field(
+        default=None,
+        description="When the dataset's STAC Collection and the root Catalog were last "
+        "rewritten with this version committed; None until then.",
+    )
+
+    def sidecar(self, role: SidecarRole) -> Sidecar | None:
+        """This version's sidecar in ``role``, if it has one."""
+        return next((item for item in self.sidecars if item.role == role), None)
+
+    @property
+    def object_keys(self) -> list[str]:
+        """Every lake key this version owns: the data object, then its sidecars."""
+        return [self.s3_key, *(item.key for item in self.sidecars)]
 
     @property
     def s3_uri(self) -> str:
@@ -389,4 +439,16 @@ class AssetDocument(_Document):
             raise ValueError("iso19115.distribution.s3_uri must be the asset's s3 URI")
         if self.iso19115.distribution.format != self.format:
             raise ValueError("iso19115.distribution.format must be the asset's format")
+        return self
+
+    @model_validator(mode="after")
+    def _sidecars_distinct(self) -> Self:
+        roles = [item.role for item in self.sidecars]
+        if len(set(roles)) != len(roles):
+            raise ValueError(f"one sidecar per role, not {roles}")
+        keys = self.object_keys
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"the asset's objects need distinct keys, not {keys}")
+        if self.catalogued_at is not None and self.status != "committed":
+            raise ValueError("only a committed asset is catalogued")
         return self
