@@ -16,6 +16,7 @@ from spatial_etl.backends.compute import PostgisCompute
 from spatial_etl.backends.ledger import COLLECTIONS, Ledger, ensure_indexes
 from spatial_etl.backends.mongo_schema import mongo_json_schema
 from spatial_etl.backends.storage import ObjectStore
+from spatial_etl.metadata import layout
 from spatial_etl.models import Manifest
 from spatial_etl.plugins.loading import load_plugins
 from spatial_etl.run.executor import Platform, RunReport, execute_run
@@ -33,6 +34,13 @@ UTM_CURVE = (
     "CURVEPOLYGON(CIRCULARSTRING(504000 5500000, 504500 5500500, 505000 5500000, "
     "504500 5499500, 504000 5500000))"
 )
+
+
+def is_metadata_key(key: str) -> bool:
+    """Whether a lake key holds metadata (STAC tree, ISO record, quicklook), not data."""
+    return key.startswith(layout.STAC_PREFIX + "/") or key.endswith(
+        (layout.ISO_SUFFIX, layout.QUICKLOOK_SUFFIX)
+    )
 
 
 class World:
@@ -66,7 +74,12 @@ class World:
         return execute_run(run_id or f"run-{uuid.uuid4()}", parsed, self.platform)
 
     def lake_keys(self) -> list[str]:
+        """Every object in the lake: data, sidecars and STAC aggregates."""
         return [o.key for o in self.store.iter_objects(self.store.settings.lake_bucket)]
+
+    def data_keys(self) -> list[str]:
+        """The lake's data objects, without the metadata describing them."""
+        return [key for key in self.lake_keys() if not is_metadata_key(key)]
 
     def download(self, key: str) -> Path:
         dest = self.tmp / "downloads" / key

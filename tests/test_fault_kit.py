@@ -452,7 +452,7 @@ def test_a_child_run_on_the_shared_world_is_killed_between_upload_and_commit(
     child = spawn_child("remote_world:execute_manifest", payload)
     wait_for_checkpoint(child, "uploaded", timeout=120)
     assert kill(child) == -9
-    [key] = shared_world.lake_keys()
+    [key] = shared_world.data_keys()
     assert key == "ingest_satellite_raster/scene/v1/scene.tif"
     [asset] = shared_world.ledger.assets_of_run("r1")
     assert (asset.status, asset.s3_key) == ("pending", key)

@@ -198,7 +198,7 @@ def test_sigkill_between_the_upload_and_the_commit_converges_to_one_version(
     _kill(child)
     [asset] = world.ledger.assets_of_batch("k_commit")
     assert asset.status == "pending"
-    assert world.lake_keys() == [asset.s3_key]  # a complete object, not yet committed
+    assert world.data_keys() == [asset.s3_key]  # a complete object, not yet committed
     done = _converge(world, "k_commit", run_id)
     assert done.committed_assets == [asset.asset_id]  # it names its document, hash and size
     _retry_succeeds(world, "k_commit")  # the same content: a duplicate, not a second version
@@ -206,6 +206,49 @@ def test_sigkill_between_the_upload_and_the_commit_converges_to_one_version(
         "committed",
         "duplicate",
     ]
+
+
+def test_sigkill_between_the_data_and_its_sidecars_leaves_nothing(
+    shared_world: World, shared_ledger: Any, spawn_child: Spawn, make_raster: Callable[..., Path]
+) -> None:
+    """Killed after the data object landed, before its ISO record and STAC Item: the version
+    is incomplete, so the reconciler deletes what landed and fails it; a retry publishes v1."""
+    world = shared_world
+    _raster_batch(world, make_raster, "k_sidecars")
+    ticket = _ticket(world, "k_sidecars")
+    run_id = f"run-{uuid.uuid4()}"
+    hold = {"at": "spatial_etl.run.catalogue:upload_sidecars", "name": "data-landed"}
+    child = _start(spawn_child, world, shared_ledger, ticket, run_id, holds=[hold])
+    wait_for_checkpoint(child, "data-landed", timeout=120)
+    _kill(child)
+    [asset] = world.ledger.assets_of_batch("k_sidecars")
+    assert asset.status == "pending"
+    assert [item.role for item in asset.sidecars] == ["iso19139", "thumbnail", "stac_item"]
+    assert world.lake_keys() == [asset.s3_key]
+    done = _converge(world, "k_sidecars", run_id)
+    assert done.failed_assets == [asset.asset_id]
+    assert world.lake_keys() == []
+    _retry_succeeds(world, "k_sidecars")
+
+
+def test_sigkill_after_the_commit_before_the_catalogue_is_caught_up(
+    shared_world: World, shared_ledger: Any, spawn_child: Spawn, make_raster: Callable[..., Path]
+) -> None:
+    """Killed once committed, before the Collection and Catalog were rewritten: the version
+    stands; the reconciler writes the catalogue the run could not."""
+    world = shared_world
+    _raster_batch(world, make_raster, "k_catalogue")
+    ticket = _ticket(world, "k_catalogue")
+    run_id = f"run-{uuid.uuid4()}"
+    hold = {"at": "spatial_etl.run.catalogue:refresh", "name": "committed"}
+    child = _start(spawn_child, world, shared_ledger, ticket, run_id, holds=[hold])
+    wait_for_checkpoint(child, "committed", timeout=120)
+    _kill(child)
+    [asset] = world.ledger.assets_of_batch("k_catalogue")
+    assert (asset.status, asset.catalogued_at) == ("committed", None)
+    done = _converge(world, "k_catalogue", run_id)
+    assert "ingest_satellite_raster/k_catalogue" in done.catalogued_datasets
+    _retry_succeeds(world, "k_catalogue")
 
 
 # ----------------------------------------------------------------------------- outages

@@ -351,7 +351,7 @@ def test_declared_vrt_without_references_is_accepted(vrt_world: World, tmp_path:
     path = vrt_world.upload("blank_1", vrt)
     report = vrt_world.run(manifest("blank_1", VRT_INTENT.name, [_vrt_file(path)]))
     assert report.status == "succeeded", report.error
-    assert vrt_world.lake_keys() == ["ingest_vrt_mosaic/blank/v1/blank.tif"]
+    assert vrt_world.data_keys() == ["ingest_vrt_mosaic/blank/v1/blank.tif"]
 
 
 def test_vrt_declared_for_an_intent_without_consent_is_refused(

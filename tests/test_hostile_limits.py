@@ -204,7 +204,7 @@ def test_a_legitimate_compressed_raster_still_goes_through(world: World, tmp_pat
     report = world.run(manifest("scene", "ingest_satellite_raster", [raster_file(path)]))
 
     assert report.status == "succeeded", report.error
-    assert world.lake_keys() == ["ingest_satellite_raster/scene/v1/scene.tif"]
+    assert world.data_keys() == ["ingest_satellite_raster/scene/v1/scene.tif"]
 
 
 # ----------------------------------------------------------------------------- shapefiles

@@ -297,7 +297,7 @@ def test_same_inputs_again_are_a_duplicate_and_publish_nothing(
     assert first.status == second.status == "succeeded"
     assert second.outputs[0].status == "duplicate"
     assert second.outputs[0].duplicate_of == first.outputs[0].asset_id
-    assert world.lake_keys() == [first.outputs[0].s3_key]
+    assert world.data_keys() == [first.outputs[0].s3_key]
     assert_ledger_valid(world)
     assert (
         world.ledger.latest_committed("ingest_satellite_raster", "tile").asset_id
@@ -314,7 +314,7 @@ def test_changed_inputs_make_a_new_version_with_a_new_key(
     world.upload("v", make_raster("tile2.tif", burn=(2,)), name="tile.tif")
     second = world.run(doc)
     assert [o.version for o in (first.outputs[0], second.outputs[0])] == [1, 2]
-    assert sorted(world.lake_keys()) == [
+    assert sorted(world.data_keys()) == [
         "ingest_satellite_raster/tile/v1/tile.tif",
         "ingest_satellite_raster/tile/v2/tile.tif",
     ]
@@ -572,7 +572,7 @@ def test_same_output_from_other_parameters_is_a_duplicate(
     assert second.outputs[0].status == "duplicate"
     assert second.outputs[0].duplicate_of == first.outputs[0].asset_id
     assert "process" in second.timings  # the work was done, the result was the same
-    assert world.lake_keys() == [first.outputs[0].s3_key]
+    assert world.data_keys() == [first.outputs[0].s3_key]
 
 
 def test_invalid_parameters_are_a_recorded_failure(

@@ -113,7 +113,7 @@ def test_a_ledger_outage_at_commit_is_finished_by_the_reconciler(
     # its document stays pending, and nothing is deleted that a committed document could name
     [asset] = world.ledger.assets_of_batch("b_commit")
     assert asset.status == "pending"
-    assert world.lake_keys() == [asset.s3_key]
+    assert world.data_keys() == [asset.s3_key]
     monkeypatch.setattr(world.ledger, "commit_asset", original)
     done = reconcile(world.platform, is_run_alive=lambda _: False)
     assert done.committed_assets == [asset.asset_id]

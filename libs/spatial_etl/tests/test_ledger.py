@@ -495,6 +495,7 @@ def test_init_ledger_creates_collections_validators_and_indexes(db: Any) -> None
         "batch_id",
         "intent_dataset_sha256_unique",
         "status",
+        "status_catalogued_at",
     }
     content = assets["intent_dataset_sha256_unique"]
     assert content["unique"] is True

@@ -12,7 +12,7 @@ import pystac
 import pytest
 from ledger_documents import raster_asset, vector_asset
 from spatial_etl.errors import MetadataError
-from spatial_etl.metadata import layout
+from spatial_etl.metadata import layout, sidecars
 from spatial_etl.metadata.iso import iso_record, read_iso
 from spatial_etl.metadata.stac import (
     multihash,
@@ -28,9 +28,11 @@ PROVENANCE = Provenance(project="cadastre", uploader="alice", description="Distr
 
 
 def _committed(doc: AssetDocument) -> AssetDocument:
-    return doc.model_copy(
-        update={"status": "committed", "committed_at": COMMITTED, "provenance": PROVENANCE}
-    )
+    """``doc`` as the publisher makes it: the batch's provenance, its sidecars, committed."""
+    block = doc.iso19115.model_copy(update={"abstract": PROVENANCE.description})
+    described = doc.model_copy(update={"provenance": PROVENANCE, "iso19115": block})
+    listed, _ = sidecars.render(described, quicklook=None)
+    return listed.model_copy(update={"status": "committed", "committed_at": COMMITTED})
 
 
 def test_a_vector_item_carries_projection_table_file_and_lineage() -> None:

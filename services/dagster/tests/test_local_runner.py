@@ -26,6 +26,7 @@ from typing import Any
 import boto3
 import psutil
 import pyarrow.parquet as pq
+import pystac
 import pytest
 import typer
 from bson import json_util
@@ -86,7 +87,8 @@ def by_batch(out: Path) -> dict[str, dict[str, Any]]:
 
 
 def assert_lake_matches_ledger(out: Path) -> list[dict[str, Any]]:
-    """Every lake object is exported, hashes as recorded, and is its committed asset's."""
+    """Every lake object is exported, hashes as recorded, and is its committed asset's (its data
+    object or a sidecar), or a STAC aggregate; returns the data objects."""
     objects = json.loads((out / "objects.json").read_text())
     lake = [o for o in objects if o["bucket"] == "data-lake"]
     assets = {doc["_id"]: doc for doc in ledger(out, "assets")}
@@ -96,15 +98,38 @@ def assert_lake_matches_ledger(out: Path) -> list[dict[str, Any]]:
         if p.is_file()
     )
     assert exported == sorted(o["key"] for o in lake)
+    data_objects = []
     for entry in lake:
         data = out / "data-lake" / entry["key"]
         assert sha256(data) == entry["sha256"] == entry["metadata"]["content_hash"]
         assert data.stat().st_size == entry["size"]
+        if entry["metadata"].get("role") == "stac_aggregate":
+            assert entry["key"].startswith("stac/")
+            continue
         asset = assets[entry["metadata"]["mongodb_doc_id"]]
         assert asset["status"] == "committed"
-        assert (asset["s3_key"], asset["sha256"]) == (entry["key"], entry["sha256"])
-        assert asset["run_id"] == entry["metadata"]["run_id"]
-    return lake
+        owned = {asset["s3_key"]: asset["sha256"]} | {
+            item["key"]: item["sha256"] for item in asset["sidecars"]
+        }
+        assert owned[entry["key"]] == entry["sha256"]
+        if entry["key"] == asset["s3_key"]:
+            assert asset["run_id"] == entry["metadata"]["run_id"]
+            data_objects.append(entry)
+    return data_objects
+
+
+def assert_browsable_stac(out: Path, lake: list[dict[str, Any]]) -> None:
+    """The exported lake is a STAC catalogue pystac browses, item to data, without the ledger."""
+    root = pystac.Catalog.from_file(str(out / "data-lake" / "stac" / "catalog.json"))
+    items = sorted(root.get_items(recursive=True), key=lambda item: item.id)
+    assert len(items) == len(lake)
+    for item, entry in zip(items, sorted(lake, key=lambda o: o["key"]), strict=True):
+        assert item.id == entry["key"].rsplit("/", 1)[0].replace("/v", ".v").replace("/", ".")
+        href = Path(item.assets["data"].get_absolute_href() or "")
+        assert href == out / "data-lake" / entry["key"]
+        assert item.assets["data"].extra_fields["file:checksum"] == "1220" + entry["sha256"]
+        iso = Path(item.assets["iso19139"].get_absolute_href() or "")
+        assert iso.read_bytes().startswith(b"<?xml")
 
 
 def summary_records(stdout: str) -> dict[str, str]:
@@ -200,6 +225,7 @@ def test_a_landing_zone_runs_through_sensor_and_job_and_is_exported(
         "ingest_vector_boundary/parcels/v1/parcels.parquet",
     ]
     assert pq.read_table(out / "data-lake" / lake[1]["key"]).num_rows == 1
+    assert_browsable_stac(out, lake)
 
     batches = {doc["_id"]: doc for doc in ledger(out, "batches")}
     assert {batch: doc["status"] for batch, doc in batches.items()} == {

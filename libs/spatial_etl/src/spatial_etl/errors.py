@@ -458,6 +458,14 @@ class MetadataError(SpatialEtlError):
     """
 
 
+class CatalogueError(SpatialEtlError):
+    """The STAC Collection or Catalog could not be brought in line with the ledger this time.
+
+    Never fatal to a run: the versions stay ``catalogued_at=None`` in the ledger and the
+    reconciler rewrites their Collection and the Catalog on its next pass.
+    """
+
+
 class SettleError(SpatialEtlError):
     """A run ended but its batch could not be fully settled (report, manifest move, status).
 

@@ -43,6 +43,7 @@ from spatial_etl.models.ledger import (
     InputRecord,
     RunDocument,
     RunError,
+    utc_millis,
 )
 from spatial_etl.models.problems import Problem
 from spatial_etl.settings import LedgerSettings
@@ -123,6 +124,7 @@ COLLECTIONS: Final[Mapping[str, CollectionSpec]] = MappingProxyType(
                     (("intent", _UP), ("dataset", _UP), ("status", _UP), ("version", _DOWN)),
                 ),
                 IndexSpec("sha256", (("sha256", _UP),)),
+                IndexSpec("status_catalogued_at", (("status", _UP), ("catalogued_at", _UP))),
                 IndexSpec("run_id", (("run_id", _UP),)),
                 IndexSpec("batch_id", (("batch_id", _UP),)),
             ),
@@ -572,6 +574,40 @@ class Ledger:
         query = {"intent": intent, "dataset": dataset, **_SLOT_HOLDERS}
         top = self._find(self._assets, AssetDocument, query, newest=True)
         return 1 if top is None else top.version + 1
+
+    # the STAC catalogue's view
+
+    def committed_versions(self, intent: str, dataset: str) -> list[AssetDocument]:
+        """Every committed version of a dataset, oldest first: what its Collection lists."""
+        query = {"intent": intent, "dataset": dataset, "status": "committed"}
+        return self._find_all(self._assets, AssetDocument, query, [("version", ASCENDING)])
+
+    def committed_datasets(self) -> list[tuple[str, str]]:
+        """Every (intent, dataset) with a committed version, sorted: what the Catalog lists."""
+        pipeline: list[Document] = [
+            {"$match": {"status": "committed"}},
+            {"$group": {"_id": {"intent": "$intent", "dataset": "$dataset"}}},
+        ]
+        found = self._assets.aggregate(pipeline, allowDiskUse=True)
+        return sorted((str(raw["_id"]["intent"]), str(raw["_id"]["dataset"])) for raw in found)
+
+    def uncatalogued_assets(self, limit: int = 1000) -> list[AssetDocument]:
+        """Committed versions not yet in their Collection (index ``status_catalogued_at``)."""
+        query = {"status": "committed", "catalogued_at": None}
+        return self._find_all(self._assets, AssetDocument, query, _ASSET_ORDER, limit)
+
+    def mark_catalogued(self, asset_ids: Sequence[str], when: datetime) -> int:
+        """Record that the Collection and Catalog written at ``when`` include these versions.
+
+        Only committed versions not yet marked change; returns how many did.
+        """
+        if not asset_ids:
+            return 0
+        result = self._assets.update_many(
+            {"_id": {"$in": list(asset_ids)}, "status": "committed", "catalogued_at": None},
+            {"$set": {"catalogued_at": utc_millis(when)}},
+        )
+        return int(result.modified_count)
 
     # reads for people (the command line)
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from pygeometa.schemas.iso19139 import ISO19139OutputSchema
 
 from spatial_etl.errors import MetadataError
+from spatial_etl.metadata import description
 from spatial_etl.models.ledger import AssetDocument, Provenance
 
 _NS: Final = {
@@ -87,12 +88,12 @@ def _mcf(asset: AssetDocument, provenance: Provenance) -> dict[str, Any]:
     """The metadata control file pygeometa renders."""
     created = asset.created_at.isoformat()
     block = asset.iso19115
-    keywords = [value for value in (asset.intent, asset.dataset, provenance.project) if value]
+    keywords = description.keywords(asset.intent, asset.dataset, provenance)
     identification: dict[str, Any] = {
         "language": "en",
         "charset": "utf8",
         "title": {"en": block.title},
-        "abstract": {"en": provenance.description or block.abstract or block.title},
+        "abstract": {"en": block.abstract or block.title},
         "dates": {"creation": created},
         "keywords": {"default": {"keywords": {"en": keywords}}},
         "topiccategory": ["geoscientificInformation"],

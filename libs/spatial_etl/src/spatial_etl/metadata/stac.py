@@ -23,7 +23,7 @@ from pystac.extensions.table import Column, TableExtension
 from stac_pydantic import Catalog, Collection, Item
 
 from spatial_etl.errors import MetadataError
-from spatial_etl.metadata import layout
+from spatial_etl.metadata import description, layout
 from spatial_etl.models.ledger import AssetDocument, Provenance
 
 MEDIA_TYPES: Final = {
@@ -103,31 +103,42 @@ def stac_item(asset: AssetDocument, *, thumbnail: bool = False) -> dict[str, Any
 
 
 def stac_collection(intent: str, dataset: str, versions: Sequence[AssetDocument]) -> dict[str, Any]:
-    """The Collection of a dataset: every committed version, newest described last."""
+    """The Collection of a dataset: a link to every committed version's Item.
+
+    Its extent covers every version; ``spatial_etl:latest_version`` names the current one, so
+    a superseded version stays findable and is told apart from the latest.
+    """
     if not versions:
         raise MetadataError(f"{intent}/{dataset} has no committed version to describe")
     ordered = sorted(versions, key=lambda doc: doc.version)
     latest = ordered[-1]
-    provenance = latest.provenance
     key = layout.collection_key(intent, dataset)
     times = [doc.committed_at or doc.created_at for doc in ordered]
     collection = pystac.Collection(
         id=layout.collection_id(intent, dataset),
         title=dataset,
-        description=provenance.description or latest.iso19115.abstract or dataset,
+        description=latest.iso19115.abstract or dataset,
         extent=pystac.Extent(
             pystac.SpatialExtent([_union(doc.bbox_wgs84 for doc in ordered)]),
             pystac.TemporalExtent([[min(times), max(times)]]),
         ),
         license="other",
-        keywords=[value for value in (intent, provenance.project) if value],
+        keywords=description.keywords(intent, dataset, latest.provenance),
         extra_fields={"spatial_etl:latest_version": latest.version},
     )
     collection.add_link(pystac.Link("root", layout.relative(key, layout.CATALOG_KEY)))
     collection.add_link(pystac.Link("parent", layout.relative(key, layout.CATALOG_KEY)))
     for doc in ordered:
-        href = layout.relative(key, layout.item_key(intent, dataset, doc.version))
-        collection.add_link(pystac.Link("item", href, media_type=pystac.MediaType.GEOJSON))
+        item = doc.sidecar("stac_item")
+        if item is not None:  # versions committed before Items existed have none
+            href = layout.relative(key, item.key)
+            collection.add_link(pystac.Link("item", href, media_type=pystac.MediaType.GEOJSON))
+    newest = latest.sidecar("stac_item")
+    if newest is not None:  # the version extension's pointer to the current version
+        href = layout.relative(key, newest.key)
+        collection.add_link(
+            pystac.Link("latest-version", href, media_type=pystac.MediaType.GEOJSON)
+        )
     document = collection.to_dict(include_self_link=False, transform_hrefs=False)
     validate(document)
     return document
@@ -171,10 +182,9 @@ def multihash(sha256: str) -> str:
 
 
 def _properties(asset: AssetDocument, provenance: Provenance) -> dict[str, Any]:
-    plugin = asset.plugin
     properties: dict[str, Any] = {
         "title": asset.iso19115.title,
-        "description": provenance.description or asset.iso19115.abstract,
+        "description": asset.iso19115.abstract,
         "created": _iso(asset.created_at),
         "spatial_etl:asset_id": asset.asset_id,
         "spatial_etl:intent": asset.intent,
@@ -182,9 +192,7 @@ def _properties(asset: AssetDocument, provenance: Provenance) -> dict[str, Any]:
         "spatial_etl:version": asset.version,
         "spatial_etl:run_id": asset.run_id,
         "spatial_etl:batch_id": asset.batch_id,
-        "spatial_etl:plugin": " ".join(
-            filter(None, (plugin.distribution or plugin.name, plugin.version))
-        ),
+        "spatial_etl:plugin": description.plugin_label(asset.plugin),
         "spatial_etl:lineage": list(asset.iso19115.lineage.steps),
     }
     if provenance.project:

@@ -78,13 +78,13 @@ def new_asset_id() -> str:
     return str(ObjectId())
 
 
-def _utc_millis(value: datetime) -> datetime:
+def utc_millis(value: datetime) -> datetime:
     """Normalise to what a BSON date stores: UTC, millisecond precision."""
     value = value.astimezone(UTC)
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc_millis)]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(utc_millis)]
 """A timezone-aware instant, kept in UTC at millisecond precision (a BSON date)."""
 
 

@@ -31,6 +31,7 @@ from spatial_etl.models.ledger import (
     AssetDocument,
     InputRecord,
     PluginRecord,
+    Provenance,
     RunDocument,
     RunError,
     WorkerRecord,
@@ -394,7 +395,12 @@ class _Run:
             intent=self.manifest.intent,
             plugin=self.plugin,
             parameters=self.parameters,
-            abstract=self.manifest.metadata.description or registered.intent.summary,
+            provenance=Provenance(
+                project=self.manifest.metadata.project,
+                uploader=self.manifest.uploader,
+                description=self.manifest.metadata.description or None,
+            ),
+            intent_summary=registered.intent.summary,
             guard=guard,
         )
 

@@ -51,6 +51,7 @@ class Product(BaseModel):
         description="What tells this product apart from the others made from the same input "
         "(a layer, a partition value): appended to the dataset name as '_<part>'.",
     )
+    quicklook: Path | None = None
 
 
 def run_vector_plan(

@@ -27,17 +27,17 @@ from pydantic import JsonValue
 from spatial_etl.backends.ledger import Ledger
 from spatial_etl.backends.storage import FileDigest, ObjectStore, hash_file
 from spatial_etl.errors import DuplicateAssetError, PublishError, SpatialEtlError
+from spatial_etl.metadata import description, sidecars
 from spatial_etl.models.extent import normalize_wgs84_bbox
 from spatial_etl.models.ledger import (
     AssetDocument,
     Distribution,
-    GeographicExtent,
     InputRecord,
-    Iso19115Metadata,
-    Lineage,
     PluginRecord,
+    Provenance,
     new_asset_id,
 )
+from spatial_etl.run import catalogue
 from spatial_etl.run.products import Product
 from spatial_etl.steps.export import ExportFormat
 
@@ -63,7 +63,9 @@ class PublishContext:
     intent: str
     plugin: PluginRecord
     parameters: dict[str, JsonValue]
-    abstract: str
+    provenance: Provenance
+    intent_summary: str
+    """What the intent makes: the abstract when the manifest has no description."""
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     guard: Callable[[], None] | None = None
     """Raises unless the run may still publish (it holds its batch's lease)."""
@@ -96,19 +98,23 @@ def publish(
     deletion itself fails the document stays pending for the reconciler, never committed.
     """
     hashed = hash_file(product.path)
-    claimed = _claim(product, dataset, inputs, hashed, ctx)
+    quicklook = product.quicklook.read_bytes() if product.quicklook is not None else None
+    claimed = _claim(product, dataset, inputs, hashed, ctx, quicklook=quicklook)
     if not isinstance(claimed, _Pending):
         return claimed
     pending = claimed.doc
     try:
         _upload_and_verify(product, pending, hashed, ctx)
+        catalogue.upload_sidecars(ctx.store, pending, claimed.sidecars)
         ctx.check()
     except BaseException as error:
         _abandon(pending, error, ctx)
         if isinstance(error, SpatialEtlError):
             raise PublishError(f"publishing {pending.s3_uri} failed: {error}") from error
         raise
-    return ctx.ledger.commit_asset(pending.asset_id, ctx.clock())
+    committed = ctx.ledger.commit_asset(pending.asset_id, ctx.clock())
+    catalogue.refresh_quietly(ctx.store, ctx.ledger, committed)
+    return committed
 
 
 def reuse_unchanged(
@@ -153,7 +159,9 @@ def record_duplicate(
             "parameters": ctx.parameters,
             "created_at": ctx.clock(),
             "committed_at": None,
+            "catalogued_at": None,
             "failure": None,
+            "provenance": ctx.provenance,
         }
     )
     ctx.ledger.record_duplicate(doc)
@@ -163,6 +171,7 @@ def record_duplicate(
 @dataclass(frozen=True)
 class _Pending:
     doc: AssetDocument
+    sidecars: list[sidecars.Rendered]
 
 
 def _claim(
@@ -171,6 +180,8 @@ def _claim(
     inputs: Sequence[InputRecord],
     hashed: FileDigest,
     ctx: PublishContext,
+    *,
+    quicklook: bytes | None,
 ) -> AssetDocument | _Pending:
     """Insert the pending document, or find the committed version this content duplicates.
 
@@ -185,12 +196,13 @@ def _claim(
         ctx.check()
         version = ctx.ledger.next_version(ctx.intent, dataset)
         doc = _document(product, dataset, version, inputs=inputs, hashed=hashed, ctx=ctx)
+        doc, rendered = sidecars.render(doc, quicklook)
         try:
             ctx.ledger.insert_pending_asset(doc)
         except DuplicateAssetError:
             time.sleep(min(_CLAIM_BACKOFF_S * 2**attempt, 5.0))
             continue
-        return _Pending(doc)
+        return _Pending(doc, rendered)
     raise PublishError(
         f"could not claim a version of {ctx.intent}/{dataset}: another asset document holds "
         "the same version or the same content (a run still publishing, or a dead run's pending "
@@ -234,12 +246,13 @@ def _upload_and_verify(
 def _abandon(pending: AssetDocument, error: BaseException, ctx: PublishContext) -> None:
     """Leave no object without a committed document; never raise over the original error.
 
-    The object is deleted, then the document failed. If the deletion fails (the store is
-    unreachable), the document is left pending: its run ends, and the reconciler later commits
-    it (the object is complete and verified) or deletes the object and fails it.
+    The objects (data and sidecars) are deleted, then the document failed. If a deletion fails
+    (the store is unreachable), the document is left pending: its run ends, and the reconciler
+    later commits it (every object complete and verified) or deletes them and fails it.
     """
     try:
-        ctx.store.delete(ctx.bucket, pending.s3_key)
+        for key in pending.object_keys:
+            ctx.store.delete(ctx.bucket, key)
     except Exception as delete_error:  # noqa: BLE001 - the original error is what matters
         logger.warning("could not delete %s after %r: %s", pending.s3_uri, error, delete_error)
         return
@@ -261,17 +274,21 @@ def _document(
     ctx: PublishContext,
 ) -> AssetDocument:
     key = lake_key(ctx.intent, dataset, version, product.format)
-    uri = f"s3://{ctx.bucket}/{key}"
     bbox = normalize_wgs84_bbox(product.bbox_wgs84)
-    extent = (
-        GeographicExtent(west=bbox[0], south=bbox[1], east=bbox[2], north=bbox[3]) if bbox else None
-    )
-    plugin = f"{ctx.plugin.distribution or ctx.plugin.name} {ctx.plugin.version or ''}".strip()
-    statement = (
-        f"{dataset} version {version} was produced by intent {ctx.intent} (plugin {plugin}) in "
-        f"run {ctx.run_id} of batch {ctx.batch_id} from "
-        + ", ".join(f"{record.path} (sha256 {record.sha256})" for record in inputs)
-        + "."
+    block = description.ledger_block(
+        dataset=dataset,
+        version=version,
+        intent=ctx.intent,
+        plugin=ctx.plugin,
+        run_id=ctx.run_id,
+        batch_id=ctx.batch_id,
+        inputs=inputs,
+        steps=product.steps,
+        provenance=ctx.provenance,
+        intent_summary=ctx.intent_summary,
+        crs=product.crs,
+        bbox_wgs84=bbox,
+        distribution=Distribution(format=product.format.value, s3_uri=f"s3://{ctx.bucket}/{key}"),
     )
     return AssetDocument(
         asset_id=new_asset_id(),
@@ -295,14 +312,8 @@ def _document(
         inputs=list(inputs),
         parameters=ctx.parameters,
         duplicate_of=None,
-        iso19115=Iso19115Metadata(
-            title=f"{dataset} (version {version})",
-            abstract=ctx.abstract,
-            extent=extent,
-            reference_system=product.crs,
-            lineage=Lineage(statement=statement, steps=list(product.steps)),
-            distribution=Distribution(format=product.format.value, s3_uri=uri),
-        ),
+        iso19115=block,
+        provenance=ctx.provenance,
         created_at=ctx.clock(),
         committed_at=None,
     )

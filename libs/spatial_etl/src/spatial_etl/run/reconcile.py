@@ -9,12 +9,15 @@ what dead runs left and finishes it, using the orchestrator's word on which runs
    failed (or succeeded, if the run had finished), the manifest moved to ``failed/`` with a
    report, so the uploader can re-upload; batches ``received`` whose manifest is no longer
    pending (settled by a run that could not reach the ledger) are failed;
-3. ``pending`` asset documents of dead runs are resolved: committed when the object is in the
-   lake and names this document with the recorded sha256 and size (S3 writes an object whole,
-   and the hash was computed before the upload), else the object (if it is this document's)
-   is deleted and the document failed: never a lake object without a committed document;
-4. ``proc_`` schemas of dead runs are dropped (by run status, not by age);
-5. work directories of dead runs are removed.
+3. ``pending`` asset documents of dead runs are resolved: committed when the data object and
+   every sidecar the document lists are in the lake, name this document and carry the recorded
+   sha256 and size (S3 writes an object whole, and the hashes were computed before the
+   upload), else the objects that are this document's are deleted and the document failed:
+   never a lake object without a committed document;
+4. committed versions not yet in their STAC Collection (their run died or failed to write it
+   after the commit) get their dataset's Collection and the Catalog rewritten;
+5. ``proc_`` schemas of dead runs are dropped (by run status, not by age);
+6. work directories of dead runs are removed.
 
 Every step is idempotent and guarded: an error is recorded in the report and the other steps
 still run; the next pass tries again.
@@ -31,6 +34,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from spatial_etl.models.ledger import AssetDocument, BatchDocument, RunError
+from spatial_etl.run import catalogue
 from spatial_etl.run.executor import Platform
 from spatial_etl.run.intake import ManifestRef, settle_recorded
 from spatial_etl.run.workdirs import process_exists, remove_dead_workdirs
@@ -48,6 +52,7 @@ class ReconcileReport(BaseModel):
     settled_batches: list[str] = Field(default_factory=list)
     committed_assets: list[str] = Field(default_factory=list)
     failed_assets: list[str] = Field(default_factory=list)
+    catalogued_datasets: list[str] = Field(default_factory=list)
     dropped_schemas: list[str] = Field(default_factory=list)
     removed_workdirs: list[str] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
@@ -61,6 +66,7 @@ class ReconcileReport(BaseModel):
                 self.settled_batches,
                 self.committed_assets,
                 self.failed_assets,
+                self.catalogued_datasets,
                 self.dropped_schemas,
                 self.removed_workdirs,
             )
@@ -75,6 +81,7 @@ class ReconcileReport(BaseModel):
                 ("batches settled", self.settled_batches),
                 ("assets committed", self.committed_assets),
                 ("assets failed", self.failed_assets),
+                ("collections rewritten", self.catalogued_datasets),
                 ("schemas dropped", self.dropped_schemas),
                 ("work directories removed", self.removed_workdirs),
                 ("errors", self.errors),
@@ -98,6 +105,7 @@ def reconcile(
         ("batches", lambda: _settle_dead_batches(platform, is_run_alive, report)),
         ("received", lambda: _fail_withdrawn_batches(platform, report)),
         ("assets", lambda: _resolve_pending_assets(platform, is_run_alive, report, clock)),
+        ("catalogue", lambda: _catch_up_catalogue(platform, is_run_alive, report)),
         ("schemas", lambda: _drop_dead_schemas(platform, is_run_alive, report)),
         ("workdirs", lambda: _remove_workdirs(platform, is_run_alive, report)),
     )
@@ -243,20 +251,41 @@ def _resolve_asset(
     clock: Callable[[], datetime],
 ) -> None:
     store, ledger = platform.store, platform.ledger
-    head = store.head(asset.bucket, asset.s3_key)
-    ours = head is not None and head.metadata.get("mongodb_doc_id") == asset.asset_id
-    if head is not None and ours:
-        if head.content_hash == asset.sha256 and head.size == asset.size:
-            ledger.commit_asset(asset.asset_id, clock())
-            ledger.add_run_output(asset.run_id, asset.asset_id)
-            report.committed_assets.append(asset.asset_id)
-            return
-        store.delete(asset.bucket, asset.s3_key)
-        reason = "the run died during its upload; the object did not match and was deleted"
-    else:
-        reason = "the run died before its object was uploaded"
+    expected = {asset.s3_key: (asset.sha256, asset.size)} | {
+        item.key: (item.sha256, item.size) for item in asset.sidecars
+    }
+    heads = {key: store.head(asset.bucket, key) for key in expected}
+    ours = {
+        key: head
+        for key, head in heads.items()
+        if head is not None and head.metadata.get("mongodb_doc_id") == asset.asset_id
+    }
+    whole = all(
+        key in ours and (ours[key].content_hash, ours[key].size) == expected[key]
+        for key in expected
+    )
+    if whole:
+        ledger.commit_asset(asset.asset_id, clock())
+        ledger.add_run_output(asset.run_id, asset.asset_id)
+        report.committed_assets.append(asset.asset_id)
+        return
+    for key in ours:
+        store.delete(asset.bucket, key)
+    reason = (
+        "the run died during its upload; what it had uploaded did not match and was deleted"
+        if ours
+        else "the run died before its object was uploaded"
+    )
     ledger.fail_asset(asset.asset_id, f"reconciler: {reason}")
     report.failed_assets.append(asset.asset_id)
+
+
+def _catch_up_catalogue(
+    platform: Platform, is_run_alive: Callable[[str], bool], report: ReconcileReport
+) -> None:
+    done, errors = catalogue.catch_up(platform.store, platform.ledger, is_run_alive)
+    report.catalogued_datasets.extend(done)
+    report.errors.extend(errors)
 
 
 def _drop_dead_schemas(
