@@ -147,6 +147,7 @@ def _cog(
     *,
     nodata: float | None = None,
     alpha: bool = False,
+    palette: Sequence[tuple[int, int, int]] = (),
 ) -> Path:
     """A COG (with overviews) whose pixels are ``band(x, y)``, via a raw ENVI file."""
     width, height = size
@@ -160,6 +161,14 @@ def _cog(
         f"ENVI\nsamples = {width}\nlines = {height}\nbands = {len(bands)}\nheader offset = 0\n"
         f"file type = ENVI Standard\ndata type = {code}\ninterleave = bsq\nbyte order = 0\n"
     )
+    source = raw
+    if palette:  # a colour table is easiest to attach in a VRT's XML
+        source = raw.with_suffix(".vrt")
+        subprocess.run(["gdal_translate", "-q", "-of", "VRT", str(raw), str(source)], check=True)
+        entries = "".join(f'<Entry c1="{r}" c2="{g}" c3="{b}" c4="255"/>' for r, g, b in palette)
+        table = f"<ColorInterp>Palette</ColorInterp><ColorTable>{entries}</ColorTable>"
+        xml = source.read_text().replace("<SimpleSource>", table + "<SimpleSource>", 1)
+        source.write_text(xml)
     target = tmp_path / f"{name}.tif"
     argv = ["gdal_translate", "-q", "-of", "COG", "-a_srs", "EPSG:32633"]
     argv += ["-a_ullr", "500000", str(5500000 + height * 10), str(500000 + width * 10), "5500000"]
@@ -167,7 +176,7 @@ def _cog(
         argv += ["-a_nodata", str(nodata)]
     if alpha:
         argv += [f"-colorinterp_{len(bands)}", "alpha"]
-    subprocess.run([*argv, str(raw), str(target)], check=True, capture_output=True)
+    subprocess.run([*argv, str(source), str(target)], check=True, capture_output=True)
     return target
 
 
@@ -246,6 +255,24 @@ def test_large_uint16_raster_is_reduced_keeping_its_aspect_ratio(
     assert all(png.alpha(x, 170) == 0 for x in range(0, 512, 50))  # the nodata rows at the bottom
     assert png.alpha(256, 80) == 255
     _not_blank(png)
+
+
+@pytest.mark.gdal
+def test_a_paletted_raster_keeps_its_colours_and_its_nodata(
+    tmp_path: Path, runner: GdalRunner
+) -> None:
+    palette = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    cog = _cog(
+        tmp_path, "classes", (200, 100), "Byte", [lambda x, y: x // 50], nodata=0, palette=palette
+    )
+    png = read_png(raster_quicklook(runner, cog, tmp_path / "classes.png"))
+    assert (png.width, png.height, png.color_type) == (200, 100, 6)
+    assert png.alpha(10, 50) == 0  # index 0 is nodata
+    assert [png.rows[50][x] for x in (75, 125, 175)] == [
+        (255, 0, 0, 255),
+        (0, 255, 0, 255),
+        (0, 0, 255, 255),
+    ]  # the table's colours, never averaged or stretched
 
 
 @pytest.mark.gdal
