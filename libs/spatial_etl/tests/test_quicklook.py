@@ -426,6 +426,33 @@ def test_polygons_are_filled_and_outlined_and_the_password_stays_off_the_command
 
 @pytest.mark.gdal
 @pytest.mark.postgis
+def test_polygons_smaller_than_a_pixel_are_drawn_in_one_pass(
+    tmp_path: Path, runner: GdalRunner, compute: PostgisCompute, pg_conn: Any, scratch_schema: str
+) -> None:
+    """A dense layer: each 5 m square is a speck at 512 px over 10 km, drawn by its outline."""
+    with pg_conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "CREATE TABLE {} AS SELECT ST_MakeEnvelope(x * 200, y * 200, x * 200 + 5, "
+                "y * 200 + 5, 32633) AS geom FROM generate_series(0, 49) AS x, "
+                "generate_series(0, 49) AS y"
+            ).format(sql.Identifier(scratch_schema, "specks"))
+        )
+    recorder = _Recorder(runner)
+    out = vector_quicklook(recorder, compute, scratch_schema, "specks", tmp_path / "specks.png")
+    assert out is not None
+    assert [argv[0] for argv, _ in recorder.calls] == ["gdal_rasterize", "gdal_translate"]
+    png = read_png(out)
+    extent = (0.0, 0.0, 9805.0, 9805.0)
+    for x, y in [(0, 0), (4002, 6002), (9802, 9802)]:
+        px, py = _pixel(extent, png, x, y)
+        near = [png.alpha(i, j) for i in range(px - 1, px + 2) for j in range(py - 1, py + 2)]
+        assert max(near) == 255, (x, y)
+    assert 2500 <= len(png.opaque()) <= 4 * 2500  # one to four pixels each, never lost
+
+
+@pytest.mark.gdal
+@pytest.mark.postgis
 def test_lines_are_drawn_with_every_touched_pixel(
     tmp_path: Path, runner: GdalRunner, compute: PostgisCompute, pg_conn: Any, scratch_schema: str
 ) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from psycopg2 import sql
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from spatial_etl.backends.compute import PostgisCompute
 from spatial_etl.errors import (
@@ -63,13 +63,15 @@ class BandStretch(BaseModel):
 
 
 class VectorLayerFacts(BaseModel):
-    """What the renderer must know of a table: its extent and whether it holds polygons."""
+    """What the renderer must know of a table: its extent and how large its polygons get."""
 
     model_config = ConfigDict(frozen=True)
 
     count: int
     extent: tuple[float, float, float, float] | None
-    has_polygons: bool
+    polygon_span: float | None = Field(
+        description="The largest polygon's bounding box, by its shorter side (None: no polygon)."
+    )
 
 
 def quicklook_size(width: int, height: int, max_size: int = MAX_SIZE) -> tuple[int, int]:
@@ -154,11 +156,15 @@ def vector_quicklook(
     size = (max(1, round((xmax - xmin) / pixel)), max(1, round((ymax - ymin) / pixel)))
     xmin, xmax = _centre(xmin, xmax, size[0] * pixel)
     ymin, ymax = _centre(ymin, ymax, size[1] * pixel)
-    source, env = compute.gdal_source()
+    # A polygon narrower than a pixel cannot hold a whole pixel, so every pixel it covers is
+    # touched by its outline: only wider polygons need the fill pass (a dense layer, whose
+    # polygons are specks at this scale, then costs one pass instead of two).
+    fills = facts.polygon_span is not None and facts.polygon_span >= pixel
     fill, strokes = _render(
         compute,
         sql.SQL(
-            "SELECT {g} FROM {t} WHERE {g} IS NOT NULL AND ST_Dimension({g}) = 2 AND {polygons}"
+            "SELECT {g} FROM {t} WHERE ST_Dimension({g}) = 2 "
+            "AND ST_XMax({g}) - ST_XMin({g}) >= {pixel} AND ST_YMax({g}) - ST_YMin({g}) >= {pixel}"
         ),
         sql.SQL(
             "SELECT CASE ST_Dimension({g}) "
@@ -168,40 +174,25 @@ def vector_quicklook(
         ),
         g=sql.Identifier(geometry_column),
         t=sql.Identifier(schema, table),
-        polygons=sql.Literal(facts.has_polygons),
+        pixel=sql.Literal(pixel),
         radius=sql.Literal(POINT_RADIUS_PX * pixel),
     )
+    source, env = compute.gdal_source()
+    create = ["-init", "0", "-ot", "Byte", "-of", "GTiff", "-co", "ALPHA=YES"]
+    create += ["-te", *(_number(value) for value in (xmin, ymin, xmax, ymax))]
+    create += ["-ts", str(size[0]), str(size[1])]
+    update = [arg for band in range(1, 5) for arg in ("-b", str(band))]
+    passes: list[tuple[str, tuple[int, int, int, int], list[str]]] = []
+    if fills:
+        passes.append((fill, FILL_RGBA, []))
+    passes.append((strokes, LINE_RGBA, ["-at"]))
     try:
         with tempfile.TemporaryDirectory(prefix=".quicklook-", dir=out.parent) as scratch:
             canvas = Path(scratch) / "canvas.tif"
-            create = [
-                "gdal_rasterize",
-                "-q",
-                *NO_SIDECARS,
-                "-sql",
-                fill,
-                *_burn(FILL_RGBA),
-                "-init",
-                "0",
-                "-ot",
-                "Byte",
-                "-of",
-                "GTiff",
-                "-co",
-                "ALPHA=YES",
-                "-te",
-                *(_number(value) for value in (xmin, ymin, xmax, ymax)),
-                "-ts",
-                str(size[0]),
-                str(size[1]),
-                source,
-                str(canvas),
-            ]
-            runner.run(create, env=env, timeout_s=timeout_s)
-            draw = ["gdal_rasterize", "-q", *NO_SIDECARS, "-sql", strokes, "-at"]
-            draw += [arg for band in range(1, 5) for arg in ("-b", str(band))]
-            draw += [*_burn(LINE_RGBA), source, str(canvas)]
-            runner.run(draw, env=env, timeout_s=timeout_s)
+            for number, (statement, rgba, touched) in enumerate(passes):
+                argv = ["gdal_rasterize", "-q", *NO_SIDECARS, "-sql", statement, *touched]
+                argv += [*_burn(rgba), *(update if number else create), source, str(canvas)]
+                runner.run(argv, env=env, timeout_s=timeout_s)
             png = ["gdal_translate", "-q", "-of", "PNG", *NO_SIDECARS, str(canvas), str(out)]
             _write(runner, png, out, timeout_s)
     except GdalError as error:
@@ -212,15 +203,16 @@ def vector_quicklook(
 def layer_facts(
     compute: PostgisCompute, schema: str, table: str, geometry_column: str = "geom"
 ) -> VectorLayerFacts:
-    """Count, extent and whether polygons are present, in one scan of the table.
+    """Count, extent and the largest polygon's span, in one scan of the table.
 
     A refused query is a :class:`QuicklookError`; a lost connection is raised as itself.
     """
     geometry = sql.Identifier(geometry_column)
     query = sql.SQL(
-        "SELECT n, polygons, ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM ("
-        "SELECT count({g}) AS n, bool_or(ST_Dimension({g}) = 2) AS polygons, "
-        "ST_Extent({g}) AS b FROM {t}) AS s"
+        "SELECT n, span, ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM ("
+        "SELECT count({g}) AS n, ST_Extent({g}) AS b, "
+        "max(least(ST_XMax({g}) - ST_XMin({g}), ST_YMax({g}) - ST_YMin({g}))) "
+        "FILTER (WHERE ST_Dimension({g}) = 2) AS span FROM {t}) AS s"
     ).format(g=geometry, t=sql.Identifier(schema, table))
     try:
         rows = compute.fetch(query, step="quicklook")
@@ -229,10 +221,12 @@ def layer_facts(
     except SqlStepError as error:
         raise QuicklookError(f"no quicklook of {schema}.{table}: {error}") from error
     if not rows:
-        return VectorLayerFacts(count=0, extent=None, has_polygons=False)
-    count, polygons, *box = rows[0]
+        return VectorLayerFacts(count=0, extent=None, polygon_span=None)
+    count, span, *box = rows[0]
     extent = None if None in box else (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
-    return VectorLayerFacts(count=int(count), extent=extent, has_polygons=bool(polygons))
+    return VectorLayerFacts(
+        count=int(count), extent=extent, polygon_span=None if span is None else float(span)
+    )
 
 
 def _raster_stats(runner: GdalRunner, cog: Path, timeout_s: float | None) -> dict[str, Any]:
