@@ -2,17 +2,18 @@
 
 A quicklook lets a person see what an asset holds without downloading it. It is derived and
 optional: every GDAL failure is raised as :class:`QuicklookError` (the run then publishes the
-product without one), but an outage of PostGIS is raised as itself, since the export that
-follows would meet it too.
+product without one), but an outage of PostGIS met by its query is raised as itself, as any
+stage's outage is.
 
 Rasters are read from the finished COG through its overviews (``gdal_translate -outsize``
 picks the overview nearest the target size), so the cost hardly grows with the raster's size.
 The stretch is per band, mean ± 2 standard deviations of the band's approximate statistics
 (themselves computed from an overview), clipped to the band's range; the nodata mask becomes
 the alpha band. Vectors are burnt from the run's PostGIS table by ``gdal_rasterize`` into a
-temporary RGBA GeoTIFF (polygon fills first, then outlines, lines and points with all touched
-pixels), then copied to PNG. Nothing but the PNG is left behind: GDAL's ``.aux.xml``
-side-cars are switched off and the temporary files live in a directory removed afterwards.
+temporary RGBA GeoTIFF (fills of the polygons at least a pixel wide first, then outlines,
+lines and points with all touched pixels), then copied to PNG. Nothing but the PNG is left
+behind: GDAL's ``.aux.xml`` side-cars are switched off and the temporary files live in a
+directory removed afterwards.
 """
 
 from __future__ import annotations
