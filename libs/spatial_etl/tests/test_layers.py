@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "steps": {"steps", "backends", "spatial_utils", "models"} | FOUNDATION,
     "plugins": {"plugins", "steps", "models"} | FOUNDATION,
     "backends": {"backends", "models"} | FOUNDATION,
-    "export": {"export", "spatial_utils", "models"} | FOUNDATION,
+    "export": {"export", "backends", "spatial_utils", "models"} | FOUNDATION,
     "metadata": {"metadata", "models"} | FOUNDATION,
     "screening": {"screening", "plugins", "spatial_utils", "models"} | FOUNDATION,
     "run": {

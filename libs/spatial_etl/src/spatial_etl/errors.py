@@ -447,6 +447,14 @@ class CogValidationError(SpatialEtlError):
         self.problems = problems
 
 
+class QuicklookError(SpatialEtlError):
+    """A product's PNG preview could not be made (a GDAL program failed, a query was refused).
+
+    A quicklook is derived and optional: the run logs this error and publishes the product
+    without one. An outage met while making it is raised as itself, never as this.
+    """
+
+
 class PublishError(SpatialEtlError):
     """An output could not be published; its object was removed and its document marked failed."""
 

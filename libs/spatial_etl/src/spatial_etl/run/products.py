@@ -3,13 +3,16 @@
 Vector: the plan's GDAL steps load the input into the run's PostGIS schema, its SQL steps
 transform it there, then the table is streamed out as GeoParquet; the feature count must
 survive. Raster: the plan's GDAL steps build a (usually virtual) chain, and the export writes
-and validates a COG. Every failure is raised as :class:`StepError` naming the step and file.
+and validates a COG. Every failure is raised as :class:`StepError` naming the step and file,
+except the quicklook's: a product gets a PNG preview when one can be drawn, and goes without
+(a warning) when drawing it fails (:func:`with_quicklook`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from psycopg2 import sql
@@ -17,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pyproj import CRS, Transformer
 
 from spatial_etl.backends.compute import PostgisCompute, RunSchema
-from spatial_etl.errors import SpatialEtlError, StepError
+from spatial_etl.errors import GdalError, QuicklookError, SpatialEtlError, StepError
 from spatial_etl.export.cog import write_cog
+from spatial_etl.export.quicklook import raster_quicklook, vector_quicklook
 from spatial_etl.models.crs import describe_crs
 from spatial_etl.models.drivers import open_drivers
 from spatial_etl.models.ledger import ColumnInfo, RasterFacts
@@ -31,6 +35,8 @@ from spatial_etl.steps.export import ExportFormat
 from spatial_etl.steps.kind import StepContext
 
 _MISSING_SAMPLE = 20
+
+logger = logging.getLogger(__name__)
 
 
 class Product(BaseModel):
@@ -51,7 +57,12 @@ class Product(BaseModel):
         description="What tells this product apart from the others made from the same input "
         "(a layer, a partition value): appended to the dataset name as '_<part>'.",
     )
-    quicklook: Path | None = None
+    quicklook: Path | None = Field(
+        default=None,
+        description="A PNG preview beside the product (longest side at most 512 px), for the "
+        "publisher to upload and link; None when none could be made (an empty layer, a failure "
+        "logged as a warning).",
+    )
 
 
 def run_vector_plan(
@@ -76,13 +87,16 @@ def run_vector_plan(
         _check_count(compute, schema.name, table, expected - sum(removed.values()), source)
     lineage = _lineage(plan, removed)
     partition = plan.export.partition
+    geometry = plan.export.geometry_column
     if partition is None:
-        return [_export(plan, compute, schema.name, table, out, source, lineage)]
+        product = _export(plan, compute, schema.name, table, out, source, lineage)
+        return [_with_vector_quicklook(product, runner, compute, schema.name, table, geometry)]
     values = _partition_values(
         compute, schema.name, table, partition, step=plan.export.step, source=source
     )
     if len(values) == 1:
-        return [_export(plan, compute, schema.name, table, out, source, lineage, partition)]
+        product = _export(plan, compute, schema.name, table, out, source, lineage, partition)
+        return [_with_vector_quicklook(product, runner, compute, schema.name, table, geometry)]
     products: list[Product] = []
     for number, value in enumerate(values):
         view = f"{table}_part_{number}"
@@ -97,8 +111,46 @@ def run_vector_plan(
         )
         target = out.with_name(f"{out.stem}_part_{number}{out.suffix}")
         product = _export(plan, compute, schema.name, view, target, source, lineage, partition)
+        product = _with_vector_quicklook(product, runner, compute, schema.name, view, geometry)
         products.append(product.model_copy(update={"part": value}))
     return products
+
+
+def _with_vector_quicklook(  # noqa: PLR0917 - private; one call shape
+    product: Product,
+    runner: GdalRunner,
+    compute: PostgisCompute,
+    schema: str,
+    table: str,
+    geometry_column: str,
+) -> Product:
+    """The product with a preview drawn from the table it was exported from (still there)."""
+    return with_quicklook(
+        product,
+        lambda: vector_quicklook(
+            runner,
+            compute,
+            schema,
+            table,
+            product.path.with_suffix(".png"),
+            geometry_column=geometry_column,
+        ),
+    )
+
+
+def with_quicklook(product: Product, make: Callable[[], Path | None]) -> Product:
+    """``product`` with the quicklook ``make`` draws, or without one if drawing it failed.
+
+    A quicklook is derived and optional, so a GDAL or drawing failure is logged as a warning
+    and never fails the run; an outage (``ServiceUnavailableError``, a lost connection) and
+    anything that is no platform error propagate, as they would from any other stage.
+    """
+    try:
+        path = make()
+    except (QuicklookError, GdalError) as error:
+        logger.warning("no quicklook for %s: %s", product.path.name, error)
+        return product
+    return product.model_copy(update={"quicklook": path})
 
 
 def _partition_values(
@@ -168,7 +220,7 @@ def run_raster_plan(plan: Plan, *, runner: GdalRunner, out: Path) -> Product:
     info = written.info
     first = info.bands[0]
     crs = _crs_label(info.crs_wkt)
-    return Product(
+    product = Product(
         path=out,
         format=ExportFormat.COG,
         crs=crs,
@@ -182,6 +234,7 @@ def run_raster_plan(plan: Plan, *, runner: GdalRunner, out: Path) -> Product:
         ),
         steps=_lineage(plan),
     )
+    return with_quicklook(product, lambda: raster_quicklook(runner, out, out.with_suffix(".png")))
 
 
 def run_steps(
