@@ -143,7 +143,7 @@ def asset(
             "iso19115": {
                 "title": f"{dataset} v{version}",
                 "abstract": "Districts",
-                "extent": None,
+                "extent": {"west": 5.9, "south": 45.8, "east": 10.5, "north": 47.8},
                 "reference_system": "EPSG:4326",
                 "lineage": {"statement": "Loaded with ingest_vector_boundary.", "steps": ["load"]},
                 "distribution": {"format": form, "s3_uri": f"s3://data-lake/{key}"},
