@@ -570,7 +570,7 @@ def lake(ledger: Ledger) -> dict[str, AssetDocument]:
         (["--since", "2025-03-02"], []),
         (["--bbox", "0,40,20,50"], ["alps"]),
         (["--bbox", "170,-30,-170,-10"], ["fiji"]),  # a box crossing the antimeridian
-        (["--bbox=-179,-20,-178.5,-15"], ["fiji"]),  # fiji's part east of it
+        (["--bbox", "-179,-20,-178.5,-15"], ["fiji"]),  # fiji's part east of it
         (["--bbox", "10.5,47.8,11,48"], ["alps"]),  # touching a corner
         (["--bbox", "-180,-90,180,90"], ["alps", "fiji"]),  # never an unknown extent
         (["--bbox", "0,40,20,50", "--project", "forestry"], []),

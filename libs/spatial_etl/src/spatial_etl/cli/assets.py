@@ -96,9 +96,8 @@ def list_assets(  # noqa: PLR0917 - typer passes options by parameter
         "--bbox",
         parser=_box,
         metavar="W,S,E,N",
-        help="Only assets whose WGS84 extent intersects this box (degrees; west > east "
-        "crosses the antimeridian; touching counts). Write --bbox=-10,35,30,60 when west "
-        "is negative.",
+        help="Only assets whose WGS84 extent intersects this box, e.g. -10,35,30,60 "
+        "(degrees; west > east crosses the antimeridian; touching counts).",
     ),
     all_versions: bool = typer.Option(
         False, "--all-versions", help="Every committed version, not only each dataset's latest."
@@ -345,7 +344,7 @@ class _Shown:
             ("format", asset.format),
             ("size", f"{size(asset.size)} ({asset.size:,} bytes)"),
             ("sha256", asset.sha256),
-            ("crs", escape(asset.crs)),
+            ("crs", user_text(asset.crs)),
             ("bbox", _bbox(asset.bbox_wgs84)),
             *self._content(),
             ("project", user_text(provenance.project)),
