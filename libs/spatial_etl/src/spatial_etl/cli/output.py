@@ -182,17 +182,18 @@ def asset_summary(asset: AssetDocument) -> str:
     return f"{asset.format}, {asset_content(asset)}, {size(asset.size)}"
 
 
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control characters but the newline, and the bidirectional overrides that reorder a line."""
 
 
 def user_text(value: str | None, empty: str = "-") -> str:
     """What a user wrote (a description, a project), as markup that prints it literally.
 
     Markup is escaped (``[bold]`` prints as typed) and control characters but the newline are
-    shown as a backslash, x and two hex digits, so no text can style, move or clear the
-    terminal; ``empty`` stands for None or "".
+    shown as Python writes them (a backslash, then x or u and hex digits), so no text can
+    style, move, clear or reorder the terminal; ``empty`` stands for None or "".
     """
     if not value:
         return empty
-    visible = _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", value)
+    visible = _CONTROL.sub(lambda found: repr(found.group())[1:-1], value)
     return escape(visible)
