@@ -1,4 +1,9 @@
-"""Valid ledger documents to build tests on: a batch, a run, a vector and a raster asset."""
+"""Valid ledger documents to build tests on: a batch, a run, a vector and a raster asset.
+
+An asset's ``iso19115.extent`` follows its ``bbox_wgs84`` (the models require them equal), so
+a test changes the bbox alone. ``catalogued`` gives an asset the provenance and metadata
+sidecars the publisher records.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,10 @@ from spatial_etl.models.ledger import (
     AssetDocument,
     BatchDocument,
     InputRecord,
+    Provenance,
     RasterFacts,
     RunDocument,
+    Sidecar,
     new_asset_id,
 )
 from spatial_etl.models.plugin import PluginInfo
@@ -135,7 +142,41 @@ def vector_asset(**changes: Any) -> AssetDocument:
         "created_at": T0,
         "committed_at": None,
     }
-    return AssetDocument(**{**values, **changes})
+    return AssetDocument(**_with_extent({**values, **changes}))
+
+
+def _with_extent(values: dict[str, Any]) -> dict[str, Any]:
+    """The values with ``iso19115.extent`` set from ``bbox_wgs84``."""
+    box = values["bbox_wgs84"]
+    extent = (
+        None if box is None else dict(zip(("west", "south", "east", "north"), box, strict=True))
+    )
+    iso = values["iso19115"]
+    iso = iso.model_dump() if not isinstance(iso, dict) else dict(iso)
+    return {**values, "iso19115": {**iso, "extent": extent}}
+
+
+def catalogued(
+    asset: AssetDocument, *, project: str | None = "cadastre", description: str | None = "Districts"
+) -> AssetDocument:
+    """The asset with the provenance and the three metadata sidecars a publish records."""
+    folder = asset.s3_key.rsplit("/", 1)[0]
+    sidecars = [
+        Sidecar(
+            role=role,
+            key=f"{folder}/{name}",
+            sha256=hashlib.sha256(name.encode()).hexdigest(),
+            size=1_000,
+            media_type=media,
+        )
+        for role, name, media in (
+            ("stac_item", "item.json", "application/geo+json"),
+            ("iso19139", f"{asset.dataset}.iso19139.xml", "application/xml"),
+            ("thumbnail", f"{asset.dataset}.png", "image/png"),
+        )
+    ]
+    provenance = Provenance(project=project, uploader="alice", description=description)
+    return asset.model_copy(update={"provenance": provenance, "sidecars": sidecars})
 
 
 def raster_asset(**changes: Any) -> AssetDocument:
@@ -155,5 +196,4 @@ def raster_asset(**changes: Any) -> AssetDocument:
         ),
     }
     values["iso19115"]["distribution"] = {"format": "COG", "s3_uri": f"s3://data-lake/{key}"}
-    values["iso19115"]["extent"] = None
-    return AssetDocument(**{**values, **changes})
+    return AssetDocument(**_with_extent({**values, **changes}))

@@ -1,4 +1,4 @@
-"""The commands that read the deployed ledger: ``ledger init``, ``status``, ``assets list``.
+"""The commands that read the deployed ledger: ``ledger init``, ``status``, ``assets``.
 
 No MongoDB runs here: the commands get a mongomock ledger through their seam,
 ``spatial_etl.cli.connect.open_ledger``, seeded through the ``Ledger``'s own writes.
@@ -13,6 +13,7 @@ from typing import Any
 
 import mongomock
 import pytest
+from ledger_documents import catalogued
 from spatial_etl.backends.ledger import (
     COLLECTIONS,
     Ledger,
@@ -39,6 +40,7 @@ WIDE = {"COLUMNS": "250"}
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 SHA_IN = "a" * 64
+SIDES = ("west", "south", "east", "north")
 PLUGIN = PluginRecord(
     name="vector_boundary", distribution="spatial-etl-vector-boundary", version="0.1.0"
 )
@@ -109,6 +111,8 @@ def asset(
     version: int = 1,
     batch_id: str = "batch_01",
     raster: bool = False,
+    bbox: tuple[float, float, float, float] | None = (5.9, 45.8, 10.5, 47.8),
+    project: str | None = None,
 ) -> AssetDocument:
     asset_id = new_asset_id()
     intent = "ingest_satellite_raster" if raster else "ingest_vector_boundary"
@@ -128,7 +132,7 @@ def asset(
             "size": 12_345,
             "format": form,
             "crs": "EPSG:32633" if raster else "EPSG:4326",
-            "bbox_wgs84": (5.9, 45.8, 10.5, 47.8),
+            "bbox_wgs84": bbox,
             "feature_count": None if raster else 2_148,
             "raster": RasterFacts(width=800, height=600, bands=3, dtype="Byte", nodata=0)
             if raster
@@ -143,13 +147,14 @@ def asset(
             "iso19115": {
                 "title": f"{dataset} v{version}",
                 "abstract": "Districts",
-                "extent": None,
+                "extent": None if bbox is None else dict(zip(SIDES, bbox, strict=True)),
                 "reference_system": "EPSG:4326",
                 "lineage": {"statement": "Loaded with ingest_vector_boundary.", "steps": ["load"]},
                 "distribution": {"format": form, "s3_uri": f"s3://data-lake/{key}"},
             },
             "created_at": T0 + timedelta(minutes=2, seconds=version),
             "committed_at": None,
+            "provenance": {"project": project, "uploader": "alice", "description": "Districts"},
         }
     )
 
@@ -528,3 +533,262 @@ def test_wide_tables_are_as_wide_as_their_content(seeded: dict[str, Any]) -> Non
     row = next(line for line in result.stdout.splitlines() if "districts/v2" in line)
     assert "s3://data-lake/ingest_vector_boundary/districts/v2/districts.parquet" in row
     assert seeded["v2"].asset_id in row
+
+
+# ----------------------------------------------------------------------------- assets list filters
+
+HOSTILE = "[bold]Boom[/bold] <script>alert(1)</script> \x1b[2J[red]\u202egnp.exe"
+
+
+@pytest.fixture
+def lake(ledger: Ledger) -> dict[str, AssetDocument]:
+    """Committed datasets an hour apart from 13:00: alps (cadastre), fiji (crosses the
+    antimeridian, forestry), unknown extent (cadastre); then districts v2 of another day."""
+    made = {}
+    for hour, (name, bbox, project) in enumerate(
+        [
+            ("alps", (5.9, 45.8, 10.5, 47.8), "cadastre"),
+            ("fiji", (177.0, -21.0, -178.0, -12.0), "forestry"),
+            ("nowhere", None, "cadastre"),
+        ]
+    ):
+        doc = asset("run-1", dataset=name, bbox=bbox, project=project)
+        ledger.insert_pending_asset(doc)
+        made[name] = ledger.commit_asset(doc.asset_id, T0 + timedelta(hours=1 + hour))
+    return made
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--project", "cadastre"], ["alps", "nowhere"]),
+        (["--project", "forestry"], ["fiji"]),
+        (["--since", "2025-03-01T14:00:00Z"], ["fiji", "nowhere"]),  # included
+        (["--until", "2025-03-01T14:00:00Z"], ["alps"]),  # excluded
+        (["--since", "2025-03-01T15:00:00+01:00", "--until", "2025-03-01T15:00"], ["fiji"]),
+        (["--since", "2025-03-01", "--until", "2025-03-02"], ["alps", "fiji", "nowhere"]),
+        (["--since", "2025-03-02"], []),
+        (["--bbox", "0,40,20,50"], ["alps"]),
+        (["--bbox", "170,-30,-170,-10"], ["fiji"]),  # a box crossing the antimeridian
+        (["--bbox", "-179,-20,-178.5,-15"], ["fiji"]),  # fiji's part east of it
+        (["--bbox", "10.5,47.8,11,48"], ["alps"]),  # touching a corner
+        (["--bbox", "-180,-90,180,90"], ["alps", "fiji"]),  # never an unknown extent
+        (["--bbox", "0,40,20,50", "--project", "forestry"], []),
+    ],
+)
+def test_assets_list_filters_by_project_time_and_box(
+    lake: dict[str, AssetDocument], args: list[str], expected: list[str]
+) -> None:
+    listed = _json(runner.invoke(app, ["assets", "list", "--json", *args]))
+    assert [a["dataset"] for a in listed] == expected
+
+
+def test_assets_list_says_when_filters_match_nothing(lake: dict[str, AssetDocument]) -> None:
+    result = runner.invoke(app, ["assets", "list", "--project", "nobody"], env=NARROW)
+    assert result.exit_code == 0
+    assert result.stdout == "No committed assets match.\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bbox", "1,2,3"], "a box is four numbers W,S,E,N"),
+        (["--bbox", "a,2,3,4"], "west 'a' is not a number"),
+        (["--bbox", "0,-95,3,4"], "south -95 is not within -90 and 90"),
+        (["--bbox", "190,0,200,1"], "west 190 is not within -180 and 180"),
+        (["--bbox", "0,50,1,40"], "south 50 is north of north 40"),
+        (["--since", "yesterday"], "'yesterday' is not an ISO 8601 date or date-time"),
+        (["--until", "2025-02-30"], "'2025-02-30' is not an ISO 8601 date"),
+        (
+            ["--since", "2025-03-02", "--until", "2025-03-01"],
+            "2025-03-02 00:00:00 UTC is not before --until 2025-03-01 00:00:00 UTC",
+        ),
+    ],
+)
+def test_assets_list_refuses_bad_values_with_a_usage_error(
+    ledger: Ledger, args: list[str], message: str
+) -> None:
+    result = runner.invoke(app, ["assets", "list", *args], env=WIDE)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    error = " ".join(line.strip(" │") for line in result.stderr.splitlines())
+    assert "Invalid value for '--" in error
+    assert message in error
+
+
+# ----------------------------------------------------------------------------- assets show
+
+
+@pytest.fixture
+def shown(ledger: Ledger, seeded: dict[str, Any]) -> dict[str, Any]:
+    """seeded's districts, v2 with provenance and sidecars; a rerun recorded as its duplicate;
+    a pending raster; v2 by a hostile description."""
+    v2 = ledger.get_asset(seeded["v2"].asset_id)
+    assert v2 is not None
+    ledger.db.assets.update_one(
+        {"_id": v2.asset_id},
+        {"$set": catalogued(v2, description=HOSTILE).model_dump(by_alias=True)},
+    )
+    duplicate = v2.model_copy(
+        update={
+            "asset_id": new_asset_id(),
+            "status": "duplicate",
+            "committed_at": None,
+            "duplicate_of": v2.asset_id,
+            "run_id": "run-3",
+            "batch_id": "batch_03",
+        }
+    )
+    ledger.record_duplicate(duplicate)
+    pending = asset("run-4", raster=True, dataset="scene", version=2)
+    ledger.insert_pending_asset(pending)
+    return {**seeded, "v2": ledger.get_asset(v2.asset_id), "dup": duplicate, "pending": pending}
+
+
+def _joined(text: str) -> str:
+    """The text without any whitespace: folded values are whole again."""
+    return "".join(text.split())
+
+
+def test_assets_show_prints_a_committed_asset_as_one_record(shown: dict[str, Any]) -> None:
+    v2 = shown["v2"]
+    result = runner.invoke(app, ["assets", "show", v2.asset_id], env=NARROW)
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    _fits(out)
+    assert out.startswith("ingest_vector_boundary/districts v2 (latest)\n")
+    assert "Not committed" not in out
+    for line in (
+        "  status       committed 2025-03-01 13:04:00 UTC",
+        "  format       GeoParquet",
+        "  size         12.1 KiB (12,345 bytes)",
+        f"  sha256       {v2.sha256}",
+        "  crs          EPSG:4326",
+        "  bbox         5.9, 45.8, 10.5, 47.8 (W, S, E, N)",
+        "  rows         2,148",
+        "  columns      name (string)",
+        "  project      cadastre",
+        "  uploader     alice",
+        "  run          run-2",
+        "  batch        batch_01",
+        "  plugin       spatial-etl-vector-boundary 0.1.0 (vector_boundary)",
+        "s3://landing-zone/batch_01/districts.gpkg",
+        f"  sha256  {SHA_IN}",
+        "  - load",
+        f"  v1  2025-03-01 13:03:00 UTC  {shown['v1'].asset_id}",
+        f"  run-3  batch batch_03, {shown['dup'].created_at:%Y-%m-%d %H:%M:%S} UTC",
+    ):
+        assert line + "\n" in out, line
+    joined = _joined(out)
+    folder = "s3://data-lake/ingest_vector_boundary/districts/v2"
+    assert f"object{folder}/districts.parquet" in joined
+    assert f"STACitem{folder}/item.json" in joined
+    assert f"ISO19139{folder}/districts.iso19139.xml" in joined
+    assert f"quicklook{folder}/districts.png" in joined
+    assert "scene" not in out  # another dataset's versions are not its versions
+
+
+def test_assets_show_prints_a_hostile_description_literally(shown: dict[str, Any]) -> None:
+    literal = "[bold]Boom[/bold] <script>alert(1)</script> \\x1b[2J[red]\\u202egnp.exe"
+    for args, env in (([], WIDE), (["--wide"], NARROW), ([], NARROW)):
+        result = runner.invoke(app, ["assets", "show", shown["v2"].asset_id, *args], env=env)
+        assert result.exit_code == 0
+        assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+        if env is WIDE:
+            line = next(line for line in result.stdout.splitlines() if "description" in line)
+            assert line == f"  description  {literal}"
+        else:  # folded at 80 columns, or framed in a table: whole once whitespace is gone
+            assert _joined(literal) in _joined(result.stdout.replace("│", ""))
+
+
+def test_assets_show_of_an_older_version_names_the_latest(shown: dict[str, Any]) -> None:
+    result = runner.invoke(app, ["assets", "show", shown["v1"].asset_id], env=NARROW)
+    assert result.exit_code == 0
+    _fits(result.stdout)
+    assert result.stdout.startswith("ingest_vector_boundary/districts v1 (latest committed: v2)")
+    assert f"  v2  2025-03-01 13:04:00 UTC  {shown['v2'].asset_id}\n" in result.stdout
+    assert "Links\n  - none recorded for this version\n" in result.stdout
+    assert "  project      -\n" in result.stdout  # no project recorded
+    assert "Reproduced by" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("key", "status", "says"),
+    [
+        ("pending", "pending", "the object may be missing or incomplete"),
+        ("failed", "failed", "its publish failed (upload refused: checksum mismatch)"),
+        ("dup", "duplicate", "a run reproduced asset {original}"),
+    ],
+)
+def test_assets_show_says_clearly_when_an_asset_is_not_committed(
+    shown: dict[str, Any], key: str, status: str, says: str
+) -> None:
+    doc = shown[key]
+    result = runner.invoke(app, ["assets", "show", doc.asset_id], env=NARROW)
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    _fits(out)
+    notice = " ".join(out.splitlines()[1:3])
+    assert notice.startswith(f"Not committed ({status}): ")
+    assert says.format(original=shown["v2"].asset_id) in notice
+    assert f"  status       {status}\n" in out
+    shown_json = _json(runner.invoke(app, ["assets", "show", doc.asset_id, "--json"]))
+    assert shown_json["committed"] is False
+    assert shown_json["latest"] is False
+
+
+def test_assets_show_of_a_pending_version_without_a_committed_one(shown: dict[str, Any]) -> None:
+    out = runner.invoke(app, ["assets", "show", shown["pending"].asset_id], env=NARROW).stdout
+    assert out.startswith("ingest_satellite_raster/scene v2 (latest committed: v1)")
+    assert "  raster       800 x 600 px, 3 band(s)\n" in out
+    assert "  dtype        Byte\n" in out and "  nodata       0\n" in out
+    assert "  rows  " not in out
+
+
+def test_assets_show_json(shown: dict[str, Any]) -> None:
+    v2 = shown["v2"]
+    printed = _json(runner.invoke(app, ["assets", "show", v2.asset_id, "--json"]))
+    assert printed["asset"] == v2.model_dump(mode="json", by_alias=True)
+    assert printed["asset"]["provenance"]["description"] == HOSTILE
+    assert printed["committed"] is True
+    assert printed["latest"] is True
+    assert printed["latest_version"] == 2
+    folder = "s3://data-lake/ingest_vector_boundary/districts/v2"
+    assert printed["links"] == {
+        "stac_item": f"{folder}/item.json",
+        "iso19139": f"{folder}/districts.iso19139.xml",
+        "thumbnail": f"{folder}/districts.png",
+    }
+    assert printed["other_versions"] == [
+        {
+            "asset_id": shown["v1"].asset_id,
+            "version": 1,
+            "committed_at": "2025-03-01T13:03:00Z",
+            "s3_uri": "s3://data-lake/ingest_vector_boundary/districts/v1/districts.parquet",
+        }
+    ]
+    [duplicate] = printed["duplicates"]
+    assert (duplicate["asset_id"], duplicate["run_id"], duplicate["batch_id"]) == (
+        shown["dup"].asset_id,
+        "run-3",
+        "batch_03",
+    )
+
+
+def test_assets_show_wide_prints_tables_at_their_width(shown: dict[str, Any]) -> None:
+    result = runner.invoke(app, ["assets", "show", shown["v2"].asset_id, "--wide"], env=NARROW)
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "…" not in out
+    assert max(len(line) for line in out.splitlines()) > 80
+    row = next(line for line in out.splitlines() if "districts.gpkg" in line)
+    assert SHA_IN in row and "5.1 KiB" in row
+    assert "s3://data-lake/ingest_vector_boundary/districts/v2/districts.parquet" in out
+
+
+def test_assets_show_of_an_unknown_asset_exits_1(shown: dict[str, Any]) -> None:
+    for args in ([], ["--json"]):
+        result = runner.invoke(app, ["assets", "show", "0" * 24, *args], env=WIDE)
+        assert result.exit_code == 1
+        assert result.stdout == ""
+        assert "unknown asset '000000000000000000000000'" in result.stderr

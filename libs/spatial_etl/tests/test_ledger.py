@@ -10,6 +10,8 @@ commands are asserted as data.
 from __future__ import annotations
 
 import math
+import random
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Literal, get_args
@@ -17,12 +19,14 @@ from typing import Any, Literal, get_args
 import bson
 import mongomock
 import pytest
+from bson.codec_options import CodecOptions
 from ledger_documents import (
     RUN_ID,
     SHA_A,
     SHA_B,
     T0,
     batch,
+    catalogued,
     input_record,
     raster_asset,
     rejected_batch,
@@ -32,6 +36,7 @@ from ledger_documents import (
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 from spatial_etl import ExportFormat
+from spatial_etl.backends.asset_filters import asset_filter
 from spatial_etl.backends.ledger import (
     COLLECTIONS,
     Ledger,
@@ -41,9 +46,15 @@ from spatial_etl.backends.ledger import (
     init_ledger,
     mongo_json_schema,
 )
-from spatial_etl.errors import DuplicateAssetError, DuplicateBatchError, LedgerError
+from spatial_etl.errors import (
+    AssetQueryError,
+    DuplicateAssetError,
+    DuplicateBatchError,
+    LedgerError,
+)
 from spatial_etl.models import Problem
 from spatial_etl.models import ledger as ledger_models
+from spatial_etl.models.asset_search import SearchBox, parse_instant
 from spatial_etl.models.ledger import (
     AssetDocument,
     AssetFormat,
@@ -398,6 +409,12 @@ def _facts() -> RasterFacts:
     return RasterFacts(width=1, height=1, bands=1, dtype="Byte", nodata=1)
 
 
+def _with_extent(asset: AssetDocument, extent: dict[str, float] | None) -> AssetDocument:
+    values = asset.model_dump()
+    values["iso19115"]["extent"] = extent
+    return AssetDocument.model_validate(values)
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -409,6 +426,11 @@ def _facts() -> RasterFacts:
         (lambda: vector_asset(format="COG"), "raster"),
         (lambda: raster_asset(feature_count=3), "COG"),
         (lambda: vector_asset(iso19115=_iso("elsewhere.parquet")), "s3_uri"),
+        (lambda: _with_extent(vector_asset(), None), "iso19115.extent must be bbox_wgs84"),
+        (
+            lambda: _with_extent(vector_asset(), {"west": 0, "south": 0, "east": 1, "north": 1}),
+            "iso19115.extent must be bbox_wgs84",
+        ),
         (lambda: run(status="succeeded"), "finished_at"),
         (lambda: run(status="failed", finished_at=T0), "error"),
         (lambda: batch(status="rejected"), "problems"),
@@ -496,6 +518,11 @@ def test_init_ledger_creates_collections_validators_and_indexes(db: Any) -> None
         "intent_dataset_sha256_unique",
         "status",
         "status_catalogued_at",
+        "status_committed_at",
+        "project_status_committed_at",
+        "status_extent_west",
+        "status_extent_east",
+        "duplicate_of",
     }
     content = assets["intent_dataset_sha256_unique"]
     assert content["unique"] is True
@@ -873,3 +900,290 @@ def test_list_assets_latest_committed_version_of_each_dataset(ledger: Ledger) ->
     assert [a.version for a in ledger.list_assets(status="pending", latest_only=False)] == [3]
     with pytest.raises(ValueError, match="limit"):
         ledger.list_assets(limit=0)
+
+
+# ----------------------------------------------------------------------------- searches
+
+BOXES: dict[str, tuple[float, float, float, float] | None] = {
+    "alps": (5.9, 45.8, 10.5, 47.8),
+    "fiji": (177.0, -21.0, -178.0, -12.0),  # crosses the antimeridian
+    "chukotka": (170.0, 60.0, -170.0, 70.0),  # crosses it too, further north
+    "hawaii": (-160.5, 18.9, -154.8, 22.2),
+    "new_zealand": (166.0, -47.5, 178.6, -34.0),  # ends just west of it
+    "world": (-180.0, -90.0, 180.0, 90.0),
+    "unknown": None,  # no extent: matches no box
+}
+
+
+@pytest.fixture
+def places(ledger: Ledger) -> dict[str, AssetDocument]:
+    committed = {}
+    for number, (name, box) in enumerate(BOXES.items()):
+        doc = vector_asset(dataset=name, s3_key=f"places/{name}.parquet", bbox_wgs84=box)
+        ledger.insert_pending_asset(doc)
+        committed[name] = ledger.commit_asset(doc.asset_id, T0 + timedelta(hours=number))
+    return committed
+
+
+def _found(ledger: Ledger, **criteria: Any) -> set[str]:
+    """Datasets found, the same through find and through the latest-version aggregation."""
+    found = {a.dataset for a in ledger.list_assets(latest_only=False, limit=1000, **criteria)}
+    latest = ledger.list_assets(limit=1000, **criteria)
+    assert {a.dataset for a in latest} == found
+    return found
+
+
+@pytest.mark.parametrize(
+    ("box", "expected"),
+    [
+        ((5.0, 45.0, 11.0, 48.0), {"alps", "world"}),
+        ((10.5, 47.8, 12.0, 49.0), {"alps", "world"}),  # touching a corner intersects
+        ((10.6, 47.8, 12.0, 49.0), {"world"}),
+        ((5.0, 50.0, 11.0, 60.0), {"world"}),  # the longitudes overlap, the latitudes do not
+        ((0.0, 0.0, 1.0, 1.0), {"world"}),
+        ((-179.0, -20.0, -170.0, -15.0), {"fiji", "world"}),  # fiji's piece east of 180
+        ((176.0, -20.0, 177.5, -15.0), {"fiji", "world"}),  # and its piece west of it
+        ((178.6, -40.0, 178.6, -35.0), {"new_zealand", "world"}),  # one meridian, an edge
+        ((-180.0, 60.0, -175.0, 65.0), {"chukotka", "world"}),
+        # boxes crossing the antimeridian
+        ((175.0, -25.0, -175.0, -10.0), {"fiji", "world"}),
+        ((179.0, 50.0, -179.0, 80.0), {"chukotka", "world"}),  # neither end of chukotka inside
+        ((100.0, -50.0, -150.0, 80.0), {"fiji", "chukotka", "hawaii", "new_zealand", "world"}),
+        ((179.0, -45.0, -179.0, -40.0), {"world"}),  # new zealand ends at 178.6
+        ((-180.0, -90.0, 180.0, 90.0), set(BOXES) - {"unknown"}),
+    ],
+)
+def test_list_assets_by_bbox(
+    ledger: Ledger,
+    places: dict[str, AssetDocument],
+    box: tuple[float, float, float, float],
+    expected: set[str],
+) -> None:
+    assert _found(ledger, bbox=SearchBox(west=box[0], south=box[1], east=box[2], north=box[3])) == (
+        expected
+    )
+
+
+def _pieces(west: float, east: float) -> list[tuple[float, float]]:
+    return [(west, east)] if west <= east else [(west, 180.0), (-180.0, east)]
+
+
+def _intersects(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """The reference: longitude pieces on the circle, closed intervals."""
+    if a[1] > b[3] or b[1] > a[3]:
+        return False
+    return any(
+        p[0] <= q[1] and q[0] <= p[1] for p in _pieces(a[0], a[2]) for q in _pieces(b[0], b[2])
+    )
+
+
+def test_list_assets_by_bbox_agrees_with_interval_geometry(
+    ledger: Ledger, places: dict[str, AssetDocument]
+) -> None:
+    generator = random.Random(20250301)  # noqa: S311 - reproducible boxes, not secrets
+    edges = [-180.0, -178.0, -170.0, -160.5, -154.8, 0.0, 5.9, 10.5, 166.0, 177.0, 178.6, 180.0]
+    for _ in range(150):
+        west, east = (generator.choice([*edges, generator.uniform(-180, 180)]) for _ in "we")
+        south, north = sorted(generator.uniform(-90, 90) for _ in "sn")
+        box = (west, south, east, north)
+        expected = {n for n, b in BOXES.items() if b is not None and _intersects(b, box)}
+        search = SearchBox(west=west, south=south, east=east, north=north)
+        assert _found(ledger, bbox=search) == expected, box
+
+
+def test_list_assets_by_commit_time_since_inclusive_until_exclusive(
+    ledger: Ledger, places: dict[str, AssetDocument]
+) -> None:
+    # places were committed one per hour from T0, in BOXES' order
+    order = list(BOXES)
+    assert _found(ledger, since=T0 + timedelta(hours=2)) == set(order[2:])
+    assert _found(ledger, until=T0 + timedelta(hours=2)) == set(order[:2])
+    window = {"since": T0 + timedelta(hours=1), "until": T0 + timedelta(hours=3)}
+    assert _found(ledger, **window) == set(order[1:3])
+    # an instant in another zone is the same instant
+    paris = timezone(timedelta(hours=1))
+    assert _found(ledger, since=(T0 + timedelta(hours=6)).astimezone(paris)) == {"unknown"}
+    assert _found(ledger, since=T0 + timedelta(hours=2), bbox=SearchBox.parse("0,0,1,1")) == {
+        "world"
+    }
+
+
+def test_a_time_window_leaves_out_every_uncommitted_asset(ledger: Ledger) -> None:
+    pending = vector_asset(created_at=T0)
+    ledger.insert_pending_asset(pending)
+    window = {"since": T0 - timedelta(days=1), "until": T0 + timedelta(days=1)}
+    assert ledger.list_assets(status="pending", latest_only=False) == [pending]
+    assert ledger.list_assets(status="pending", latest_only=False, **window) == []
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ({"since": T0, "until": T0}, "must be before until"),
+        ({"since": T0 + timedelta(seconds=1), "until": T0}, "must be before until"),
+        ({"since": datetime(2025, 3, 1)}, "since must be timezone aware"),
+        ({"until": datetime(2025, 3, 1)}, "until must be timezone aware"),
+    ],
+)
+def test_a_bad_time_window_is_refused(
+    ledger: Ledger, window: dict[str, datetime], message: str
+) -> None:
+    with pytest.raises(AssetQueryError, match=message):
+        ledger.list_assets(**window)
+
+
+def test_list_assets_by_project(ledger: Ledger) -> None:
+    for name, project in (("parcels", "cadastre"), ("forests", "forestry"), ("misc", None)):
+        doc = catalogued(
+            vector_asset(dataset=name, s3_key=f"{name}/v1.parquet", created_at=T0),
+            project=project,
+        )
+        ledger.insert_pending_asset(doc)
+        ledger.commit_asset(doc.asset_id, T0)
+    assert _found(ledger, project="cadastre") == {"parcels"}
+    assert _found(ledger, project="forestry") == {"forests"}
+    assert _found(ledger, project="nobody") == set()
+    assert _found(ledger) == {"parcels", "forests", "misc"}
+    assert [a.dataset for a in ledger.list_assets(project="cadastre")] == ["parcels"]
+
+
+def test_latest_only_picks_the_latest_of_what_the_criteria_keep(ledger: Ledger) -> None:
+    for version in (1, 2, 3):
+        doc = vector_asset(version=version)
+        ledger.insert_pending_asset(doc)
+        ledger.commit_asset(doc.asset_id, T0 + timedelta(days=version))
+    as_of = ledger.list_assets(until=T0 + timedelta(days=2, hours=1))
+    assert [(a.dataset, a.version) for a in as_of] == [("districts", 2)]
+    assert [a.version for a in ledger.list_assets()] == [3]
+    recent = ledger.list_assets(since=T0 + timedelta(days=2), latest_only=False)
+    assert [a.version for a in recent] == [3, 2]
+    assert [a.version for a in ledger.list_assets(latest_only=False, limit=2)] == [3, 2]
+
+
+def test_the_filter_is_plain_mongodb(places: dict[str, AssetDocument]) -> None:
+    """Only operators MongoDB documents for find and $match, the $expr under a range."""
+    allowed = {"$lte", "$gte", "$lt", "$gt", "$or", "$and", "$expr"}
+    query = asset_filter(
+        status="committed",
+        intent="i",
+        project="p",
+        since=T0,
+        until=T0 + timedelta(days=1),
+        bbox=SearchBox.parse("170,-20,-170,-10"),
+    )
+
+    def operators(value: Any) -> Iterator[str]:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key.startswith("$"):
+                    yield key
+                    if key == "$expr":
+                        continue  # an aggregation expression: its own operators
+                yield from operators(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from operators(item)
+
+    assert set(operators(query)) <= allowed
+    assert query["provenance.project"] == "p"
+    assert query["committed_at"] == {"$gte": T0, "$lt": T0 + timedelta(days=1)}
+    for branch in query["$or"]:
+        if "$and" in branch:
+            first, expression = branch["$and"]
+            assert set(first) & {"iso19115.extent.west", "iso19115.extent.east"}
+            assert expression == {
+                "$expr": {"$gt": ["$iso19115.extent.west", "$iso19115.extent.east"]}
+            }
+    assert bson.decode(bson.encode(query), CodecOptions(tz_aware=True)) == query
+
+
+def test_search_indexes_are_named_and_cover_the_searched_fields(db: Any) -> None:
+    indexes = {index.name: index for index in COLLECTIONS["assets"].indexes}
+    keys = {name: [field for field, _ in index.keys] for name, index in indexes.items()}
+    assert keys["status_committed_at"] == ["status", "committed_at"]
+    assert keys["project_status_committed_at"] == ["provenance.project", "status", "committed_at"]
+    extent = [f"iso19115.extent.{side}" for side in ("west", "east", "south", "north")]
+    assert keys["status_extent_west"] == ["status", *extent]
+    assert keys["status_extent_east"] == ["status", extent[1], extent[0], *extent[2:]]
+    assert keys["duplicate_of"] == ["duplicate_of"]
+    assert indexes["duplicate_of"].partial == {"status": "duplicate"}
+    ensure_indexes(db)
+    before = db.assets.index_information()
+    assert set(indexes) <= set(before)
+    ensure_indexes(db)  # named: creating them again changes nothing
+    assert db.assets.index_information() == before
+
+
+def test_dataset_versions_and_duplicates_of(ledger: Ledger) -> None:
+    first = _publish(ledger, 1)
+    second = _publish(ledger, 2)
+    _publish(ledger, 3, commit=False)
+    assert ledger.dataset_versions("ingest_vector_boundary", "districts") == [second, first]
+    assert ledger.dataset_versions("ingest_vector_boundary", "districts", limit=1) == [second]
+    assert ledger.dataset_versions("ingest_vector_boundary", "other") == []
+    copies = []
+    for hour in (2, 1):
+        copy = first.model_copy(
+            update={
+                "asset_id": new_asset_id(),
+                "status": "duplicate",
+                "committed_at": None,
+                "duplicate_of": first.asset_id,
+                "run_id": f"rerun-{hour}",
+                "created_at": T0 + timedelta(hours=hour),
+            }
+        )
+        ledger.record_duplicate(copy)
+        copies.append(copy)
+    assert ledger.duplicates_of(first.asset_id) == [copies[1], copies[0]]
+    assert ledger.duplicates_of(second.asset_id) == []
+
+
+def test_search_box_text() -> None:
+    box = SearchBox.parse(" 170, -20 ,-170,-10")
+    assert (box.west, box.south, box.east, box.north) == (170.0, -20.0, -170.0, -10.0)
+    assert box.crosses_antimeridian
+    assert box.as_text() == "170,-20,-170,-10"
+    assert not SearchBox.parse("-180,-90,180,90").crosses_antimeridian
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1,2,3", "four numbers W,S,E,N"),
+        ("1,2,3,4,5", "four numbers"),
+        ("", "four numbers"),
+        ("a,2,3,4", "west 'a' is not a number"),
+        ("200,2,3,4", "west 200 is not within -180 and 180"),
+        ("0,-91,3,4", "south -91 is not within -90 and 90"),
+        ("0,0,nan,4", "east nan is not within"),
+        ("0,0,1,inf", "north inf is not within -90 and 90"),
+        ("0,50,1,40", "south 50 is north of north 40"),
+        ("x,100,1,y", "west 'x' is not a number; south 100 is not within -90 and 90; north 'y'"),
+    ],
+)
+def test_search_box_text_problems(text: str, message: str) -> None:
+    with pytest.raises(AssetQueryError, match=re.escape(message)):
+        SearchBox.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-03-01", datetime(2025, 3, 1, tzinfo=UTC)),
+        ("2025-03-01T12:30", datetime(2025, 3, 1, 12, 30, tzinfo=UTC)),
+        ("2025-03-01T12:30:00Z", datetime(2025, 3, 1, 12, 30, tzinfo=UTC)),
+        ("2025-03-01T14:30:00+02:00", datetime(2025, 3, 1, 12, 30, tzinfo=UTC)),
+        ("2025-03-01 12:30:00.250", datetime(2025, 3, 1, 12, 30, 0, 250_000, tzinfo=UTC)),
+    ],
+)
+def test_instants_from_text(text: str, expected: datetime) -> None:
+    parsed = parse_instant(text)
+    assert parsed == expected
+    assert parsed.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2025-13-01", "01/03/2025", "", "2025-03-01T25:00"])
+def test_instants_from_bad_text(text: str) -> None:
+    with pytest.raises(AssetQueryError, match="not an ISO 8601 date or date-time"):
+        parse_instant(text)

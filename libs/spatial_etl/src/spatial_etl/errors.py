@@ -193,6 +193,10 @@ class StaleManifestError(BadInputError):
     """A run was asked for a manifest version that has since been replaced in the landing zone."""
 
 
+class AssetQueryError(BadInputError):
+    """A search of the ledger's assets is malformed: a bounding box or a time window."""
+
+
 # --- plugin faults -------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from spatial_etl.backends import asset_filters
 from spatial_etl.backends.mongo_schema import mongo_json_schema
 from spatial_etl.errors import (
     BatchBusyError,
@@ -34,6 +35,7 @@ from spatial_etl.errors import (
     DuplicateBatchError,
     LedgerError,
 )
+from spatial_etl.models.asset_search import SearchBox
 from spatial_etl.models.ledger import (
     AssetDocument,
     AssetStatus,
@@ -85,6 +87,14 @@ class CollectionSpec(NamedTuple):
 
 
 _UP, _DOWN = ASCENDING, DESCENDING
+
+
+def _extent_keys(first: str, second: str) -> tuple[tuple[str, int], ...]:
+    """An extent index led by one longitude (the range a search bounds), then the others."""
+    names = (first, second, "south", "north")
+    return (("status", _UP), *((f"{asset_filters.EXTENT}.{name}", _UP) for name in names))
+
+
 COLLECTIONS: Final[Mapping[str, CollectionSpec]] = MappingProxyType(
     {
         "batches": CollectionSpec(
@@ -127,6 +137,17 @@ COLLECTIONS: Final[Mapping[str, CollectionSpec]] = MappingProxyType(
                 IndexSpec("status_catalogued_at", (("status", _UP), ("catalogued_at", _UP))),
                 IndexSpec("run_id", (("run_id", _UP),)),
                 IndexSpec("batch_id", (("batch_id", _UP),)),
+                # searches of people (assets list/show): asset_filters' fields
+                IndexSpec("status_committed_at", (("status", _UP), ("committed_at", _DOWN))),
+                IndexSpec(
+                    "project_status_committed_at",
+                    (("provenance.project", _UP), ("status", _UP), ("committed_at", _DOWN)),
+                ),
+                IndexSpec("status_extent_west", _extent_keys("west", "east")),
+                IndexSpec("status_extent_east", _extent_keys("east", "west")),
+                IndexSpec(
+                    "duplicate_of", (("duplicate_of", _UP),), partial={"status": "duplicate"}
+                ),
             ),
         ),
     }
@@ -637,20 +658,35 @@ class Ledger:
         status: AssetStatus = "committed",
         latest_only: bool = True,
         limit: int = 100,
+        project: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bbox: SearchBox | None = None,
     ) -> list[AssetDocument]:
         """Assets in ``status``, by intent and dataset, newest version first.
 
-        ``latest_only`` keeps the highest version of each (intent, dataset) (a ``$group`` over
-        the index ``intent_dataset_status_version``, whose order the sort follows). ``limit``
+        Criteria (all must hold; :mod:`~spatial_etl.backends.asset_filters` has the rules):
+        ``project`` is ``provenance.project``; ``since`` (inclusive) and ``until``
+        (exclusive) bound ``committed_at``, so only committed assets fall in a window;
+        ``bbox`` keeps assets whose WGS84 extent intersects it, across the antimeridian too.
+        A bad window raises :class:`~spatial_etl.errors.AssetQueryError`.
+
+        ``latest_only`` keeps the highest version of each (intent, dataset) among the assets
+        the criteria keep (a ``$group`` over the index ``intent_dataset_status_version``,
+        whose order the sort follows): with ``until``, the lake as it was then. ``limit``
         bounds the documents returned (datasets, when ``latest_only``).
         """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
-        query: Document = {"status": status}
-        if intent is not None:
-            query["intent"] = intent
-        if dataset is not None:
-            query["dataset"] = dataset
+        query = asset_filters.asset_filter(
+            status=status,
+            intent=intent,
+            dataset=dataset,
+            project=project,
+            since=since,
+            until=until,
+            bbox=bbox,
+        )
         order = {"intent": _UP, "dataset": _UP, "status": _UP, "version": _DOWN}
         if not latest_only:
             return self._find_all(self._assets, AssetDocument, query, list(order.items()), limit)
@@ -669,6 +705,25 @@ class Ledger:
         ]
         cursor = self._assets.aggregate(pipeline, allowDiskUse=True)
         return [AssetDocument.model_validate(raw) for raw in cursor]
+
+    def dataset_versions(
+        self, intent: str, dataset: str, *, limit: int = 100
+    ) -> list[AssetDocument]:
+        """A dataset's committed versions, newest first.
+
+        Served by the index ``intent_dataset_status_version``.
+        """
+        query = {"intent": intent, "dataset": dataset, "status": "committed"}
+        return self._find_all(self._assets, AssetDocument, query, [("version", DESCENDING)], limit)
+
+    def duplicates_of(self, asset_id: str, *, limit: int = 100) -> list[AssetDocument]:
+        """The duplicate records of runs that reproduced an asset, oldest first.
+
+        The query names ``status`` so it can use the partial index ``duplicate_of``.
+        """
+        query = {"duplicate_of": asset_id, "status": "duplicate"}
+        order = [("created_at", ASCENDING), ("_id", ASCENDING)]
+        return self._find_all(self._assets, AssetDocument, query, order, limit)
 
     # helpers
 

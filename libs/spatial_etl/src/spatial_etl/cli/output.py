@@ -9,12 +9,14 @@ copying into a spreadsheet.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console, RenderableType
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.padding import Padding
 from rich.table import Table
@@ -66,14 +68,19 @@ def print_records(records: Iterable[Record], *, target: Console | None = None) -
         if number:
             out.print()
         out.print(title, overflow="fold")
-        if not fields:
-            continue
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="dim", no_wrap=True)
-        grid.add_column(overflow="fold")
-        for label, value in fields:
-            grid.add_row(label, value)
-        print_trimmed(Padding(grid, (0, 0, 0, 2), expand=False), out)
+        print_fields(fields, target=out)
+
+
+def print_fields(fields: Sequence[tuple[str, str]], *, target: Console | None = None) -> None:
+    """Print indented ``label  value`` lines, values wrapping under themselves (a record's body)."""
+    if not fields:
+        return
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in fields:
+        grid.add_row(label, value)
+    print_trimmed(Padding(grid, (0, 0, 0, 2), expand=False), target or console)
 
 
 def print_wide(renderable: RenderableType, *, target: Console | None = None) -> None:
@@ -173,3 +180,20 @@ def asset_content(asset: AssetDocument) -> str:
 def asset_summary(asset: AssetDocument) -> str:
     """Format, content and size of an asset on one line: ``GeoParquet, 2,148 features, 1 MiB``."""
     return f"{asset.format}, {asset_content(asset)}, {size(asset.size)}"
+
+
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control characters but the newline, and the bidirectional overrides that reorder a line."""
+
+
+def user_text(value: str | None, empty: str = "-") -> str:
+    """What a user wrote (a description, a project), as markup that prints it literally.
+
+    Markup is escaped (``[bold]`` prints as typed) and control characters but the newline are
+    shown as Python writes them (a backslash, then x or u and hex digits), so no text can
+    style, move, clear or reorder the terminal; ``empty`` stands for None or "".
+    """
+    if not value:
+        return empty
+    visible = _CONTROL.sub(lambda found: repr(found.group())[1:-1], value)
+    return escape(visible)

@@ -442,6 +442,21 @@ class AssetDocument(_Document):
         return self
 
     @model_validator(mode="after")
+    def _extent_is_the_bbox(self) -> Self:
+        # The ledger searches assets by iso19115.extent (numeric fields an index can hold),
+        # so the extent must say exactly what bbox_wgs84 says.
+        box = self.bbox_wgs84
+        extent = self.iso19115.extent
+        expected = None if box is None else (box[0], box[1], box[2], box[3])
+        found = None if extent is None else (extent.west, extent.south, extent.east, extent.north)
+        if found != expected:
+            raise ValueError(
+                f"iso19115.extent must be bbox_wgs84 {expected} (west, south, east, north), "
+                f"not {found}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _sidecars_distinct(self) -> Self:
         roles = [item.role for item in self.sidecars]
         if len(set(roles)) != len(roles):
