@@ -31,7 +31,7 @@ format:  ## Apply ruff's formatting and safe fixes
 	.venv/bin/ruff format .
 
 typecheck:  ## mypy --strict over every distribution
-	.venv/bin/mypy libs/spatial_etl/src services/dagster/src plugins/vector_boundary/src plugins/satellite_raster/src plugins/vector_features/src plugins/raster_mosaic/src bench/run_bench.py bench/local_runner.py
+	.venv/bin/mypy libs/spatial_etl/src services/dagster/src services/web/src plugins/vector_boundary/src plugins/satellite_raster/src plugins/vector_features/src plugins/raster_mosaic/src bench/run_bench.py bench/local_runner.py
 
 services-up:  ## Start PostGIS and moto's S3 server for tests (writes .run/services.env)
 	bash scripts/services.sh start

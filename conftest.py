@@ -83,11 +83,28 @@ def _kubectl_version() -> str | None:
     return version.stdout.strip().splitlines()[0] if version.stdout.strip() else "kubectl"
 
 
+@cache
+def _chromium_version() -> str | None:
+    """Version of Debian's Chromium, which Playwright drives (its own browsers are not here)."""
+    path = shutil.which("chromium") or (
+        "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+    )
+    if path is None:
+        return None
+    try:
+        import playwright  # noqa: F401 - probing for the driver only
+    except ImportError:
+        return None
+    done = subprocess.run([path, "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.strip() or None
+
+
 _MISSING_REASON = {
     "gdal": "GDAL command-line tools not found (apt-get install gdal-bin)",
     "postgis": "no reachable PostGIS: set SPATIAL_ETL_POSTGIS_DSN (make services-up)",
     "s3": "no reachable S3 endpoint: set SPATIAL_ETL_S3_ENDPOINT_URL (make services-up)",
     "kubectl": "kubectl with kustomize not found (apt-get install kubernetes-client)",
+    "browser": "Chromium not found (apt-get install chromium) or Playwright not installed",
 }
 
 
@@ -97,6 +114,7 @@ def _available(capability: str) -> bool:
         "postgis": _postgis_version,
         "s3": _s3_endpoint,
         "kubectl": _kubectl_version,
+        "browser": _chromium_version,
     }[capability]
     return probe() is not None
 
@@ -115,6 +133,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"postgis: {_postgis_version() or 'missing'}",
         f"s3: {_s3_endpoint() or 'missing'}",
         f"kubectl: {_kubectl_version() or 'missing'}",
+        f"browser: {_chromium_version() or 'missing'}",
     ]
 
 

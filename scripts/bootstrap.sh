@@ -2,7 +2,8 @@
 # Install what a fresh Debian machine lacks for development and tests, then build the virtual
 # environment from the committed lock file. Idempotent: a second run installs nothing.
 #   - system packages: GDAL command-line tools, PostgreSQL server, PostGIS, kubectl (renders
-#     configs/k8s with its built-in kustomize, offline)
+#     configs/k8s with its built-in kustomize, offline), Chromium (the web catalogue's browser
+#     tests drive it with Playwright; Playwright's own browser download is not used)
 #   - .tools/: a private venv holding the pinned uv
 #   - .venv/: every workspace distribution + dev tools, exactly as uv.lock pins them
 set -euo pipefail
@@ -28,6 +29,7 @@ missing=()
 command -v ogr2ogr >/dev/null 2>&1 || missing+=(gdal-bin)
 [ -x "$(pg_bin)/postgres" ] || missing+=(postgresql)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 pg_major=$(basename "$(dirname "$(pg_bin)")")
 if [ ! -f "/usr/share/postgresql/$pg_major/extension/postgis.control" ]; then

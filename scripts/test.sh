@@ -16,7 +16,7 @@ echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "== mypy --strict"
-.venv/bin/mypy libs/spatial_etl/src services/dagster/src plugins/vector_boundary/src plugins/satellite_raster/src plugins/vector_features/src plugins/raster_mosaic/src bench/run_bench.py bench/local_runner.py
+.venv/bin/mypy libs/spatial_etl/src services/dagster/src services/web/src plugins/vector_boundary/src plugins/satellite_raster/src plugins/vector_features/src plugins/raster_mosaic/src bench/run_bench.py bench/local_runner.py
 echo "== pytest"
 # Every capability the suite can skip on (GDAL, PostGIS, S3) is required here.
 export SPATIAL_ETL_REQUIRE_CAPABILITIES=1

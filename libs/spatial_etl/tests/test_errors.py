@@ -38,7 +38,7 @@ from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
 
 BASES = (BadInputError, PluginFaultError, ServiceError, ConfigurationError)
 STAGES = {"GdalError", "StepError", "ExportError", "CogValidationError", "PublishError"}
-STAGES |= {"SettleError", "MetadataError", "QuicklookError"}
+STAGES |= {"SettleError", "MetadataError", "QuicklookError", "CatalogueError"}
 
 
 def _classes() -> list[type[SpatialEtlError]]:

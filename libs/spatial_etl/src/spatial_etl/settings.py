@@ -258,6 +258,39 @@ class ArchiveSettings(BaseSettings):
     )
 
 
+class WebSettings(BaseSettings):
+    """The read-only web catalogue (``spatial-etl serve``)."""
+
+    model_config = _CONFIG
+
+    web_host: str = Field(
+        default="127.0.0.1",
+        description="SPATIAL_ETL_WEB_HOST: address the catalogue listens on (0.0.0.0 in a "
+        "container).",
+    )
+    web_port: int = Field(
+        default=8080, ge=1, le=65535, description="SPATIAL_ETL_WEB_PORT: its TCP port."
+    )
+    web_public_url: str | None = Field(
+        default=None,
+        description="SPATIAL_ETL_WEB_PUBLIC_URL: the URL users reach it at, for absolute links "
+        "in the STAC API (default: taken from each request).",
+    )
+    web_page_size_max: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="SPATIAL_ETL_WEB_PAGE_SIZE_MAX: most results one page or API call returns.",
+    )
+    web_download_ttl_s: int = Field(
+        default=300,
+        ge=10,
+        le=86_400,
+        description="SPATIAL_ETL_WEB_DOWNLOAD_TTL_S: lifetime of a download link (a presigned "
+        "URL), in seconds.",
+    )
+
+
 SETTINGS: tuple[type[BaseSettings], ...] = (
     PluginSettings,
     GdalSettings,
@@ -267,6 +300,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     LedgerSettings,
     IntakeSettings,
     ArchiveSettings,
+    WebSettings,
 )
 """Every settings model, in the order ``.env.example`` documents them."""
 

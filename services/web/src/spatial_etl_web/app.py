@@ -1,0 +1,61 @@
+"""The ASGI application: pages, the JSON API (``/api``) and the STAC API (``/stac``).
+
+Read only by construction: every route is a GET (or HEAD) over a :class:`Catalogue`. An
+unexpected error answers 500 with a generic message and a reference to the server's log; no
+stack trace, path or setting reaches the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Final
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from spatial_etl_web import api, assets, batches, intents, pages, stac_api
+from spatial_etl_web.catalogue import Catalogue
+
+STATIC_DIR: Final = Path(__file__).parent / "static"
+logger = logging.getLogger(__name__)
+
+
+def create_app(catalogue: Catalogue) -> FastAPI:
+    """The catalogue application over ``catalogue`` (which the caller closes)."""
+    app = FastAPI(
+        title="spatial-etl catalogue",
+        summary="Read-only catalogue of the data lake: batches, assets, intents, STAC.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.catalogue = catalogue
+    app.include_router(api.router, prefix="/api")
+    for section in (batches, assets, intents):  # each: its JSON API and its pages
+        app.include_router(section.api, prefix="/api")
+        app.include_router(section.pages)
+    app.include_router(stac_api.router, prefix="/stac")
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(Exception, _unexpected)
+    return app
+
+
+def catalogue_of(request: Request) -> Catalogue:
+    """The application's catalogue (a FastAPI dependency)."""
+    found: Catalogue = request.app.state.catalogue
+    return found
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    reference = uuid.uuid4().hex[:12]
+    logger.error(
+        "%s %s failed (reference %s)", request.method, request.url.path, reference, exc_info=error
+    )
+    message = f"internal error (reference {reference}); the server's log has the details"
+    if request.url.path.startswith(("/api", "/stac")):
+        return JSONResponse({"code": "InternalError", "description": message}, status_code=500)
+    return PlainTextResponse(message, status_code=500)
