@@ -130,14 +130,18 @@ def test_a_plain_python_error_in_a_plugin_step_is_located_at_that_step(tmp_path:
     assert run_error(raised.value).step is None  # outside its run, nothing is remembered
 
 
+def _wrapped_failure() -> None:
+    try:
+        with timed_step("load", "gdal", "s3://landing-zone/b/x.gpkg"):
+            raise OSError("disk full")
+    except OSError as error:
+        raise RuntimeError("wrapped") from error
+
+
 def test_an_error_raised_from_a_steps_error_keeps_the_location() -> None:
     with observing(None):
         with pytest.raises(RuntimeError) as raised:
-            try:
-                with timed_step("load", "gdal", "s3://landing-zone/b/x.gpkg"):
-                    raise OSError("disk full")
-            except OSError as error:
-                raise RuntimeError("wrapped") from error
+            _wrapped_failure()
         assert failed_step(raised.value) == ("load", "s3://landing-zone/b/x.gpkg")
         assert failed_step(RuntimeError("elsewhere")) is None
 
