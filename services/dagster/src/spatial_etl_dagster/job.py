@@ -1,15 +1,19 @@
-"""The one shared job: run the intent of one manifest, report its outputs as assets."""
+"""The one shared job: run the intent of one manifest, report its outputs as lake assets."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
 
 import dagster as dg
 from pydantic import Field
+from spatial_etl.backends.ledger import Ledger
 from spatial_etl.errors import ConfigurationError
-from spatial_etl.run.executor import OutputReport, RunReport
+from spatial_etl.models.ledger import AssetDocument
+from spatial_etl.run.executor import RunReport
 from spatial_etl.run.intake import ManifestRef, run_batch
+from spatial_etl.run.step_events import StepEvent
 
+from spatial_etl_dagster.asset_metadata import duplicate_metadata, step_metadata, version_metadata
+from spatial_etl_dagster.catalog import lake_key, partitions_name
 from spatial_etl_dagster.platform import open_platform
 from spatial_etl_dagster.resources import (
     GDALResource,
@@ -35,7 +39,8 @@ class ManifestConfig(dg.Config):
 
 
 @dg.op(
-    description="Stage, compute, export, publish and record one manifest's batch.",
+    description="Stage, compute, export, publish and record one manifest's batch; report each "
+    "dataset version as a partition of lake/<intent> and each step with its duration.",
     out=dg.Out(dg.Nothing),
 )
 def ingest_manifest(  # noqa: PLR0917 - Dagster injects config and resources by parameter
@@ -45,31 +50,38 @@ def ingest_manifest(  # noqa: PLR0917 - Dagster injects config and resources by 
     minio: MinIOResource,
     postgis: PostGISResource,
     ledger: LedgerResource,
-) -> Iterator[dg.AssetMaterialization]:
+) -> Iterator[dg.AssetMaterialization | dg.AssetObservation]:
     """Thin adapter over :func:`spatial_etl.run.intake.run_batch`.
 
     The core records every outcome; this op reports it. It raises when the run failed, when
     the ledger could not record the outcome, or when settling failed (the reconcile sensor
     finishes both), so Dagster's status never says success for a batch that is not settled.
+    Each step is logged as it ends; once the run is over the steps become observations of the
+    datasets they made, then each new version a materialization of its dataset's partition.
     """
+    events: list[StepEvent] = []
+
+    def on_step(event: StepEvent) -> None:
+        events.append(event)
+        where = f" on {event.file}" if event.file else ""
+        line = f"step {event.step} ({event.kind}) {event.status} in {event.seconds:.2f} s{where}"
+        if event.error:
+            context.log.warning(f"{line}: {event.error}")
+        else:
+            context.log.info(line)
+
     try:
         with open_platform(gdal, minio, ledger, postgis) as platform:
-            report = run_batch(config.ref(), context.run_id, platform)
+            report = run_batch(config.ref(), context.run_id, platform, on_step=on_step)
+            documents = _documents(context, platform.ledger, report)
     except ConfigurationError as error:
         raise dg.Failure(description=str(error)) from None
-    yield from materializations(report, platform.store.settings.lake_bucket)
+    yield from report_outcome(context.instance, report, documents, events)
     for problem in report.cleanup_errors:
         context.log.warning(f"cleanup: {problem}")
     if report.status == "failed":
         assert report.error is not None  # noqa: S101 - a failed report says why
-        raise dg.Failure(
-            description=report.error.message,
-            metadata={
-                "type": report.error.type or "-",
-                "step": report.error.step or "-",
-                "file": report.error.file or "-",
-            },
-        )
+        raise dg.Failure(description=report.error.message, metadata=failure_metadata(report))
     if not report.recorded:
         raise dg.Failure(
             description="the run succeeded but the ledger could not record it; the reconcile "
@@ -78,32 +90,90 @@ def ingest_manifest(  # noqa: PLR0917 - Dagster injects config and resources by 
     context.log.info(f"batch {report.batch_id}: {len(report.outputs)} output(s)")
 
 
-def materializations(report: RunReport, bucket: str) -> Iterator[dg.AssetMaterialization]:
-    """One materialization per output, keyed by intent and dataset: the lake's catalogue."""
+def _documents(
+    context: dg.OpExecutionContext, ledger: Ledger, report: RunReport
+) -> list[AssetDocument]:
+    """The ledger documents of the run's outputs (their metadata); none if it cannot be read.
+
+    The run is recorded whatever this returns: a ledger that fails here only costs the UI
+    the versions' metadata, which is logged.
+    """
+    documents: list[AssetDocument] = []
     for output in report.outputs:
-        yield dg.AssetMaterialization(
-            asset_key=[report.intent, output.dataset],
-            description=f"version {output.version}"
-            + (" (duplicate)" if output.duplicate_of else ""),
-            metadata=_metadata(output, bucket),
-        )
+        try:
+            doc = ledger.get_asset(output.asset_id)
+        except Exception as error:  # noqa: BLE001 - reporting must not fail a recorded run
+            context.log.warning(f"asset {output.asset_id}: cannot read its record: {error}")
+            continue
+        if doc is not None:
+            documents.append(doc)
+    return documents
 
 
-def _metadata(output: OutputReport, bucket: str) -> dict[str, Any]:
-    metadata: dict[str, Any] = {
-        "s3_uri": dg.MetadataValue.url(f"s3://{bucket}/{output.s3_key}"),
-        "sha256": output.sha256,
-        "version": output.version,
-        "status": output.status,
-        "asset_id": output.asset_id,
+def report_outcome(
+    instance: dg.DagsterInstance,
+    report: RunReport,
+    documents: Sequence[AssetDocument],
+    events: Sequence[StepEvent],
+) -> Iterator[dg.AssetMaterialization | dg.AssetObservation]:
+    """The run's events for the catalogue, in the order they happened.
+
+    Partitions are added first (a dataset's partition exists before anything names it); each
+    step is an observation of every dataset it contributed to (by its input file), or of the
+    intent's asset as a whole when it made none (a failed run); then each new version is a
+    materialization and each reproduced one an observation naming the version.
+    """
+    key = lake_key(report.intent)
+    datasets = sorted({doc.dataset for doc in documents})
+    if datasets:
+        instance.add_dynamic_partitions(partitions_name(report.intent), datasets)
+    for event in events:
+        targets: list[str | None] = [*_made_from(event, documents)] or [None]
+        for partition in targets:
+            yield dg.AssetObservation(
+                asset_key=key,
+                partition=partition,
+                description=f"step {event.step} ({event.kind}): {event.status} "
+                f"in {event.seconds:.2f} s",
+                metadata=step_metadata(event),
+            )
+    for doc in documents:
+        if doc.status == "duplicate":
+            yield dg.AssetObservation(
+                asset_key=key,
+                partition=doc.dataset,
+                description=f"unchanged: reproduces version {doc.version}",
+                metadata=duplicate_metadata(doc),
+            )
+        else:
+            yield dg.AssetMaterialization(
+                asset_key=key,
+                partition=doc.dataset,
+                description=f"version {doc.version}",
+                metadata=version_metadata(doc),
+            )
+
+
+def _made_from(event: StepEvent, documents: Sequence[AssetDocument]) -> list[str]:
+    """The datasets of this run made from the step's input file (several for a split input)."""
+    if event.file is None:
+        return sorted({doc.dataset for doc in documents if doc.dataset == event.dataset})
+    return sorted(
+        {doc.dataset for doc in documents if any(item.path == event.file for item in doc.inputs)}
+    )
+
+
+def failure_metadata(report: RunReport) -> dict[str, dg.MetadataValue]:
+    """Why a run failed, where: the error's type, step and file ('-' when it has none)."""
+    error = report.error
+    assert error is not None  # noqa: S101 - only failed reports are passed
+    return {
+        "type": dg.MetadataValue.text(error.type or "-"),
+        "step": dg.MetadataValue.text(error.step or "-"),
+        "file": dg.MetadataValue.text(error.file or "-"),
+        "batch_id": dg.MetadataValue.text(report.batch_id),
+        "intent": dg.MetadataValue.text(report.intent),
     }
-    if output.duplicate_of:
-        metadata["duplicate_of"] = output.duplicate_of
-    if output.feature_count is not None:
-        metadata["feature_count"] = output.feature_count
-    if output.bbox_wgs84 is not None:
-        metadata["bbox_wgs84"] = list(output.bbox_wgs84)
-    return metadata
 
 
 @dg.job(description="Process one committed manifest (one batch) with its intent's plan.")
