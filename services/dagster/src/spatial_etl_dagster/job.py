@@ -158,9 +158,9 @@ def _made_from(event: StepEvent, documents: Sequence[AssetDocument]) -> list[str
     """The datasets of this run made from the step's input file (several for a split input)."""
     if event.file is None:
         return sorted({doc.dataset for doc in documents if doc.dataset == event.dataset})
-    return sorted(
-        {doc.dataset for doc in documents if any(item.path == event.file for item in doc.inputs)}
-    )
+    # the manifest names the contract's bucket, the record the physical one: compare keys
+    key = event.file.split("/", 3)[-1]
+    return sorted({doc.dataset for doc in documents if any(item.key == key for item in doc.inputs)})
 
 
 def failure_metadata(report: RunReport) -> dict[str, dg.MetadataValue]:
