@@ -24,6 +24,7 @@ from spatial_etl_dagster.asset_metadata import (
 )
 from spatial_etl_dagster.catalog import lake_key, landing_key
 from spatial_etl_dagster.definitions import build_definitions, defs
+from spatial_etl_dagster.job import partition_key
 from spatial_etl_dagster.reject import reject_manifest, rejection_request
 
 SHIPPED = [
@@ -227,3 +228,10 @@ def test_a_rejection_runs_as_a_failed_run_listing_each_problem_with_its_location
 @pytest.mark.parametrize("name", ["ingest_job", "reject_manifest"])
 def test_the_jobs_keep_their_names(name: str) -> None:
     assert defs().get_job_def(name).name == name
+
+
+def test_a_dataset_name_dagster_refuses_as_a_partition_key_is_reported_without_one() -> None:
+    assert partition_key("roads.v2-final") == "roads.v2-final"
+    assert partition_key("roads...final") is None  # valid dataset name, invalid partition key
+    with pytest.raises(dg.DagsterInvalidDefinitionError, match="invalid substrings"):
+        dg.StaticPartitionsDefinition(["roads...final"])  # "..." is the UI's range syntax

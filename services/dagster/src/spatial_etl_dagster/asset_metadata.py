@@ -31,6 +31,7 @@ SIDECAR_LABELS: Final[dict[SidecarRole, str]] = {
 def version_metadata(doc: AssetDocument) -> dict[str, dg.MetadataValue]:
     """Everything the ledger knows about one version, as Dagster metadata values."""
     metadata: dict[str, dg.MetadataValue] = {
+        "dataset": dg.MetadataValue.text(doc.dataset),
         "ledger_id": dg.MetadataValue.text(doc.asset_id),
         "version": dg.MetadataValue.int(doc.version),
         "status": dg.MetadataValue.text(doc.status),

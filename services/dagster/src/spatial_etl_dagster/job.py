@@ -124,11 +124,12 @@ def report_outcome(
     materialization and each reproduced one an observation naming the version.
     """
     key = lake_key(report.intent)
-    datasets = sorted({doc.dataset for doc in documents})
+    datasets = sorted({partition_key(doc.dataset) or "" for doc in documents} - {""})
     if datasets:
         instance.add_dynamic_partitions(partitions_name(report.intent), datasets)
     for event in events:
-        targets: list[str | None] = [*_made_from(event, documents)] or [None]
+        made = [partition_key(dataset) for dataset in _made_from(event, documents)]
+        targets: list[str | None] = [name for name in made if name] or [None]
         for partition in targets:
             yield dg.AssetObservation(
                 asset_key=key,
@@ -141,17 +142,26 @@ def report_outcome(
         if doc.status == "duplicate":
             yield dg.AssetObservation(
                 asset_key=key,
-                partition=doc.dataset,
+                partition=partition_key(doc.dataset),
                 description=f"unchanged: reproduces version {doc.version}",
                 metadata=duplicate_metadata(doc),
             )
         else:
             yield dg.AssetMaterialization(
                 asset_key=key,
-                partition=doc.dataset,
+                partition=partition_key(doc.dataset),
                 description=f"version {doc.version}",
                 metadata=version_metadata(doc),
             )
+
+
+def partition_key(dataset: str) -> str | None:
+    """The dataset's partition of ``lake/<intent>``; None for a name Dagster refuses as a key.
+
+    Dataset names may hold ``...``, which Dagster forbids in partition keys: such a version is
+    reported on the intent's asset as a whole, its ``dataset`` metadata naming it.
+    """
+    return None if "..." in dataset else dataset
 
 
 def _made_from(event: StepEvent, documents: Sequence[AssetDocument]) -> list[str]:
