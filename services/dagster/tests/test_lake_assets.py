@@ -41,6 +41,12 @@ def _run(world: World, postgis_dsn: str, instance: dg.DagsterInstance) -> dg.Exe
     )
 
 
+def _observations(result: dg.ExecuteInProcessResult, kind: str) -> list[dg.AssetObservation]:
+    """The run's observations of ``lake/...`` or ``landing/...`` assets."""
+    found = result.asset_observations_for_node("ingest_manifest")
+    return [o for o in found if o.asset_key.path[0] == kind]
+
+
 def _values(metadata: Any) -> dict[str, Any]:
     return {name: value.value for name, value in metadata.items()}
 
@@ -87,13 +93,20 @@ def test_a_vector_version_is_a_partition_of_its_intent_with_its_schema_and_steps
     ]
     assert all(s["duration_s"] >= 0 and s["file"] == path for s in steps)
     assert all(s["dataset"] == "zones" for s in steps)
+    # the batch it read, observed on the landing asset upstream
+    [landing] = _observations(result, "landing")
+    assert landing.asset_key == dg.AssetKey(["landing", "ingest_vector_boundary"])
+    assert landing.metadata["batch_id"].value == "zones_1"
+    inputs = landing.metadata["inputs"]
+    assert isinstance(inputs, dg.TableMetadataValue)
+    assert [r.data["sha256"] for r in inputs.records] == [i.sha256 for i in asset.inputs]
     # the materialization comes last: the steps happened before the version existed
     kinds = [
         e.event_type_value
         for e in result.all_node_events
         if e.event_type_value in {"ASSET_OBSERVATION", "ASSET_MATERIALIZATION"}
     ]
-    assert kinds == ["ASSET_OBSERVATION"] * 4 + ["ASSET_MATERIALIZATION"]
+    assert kinds == ["ASSET_OBSERVATION"] * 5 + ["ASSET_MATERIALIZATION"]
 
 
 def test_an_unchanged_upload_is_an_observation_naming_the_version_it_reproduces(
@@ -124,7 +137,7 @@ def test_an_unchanged_upload_is_an_observation_naming_the_version_it_reproduces(
     again = _run(world, postgis_dsn, instance)
     assert again.success
     assert again.asset_materializations_for_node("ingest_manifest") == []  # the lake is unchanged
-    [duplicate] = again.asset_observations_for_node("ingest_manifest")
+    [duplicate] = _observations(again, "lake")
     assert duplicate.partition == "scene"
     assert duplicate.metadata["reproduced_version"].value == 1
     assert duplicate.metadata["status"].value == "duplicate"
@@ -161,7 +174,7 @@ def test_a_failed_run_names_the_step_and_file_even_for_a_plain_python_error(
         "intent": "ingest_satellite_raster",
     }
     # the failed step is an observation of the intent's asset as a whole (no version made)
-    [step] = result.asset_observations_for_node("ingest_manifest")
+    [step] = _observations(result, "lake")
     assert step.partition is None
     assert _values(step.metadata)["status"] == "failed"
     assert _values(step.metadata)["error"] == "'coordinateSystem'"

@@ -4,7 +4,8 @@ One function per kind of event, each a pure function of core models so they are 
 without Dagster running: :func:`version_metadata` for a committed version (a
 materialization of ``lake/<intent>`` partition ``<dataset>``), :func:`duplicate_metadata` for
 a run that reproduced a version (an observation: the lake did not change, so nothing was
-materialized), :func:`step_metadata` for a step that ran.
+materialized), :func:`step_metadata` for a step that ran, :func:`landing_metadata` for the
+batch a run read (an observation of ``landing/<intent>``).
 
 Object locations are ``s3://bucket/key`` text (path metadata): the lake is on-premise S3, which
 a browser cannot open from a link, and the text is what a user pastes into a client. The
@@ -14,10 +15,11 @@ in the asset's overview; the feature count is also ``dagster/row_count`` for the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import dagster as dg
-from spatial_etl.models.ledger import AssetDocument, SidecarRole
+from spatial_etl.models.ledger import AssetDocument, InputRecord, SidecarRole
 from spatial_etl.run.step_events import StepEvent
 
 SIDECAR_LABELS: Final[dict[SidecarRole, str]] = {
@@ -107,3 +109,17 @@ def step_metadata(event: StepEvent) -> dict[str, dg.MetadataValue]:
     if event.error is not None:
         metadata["error"] = dg.MetadataValue.text(event.error)
     return metadata
+
+
+def landing_metadata(batch_id: str, inputs: Sequence[InputRecord]) -> dict[str, dg.MetadataValue]:
+    """The batch a run read from the landing zone: each object with its hash and size."""
+    columns = [dg.TableColumn("path"), dg.TableColumn("sha256"), dg.TableColumn("size", "int")]
+    records = [
+        dg.TableRecord({"path": item.path, "sha256": item.sha256, "size": item.size})
+        for item in inputs
+    ]
+    return {
+        "batch_id": dg.MetadataValue.text(batch_id),
+        "objects": dg.MetadataValue.int(len(inputs)),
+        "inputs": dg.MetadataValue.table(records, schema=dg.TableSchema(columns=columns)),
+    }

@@ -7,13 +7,18 @@ import dagster as dg
 from pydantic import Field
 from spatial_etl.backends.ledger import Ledger
 from spatial_etl.errors import ConfigurationError
-from spatial_etl.models.ledger import AssetDocument
+from spatial_etl.models.ledger import AssetDocument, InputRecord
 from spatial_etl.run.executor import RunReport
 from spatial_etl.run.intake import ManifestRef, run_batch
 from spatial_etl.run.step_events import StepEvent
 
-from spatial_etl_dagster.asset_metadata import duplicate_metadata, step_metadata, version_metadata
-from spatial_etl_dagster.catalog import lake_key, partitions_name
+from spatial_etl_dagster.asset_metadata import (
+    duplicate_metadata,
+    landing_metadata,
+    step_metadata,
+    version_metadata,
+)
+from spatial_etl_dagster.catalog import lake_key, landing_key, partitions_name
 from spatial_etl_dagster.platform import open_platform
 from spatial_etl_dagster.resources import (
     GDALResource,
@@ -74,8 +79,15 @@ def ingest_manifest(  # noqa: PLR0917 - Dagster injects config and resources by 
         with open_platform(gdal, minio, ledger, postgis) as platform:
             report = run_batch(config.ref(), context.run_id, platform, on_step=on_step)
             documents = _documents(context, platform.ledger, report)
+            inputs = _inputs(context, platform.ledger, report)
     except ConfigurationError as error:
         raise dg.Failure(description=str(error)) from None
+    if inputs:
+        yield dg.AssetObservation(
+            asset_key=landing_key(report.intent),
+            description=f"batch {report.batch_id}: {len(inputs)} object(s) read",
+            metadata=landing_metadata(report.batch_id, inputs),
+        )
     yield from report_outcome(context.instance, report, documents, events)
     for problem in report.cleanup_errors:
         context.log.warning(f"cleanup: {problem}")
@@ -108,6 +120,16 @@ def _documents(
         if doc is not None:
             documents.append(doc)
     return documents
+
+
+def _inputs(context: dg.OpExecutionContext, ledger: Ledger, report: RunReport) -> list[InputRecord]:
+    """The landing objects the run recorded having read (none when they cannot be read)."""
+    try:
+        run = ledger.get_run(report.run_id)
+    except Exception as error:  # noqa: BLE001 - reporting must not fail a recorded run
+        context.log.warning(f"run {report.run_id}: cannot read its record: {error}")
+        return []
+    return list(run.inputs) if run is not None else []
 
 
 def report_outcome(
