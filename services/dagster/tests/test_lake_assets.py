@@ -181,3 +181,36 @@ def test_a_failed_run_names_the_step_and_file_even_for_a_plain_python_error(
     run = world.ledger.get_run(result.run_id)
     assert run is not None and run.error is not None
     assert (run.error.step, run.error.file) == ("reproject", path)
+
+
+def test_a_ledger_that_cannot_be_read_after_the_run_costs_only_the_full_metadata(
+    world: World,
+    postgis_dsn: str,
+    make_raster: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = world.upload("dark_1", make_raster("dark.tif"))
+    commit(
+        world,
+        "dark_1",
+        json.dumps(manifest("dark_1", "ingest_satellite_raster", [raster_file(path, "EPSG:4326")])),
+    )
+
+    def unreachable(asset_id: str) -> None:
+        raise ConnectionResetError(104, "reset")
+
+    monkeypatch.setattr(world.ledger, "get_asset", unreachable)
+    result = _run(world, postgis_dsn, dg.DagsterInstance.ephemeral())
+    assert result.success  # the run is recorded and settled: reporting never fails it
+    [version] = result.asset_materializations_for_node("ingest_manifest")
+    asset = world.ledger.latest_committed("ingest_satellite_raster", "dark")
+    assert asset is not None
+    assert version.partition == "dark"
+    assert _values(version.metadata) == {
+        "dataset": "dark",
+        "ledger_id": asset.asset_id,
+        "version": 1,
+        "status": "committed",
+        "s3_uri": f"s3://{asset.bucket}/{asset.s3_key}",
+        "sha256": asset.sha256,
+    }

@@ -20,6 +20,7 @@ from typing import Final
 
 import dagster as dg
 from spatial_etl.models.ledger import AssetDocument, InputRecord, SidecarRole
+from spatial_etl.run.executor import OutputReport
 from spatial_etl.run.step_events import StepEvent
 
 SIDECAR_LABELS: Final[dict[SidecarRole, str]] = {
@@ -123,3 +124,18 @@ def landing_metadata(batch_id: str, inputs: Sequence[InputRecord]) -> dict[str, 
         "objects": dg.MetadataValue.int(len(inputs)),
         "inputs": dg.MetadataValue.table(records, schema=dg.TableSchema(columns=columns)),
     }
+
+
+def output_metadata(output: OutputReport, bucket: str) -> dict[str, dg.MetadataValue]:
+    """What the run's report says of a version whose ledger document could not be read."""
+    metadata: dict[str, dg.MetadataValue] = {
+        "dataset": dg.MetadataValue.text(output.dataset),
+        "ledger_id": dg.MetadataValue.text(output.asset_id),
+        "version": dg.MetadataValue.int(output.version),
+        "status": dg.MetadataValue.text(output.status),
+        "s3_uri": dg.MetadataValue.path(f"s3://{bucket}/{output.s3_key}"),
+        "sha256": dg.MetadataValue.text(output.sha256),
+    }
+    if output.duplicate_of is not None:
+        metadata["duplicate_of"] = dg.MetadataValue.text(output.duplicate_of)
+    return metadata

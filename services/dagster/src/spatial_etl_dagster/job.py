@@ -8,13 +8,14 @@ from pydantic import Field
 from spatial_etl.backends.ledger import Ledger
 from spatial_etl.errors import ConfigurationError
 from spatial_etl.models.ledger import AssetDocument, InputRecord
-from spatial_etl.run.executor import RunReport
+from spatial_etl.run.executor import OutputReport, RunReport
 from spatial_etl.run.intake import ManifestRef, run_batch
 from spatial_etl.run.step_events import StepEvent
 
 from spatial_etl_dagster.asset_metadata import (
     duplicate_metadata,
     landing_metadata,
+    output_metadata,
     step_metadata,
     version_metadata,
 )
@@ -78,8 +79,9 @@ def ingest_manifest(  # noqa: PLR0917 - Dagster injects config and resources by 
     try:
         with open_platform(gdal, minio, ledger, postgis) as platform:
             report = run_batch(config.ref(), context.run_id, platform, on_step=on_step)
-            documents = _documents(context, platform.ledger, report)
+            documents, unread = _documents(context, platform.ledger, report)
             inputs = _inputs(context, platform.ledger, report)
+            bucket = platform.store.settings.lake_bucket
     except ConfigurationError as error:
         raise dg.Failure(description=str(error)) from None
     if inputs:
@@ -89,6 +91,7 @@ def ingest_manifest(  # noqa: PLR0917 - Dagster injects config and resources by 
             metadata=landing_metadata(report.batch_id, inputs),
         )
     yield from report_outcome(context.instance, report, documents, events)
+    yield from _unread_outcome(report.intent, unread, bucket)
     for problem in report.cleanup_errors:
         context.log.warning(f"cleanup: {problem}")
     if report.status == "failed":
@@ -104,22 +107,42 @@ def ingest_manifest(  # noqa: PLR0917 - Dagster injects config and resources by 
 
 def _documents(
     context: dg.OpExecutionContext, ledger: Ledger, report: RunReport
-) -> list[AssetDocument]:
-    """The ledger documents of the run's outputs (their metadata); none if it cannot be read.
+) -> tuple[list[AssetDocument], list[OutputReport]]:
+    """The ledger documents of the run's outputs, and the outputs whose document is unreadable.
 
     The run is recorded whatever this returns: a ledger that fails here only costs the UI
-    the versions' metadata, which is logged.
+    the versions' full metadata (logged); those outputs are reported from the run's report.
     """
     documents: list[AssetDocument] = []
+    unread: list[OutputReport] = []
     for output in report.outputs:
         try:
             doc = ledger.get_asset(output.asset_id)
         except Exception as error:  # noqa: BLE001 - reporting must not fail a recorded run
             context.log.warning(f"asset {output.asset_id}: cannot read its record: {error}")
-            continue
-        if doc is not None:
+            doc = None
+        if doc is None:
+            unread.append(output)
+        else:
             documents.append(doc)
-    return documents
+    return documents, unread
+
+
+def _unread_outcome(
+    intent: str, outputs: Sequence[OutputReport], bucket: str
+) -> Iterator[dg.AssetMaterialization | dg.AssetObservation]:
+    """Outputs whose ledger document could not be read, with what the run's report says."""
+    for output in outputs:
+        metadata = output_metadata(output, bucket)
+        partition = partition_key(output.dataset)
+        if output.status == "duplicate":
+            yield dg.AssetObservation(
+                asset_key=lake_key(intent), partition=partition, metadata=metadata
+            )
+        else:
+            yield dg.AssetMaterialization(
+                asset_key=lake_key(intent), partition=partition, metadata=metadata
+            )
 
 
 def _inputs(context: dg.OpExecutionContext, ledger: Ledger, report: RunReport) -> list[InputRecord]:
