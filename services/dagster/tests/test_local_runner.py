@@ -478,7 +478,7 @@ def test_a_run_that_crashes_before_settling_is_reported_and_not_retried(
 ) -> None:
     calls: list[str] = []
 
-    def crash(ref: Any, run_id: str, platform: Any) -> None:
+    def crash(ref: Any, run_id: str, platform: Any, **_options: Any) -> None:
         calls.append(ref.key)
         raise RuntimeError("boom: a bug, not bad data")
 

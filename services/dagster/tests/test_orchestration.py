@@ -54,7 +54,9 @@ def test_a_tick_requests_valid_batches_and_rejects_the_rest(
         ),
     )
     result = tick(world, postgis_dsn)
-    [request] = result.run_requests or []
+    [request] = [r for r in result.run_requests or [] if r.job_name == "ingest_job"]
+    rejections = [r for r in result.run_requests or [] if r.job_name == "reject_manifest"]
+    assert sorted(r.tags["spatial_etl/batch_id"] for r in rejections) == ["broken", "lidar"]
     assert request.run_key is not None
     assert request.run_key.startswith("manifests/good.json@")
     assert request.tags["spatial_etl/batch_id"] == "good"
@@ -81,7 +83,7 @@ def test_a_tick_requests_valid_batches_and_rejects_the_rest(
     ]
     assert world.ledger.get_batch("broken").status == "rejected"  # type: ignore[union-attr]
     again = tick(world, postgis_dsn, result.cursor)  # the same manifest: the same run key
-    assert [r.run_key for r in again.run_requests or []] == [request.run_key]
+    assert [r.run_key for r in again.run_requests or []] == [request.run_key]  # no rejection again
 
 
 def test_missing_files_wait_for_the_grace_period(
@@ -100,7 +102,8 @@ def test_missing_files_wait_for_the_grace_period(
     assert tick(world, postgis_dsn).run_requests == []
     assert keys(world) == ["manifests/late.json"]
     monkeypatch.setenv("SPATIAL_ETL_MANIFEST_GRACE_PERIOD_S", "0")
-    assert tick(world, postgis_dsn).run_requests == []
+    [shown] = tick(world, postgis_dsn).run_requests or []  # the rejection's run, not an ingest
+    assert (shown.job_name, shown.tags["spatial_etl/status"]) == ("reject_manifest", "rejected")
     assert keys(world) == [f"{REJECTED}late.json", f"{REJECTED}late.report.json"]
 
 
@@ -148,7 +151,8 @@ def test_the_job_publishes_reports_assets_and_settles_the_manifest(
     )
     assert result.success
     [materialization] = result.asset_materializations_for_node("ingest_manifest")
-    assert materialization.asset_key == dg.AssetKey(["ingest_satellite_raster", "scene"])
+    assert materialization.asset_key == dg.AssetKey(["lake", "ingest_satellite_raster"])
+    assert materialization.partition == "scene"
     metadata = materialization.metadata
     asset = world.ledger.latest_committed("ingest_satellite_raster", "scene")
     assert asset is not None

@@ -79,8 +79,10 @@ def test_poison_manifests_are_rejected_and_the_valid_one_runs(
     context = dg.build_sensor_context(resources=resources(world, postgis_dsn))
     result = manifest_sensor(context)
     assert isinstance(result, dg.SensorResult)
-    [request] = result.run_requests or []
+    [request] = [r for r in result.run_requests or [] if r.job_name == "ingest_job"]
     assert request.tags["spatial_etl/batch_id"] == "good"
+    shown = [r for r in result.run_requests or [] if r.job_name == "reject_manifest"]
+    assert sorted(r.tags["spatial_etl/batch_id"] for r in shown) == sorted(POISON)
     expected = {"manifests/good.json"}
     for name in POISON:
         expected |= {f"{REJECTED}{name}.json", f"{REJECTED}{name}.report.json"}

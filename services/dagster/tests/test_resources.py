@@ -127,7 +127,7 @@ def test_with_settings_spells_values_as_the_environment_would() -> None:
 @pytest.mark.parametrize("sensor", [manifest_sensor, reconcile_sensor], ids=lambda s: s.name)
 def test_sensors_report_a_missing_setting_in_one_line(sensor: dg.SensorDefinition) -> None:
     """With no environment the definitions load and each tick says what to set."""
-    resources = defs.resources
+    resources = defs().resources
     result = sensor(dg.build_sensor_context(resources=resources))
     assert isinstance(result, dg.SkipReason)
     message = result.skip_message or ""
@@ -141,7 +141,7 @@ def test_a_run_reports_a_missing_setting_in_one_line() -> None:
         run_config={
             "ops": {"ingest_manifest": {"config": {"key": "manifests/b.json", "etag": "e"}}}
         },
-        resources=dict(defs.resources),
+        resources=dict(defs().resources),
         raise_on_error=False,
     )
     assert not result.success

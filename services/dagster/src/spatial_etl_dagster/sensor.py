@@ -31,6 +31,7 @@ from spatial_etl.settings import IntakeSettings
 
 from spatial_etl_dagster.job import ingest_job
 from spatial_etl_dagster.platform import open_platform
+from spatial_etl_dagster.reject import reject_manifest, rejection_request
 from spatial_etl_dagster.resources import (
     GDALResource,
     IntakeResource,
@@ -48,9 +49,10 @@ def _cursor(raw: str | None) -> str | None:
 
 
 @dg.sensor(
-    job=ingest_job,
+    jobs=[ingest_job, reject_manifest],
     minimum_interval_seconds=30,
-    description="Request a run for each committed manifest in s3://landing-zone/manifests/.",
+    description="Request a run for each committed manifest in s3://landing-zone/manifests/ "
+    "(ingest_job), and one of reject_manifest for each manifest it rejects.",
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def manifest_sensor(
@@ -60,7 +62,7 @@ def manifest_sensor(
     ledger: LedgerResource,
     intake: IntakeResource,
 ) -> dg.SensorResult | dg.SkipReason:
-    """Examine the next page of pending manifests; request runs, write rejections.
+    """Examine the next page of pending manifests; request runs, write and show rejections.
 
     One manifest's problem never stops the others (``examine`` decides for each and never
     raises); an outage of the store while listing skips the tick with the reason, and so does
@@ -108,6 +110,8 @@ def _examine_page(
                 requests.append(_request(decision))
         elif isinstance(decision, Rejection):
             context.log.warning(f"rejected {ref.key}: report at {decision.report_key}")
+            bucket = platform.store.settings.landing_bucket
+            requests.append(rejection_request(decision, bucket))
         elif isinstance(decision, Waiting):
             context.log.info(f"{ref.key} waits for {len(decision.missing)} file(s)")
         elif isinstance(decision, Deferred):
@@ -192,6 +196,7 @@ def _request(ticket: RunTicket) -> dg.RunRequest:
     }
     return dg.RunRequest(
         run_key=ref.run_key,
+        job_name=ingest_job.name,
         run_config={"ops": {"ingest_manifest": {"config": config}}},
         tags=ticket.tags,
     )

@@ -46,6 +46,7 @@ from spatial_etl.run.products import Product, safe_name
 from spatial_etl.run.publishing import PublishContext, publish, reuse_unchanged
 from spatial_etl.run.screen import screen_input
 from spatial_etl.run.staging import StagedInput, stage_inputs
+from spatial_etl.run.step_events import StepCallback, failed_step, name_datasets, observing
 from spatial_etl.run.validation import parse_parameters
 from spatial_etl.run.workdirs import run_workdir
 from spatial_etl.screening import gdal_config
@@ -120,7 +121,12 @@ class RunReport(BaseModel):
 
 
 def execute_run(
-    run_id: str, manifest: Manifest, platform: Platform, *, lease: bool = False
+    run_id: str,
+    manifest: Manifest,
+    platform: Platform,
+    *,
+    lease: bool = False,
+    on_step: StepCallback | None = None,
 ) -> RunReport:
     """Run ``manifest``'s intent for every file; record the run; never leave half a result.
 
@@ -134,17 +140,20 @@ def execute_run(
     With ``lease`` the run first takes the batch's lease (:meth:`Ledger.acquire_batch`), so a
     second run of the same batch fails without doing anything, and every publish checks the
     lease is still held before it claims a version and before it commits.
+
+    ``on_step`` is told of each step that ends, with its duration (:mod:`.step_events`).
     """
     run = _Run(run_id, manifest, platform, lease=lease)
-    try:
-        run.begin()
-        run.execute()
-    except BaseException as error:
-        report = run.finish_failed(error)
-        if not isinstance(error, Exception):
-            raise
-        return report
-    return run.finish_succeeded()
+    with observing(on_step):
+        try:
+            run.begin()
+            run.execute()
+        except BaseException as error:
+            report = run.finish_failed(error)
+            if not isinstance(error, Exception):
+                raise
+            return report
+        return run.finish_succeeded()
 
 
 _UNKNOWN_PLUGIN: Final = PluginRecord(name="-", distribution=None, version=None)
@@ -303,6 +312,7 @@ class _Run:
                 self._execute_batch(staged, work, context)
                 return
             datasets = _dataset_names(self.manifest, staged)
+            name_datasets({item.file.path: datasets[item.index] for item in staged})
             splits = _may_split(self.registered)
             todo: list[StagedInput] = []
             for item in staged:
@@ -327,6 +337,7 @@ class _Run:
     ) -> None:
         """A batch intent: every input into one product, one asset recording all the inputs."""
         dataset = batch_dataset_name(self.manifest)
+        name_datasets({item.file.path: dataset for item in staged})
         reused = reuse_unchanged(dataset, self.inputs, context)
         if reused is not None:
             self.outputs.append(reused)
@@ -543,7 +554,9 @@ class _Run:
 def run_error(error: BaseException) -> RunError:
     """The ledger's record of an exception: type, message, and step and file when known.
 
-    Interrupts get a message that says what happened (their own text is empty).
+    Interrupts get a message that says what happened (their own text is empty). An exception
+    of any type that came out of a step of the run (a plugin's kind raising ``KeyError``) is
+    located at that step and file, as a platform error would be.
     """
     kind = type(error).__name__
     if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit, Dagster's interrupt
@@ -552,9 +565,11 @@ def run_error(error: BaseException) -> RunError:
         message = str(error).strip() or kind
     if len(message) > _MESSAGE_LIMIT:
         message = message[:_MESSAGE_LIMIT] + " [...]"
-    if not isinstance(error, SpatialEtlError):
-        return RunError(message=message, type=kind)
-    return RunError(message=message, type=kind, step=error.step, file=error.file)
+    step, file = (error.step, error.file) if isinstance(error, SpatialEtlError) else (None, None)
+    located = failed_step(error) if step is None else None
+    if located is not None:
+        step, file = located[0], file or located[1]
+    return RunError(message=message, type=kind, step=step, file=file)
 
 
 class _BoundRunner:

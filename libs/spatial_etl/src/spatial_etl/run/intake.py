@@ -49,6 +49,7 @@ from spatial_etl.models.manifest import Manifest
 from spatial_etl.models.plugin import PluginInfo
 from spatial_etl.models.problems import Problem
 from spatial_etl.run.executor import Platform, RunReport, execute_run
+from spatial_etl.run.step_events import StepCallback
 from spatial_etl.run.validation import MAX_FILES, ManifestReport, parse_and_check
 
 PENDING: Final = f"{MANIFESTS_PREFIX}/"
@@ -454,14 +455,17 @@ def fail_unstarted(ref: ManifestRef, platform: Platform, *, reason: str) -> Sett
     return Settled(ref=ref, moved_to=target)
 
 
-def run_batch(ref: ManifestRef, run_id: str, platform: Platform) -> RunReport:
+def run_batch(
+    ref: ManifestRef, run_id: str, platform: Platform, *, on_step: StepCallback | None = None
+) -> RunReport:
     """Run the manifest a ticket named: the very version examined, then settle the batch.
 
     A manifest replaced since its ticket was issued is not run: the new version gets a ticket
     of its own, and running the old one would run what nobody asked for any more. The run holds
     the batch's lease while it executes; a second run of the same batch is recorded as failed
     and changes nothing. Raises only when the manifest cannot be read (the run did nothing) or
-    when settling failed (:class:`SettleError`: the reconciler finishes it).
+    when settling failed (:class:`SettleError`: the reconciler finishes it). ``on_step`` is
+    told of each step that ends (:func:`~spatial_etl.run.executor.execute_run`).
     """
     try:
         data, stored = platform.store.get_bytes(platform.store.settings.landing_bucket, ref.key)
@@ -475,7 +479,7 @@ def run_batch(ref: ManifestRef, run_id: str, platform: Platform) -> RunReport:
             "the new version runs separately"
         )
     manifest = Manifest.from_json(data, name=ref.name)
-    report = execute_run(run_id, manifest, platform, lease=True)
+    report = execute_run(run_id, manifest, platform, lease=True, on_step=on_step)
     settle(ref, report, platform)
     return report
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from pathlib import Path
 
 from psycopg2 import sql
@@ -30,8 +31,9 @@ from spatial_etl.models.placeholders import FID_COLUMN
 from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.run.inputs import InputInspection
 from spatial_etl.run.plans import Plan
+from spatial_etl.run.step_events import timed_step
 from spatial_etl.spatial_utils.runner import GdalRunner
-from spatial_etl.steps.export import ExportFormat
+from spatial_etl.steps.export import ExportFormat, PlannedExport
 from spatial_etl.steps.kind import StepContext
 
 _MISSING_SAMPLE = 20
@@ -185,9 +187,15 @@ def _export(  # noqa: PLR0917 - private; one call shape, named at each call
 
     exclude = (FID_COLUMN, partition) if partition else (FID_COLUMN,)
     try:
-        result = export_geoparquet(
-            dsn, schema, table, out, geometry_column=plan.export.geometry_column, exclude=exclude
-        )
+        with timed_step(plan.export.step, plan.export.kind, source):
+            result = export_geoparquet(
+                dsn,
+                schema,
+                table,
+                out,
+                geometry_column=plan.export.geometry_column,
+                exclude=exclude,
+            )
     except SpatialEtlError as error:
         raise StepError(plan.export.step, source, str(error)) from None
     crs = f"EPSG:{result.srid}" if result.srid else "unknown"
@@ -208,13 +216,14 @@ def run_raster_plan(plan: Plan, *, runner: GdalRunner, out: Path) -> Product:
     run_steps(plan, runner, None, source)
     try:
         raw = plan.export.source == plan.input.gdal_path
-        written = write_cog(
-            runner,
-            plan.export.source,
-            out,
-            plan.export.creation_options,
-            input_drivers=open_drivers(plan.input.file.format) if raw else (),
-        )
+        with timed_step(plan.export.step, plan.export.kind, source):
+            written = write_cog(
+                runner,
+                plan.export.source,
+                out,
+                plan.export.creation_options,
+                input_drivers=open_drivers(plan.input.file.format) if raw else (),
+            )
     except SpatialEtlError as error:
         raise StepError(plan.export.step, source, str(error)) from None
     info = written.info
@@ -250,8 +259,15 @@ def run_steps(
     kinds = step_kinds()
     context = StepContext(runner=runner, compute=compute, source=source)
     for step in plan.steps:
+        # the export's work is the product the pipeline writes (and times) after the chain
+        timer = (
+            nullcontext()
+            if isinstance(step, PlannedExport)
+            else timed_step(step.step, step.kind, source)
+        )
         try:
-            kinds.for_step(step).execute(step, context)
+            with timer:
+                kinds.for_step(step).execute(step, context)
         except StepError:
             raise
         except SpatialEtlError as error:

@@ -516,6 +516,8 @@ def _drive(
             if not isinstance(tick, dg.SensorResult):  # pragma: no cover - the sensor's contract
                 raise TypeError(f"manifest_sensor returned {type(tick).__name__}")
             for request in tick.run_requests or []:
+                if request.job_name != ingest_job.name:
+                    continue  # a rejection's run only shows it in the UI: its report says it all
                 if request.run_key in seen:
                     continue
                 seen.add(request.run_key or "")
@@ -628,10 +630,17 @@ def _outcome(
 
 
 def _outputs(run: dg.ExecuteInProcessResult) -> tuple[str, ...]:
+    """Each version the run published or found already published (an observation of it)."""
     found = []
-    for materialization in run.asset_materializations_for_node("ingest_manifest"):
-        uri = str(materialization.metadata["s3_uri"].value)
-        status = materialization.metadata["status"].value
+    node = "ingest_manifest"
+    reported = [event.metadata for event in run.asset_materializations_for_node(node)] + [
+        event.metadata for event in run.asset_observations_for_node(node)
+    ]
+    for metadata in reported:
+        if "s3_uri" not in metadata:
+            continue  # a step's observation
+        uri = str(metadata["s3_uri"].value)
+        status = metadata["status"].value
         line = uri.removeprefix("s3://")
         found.append(line + (" (unchanged: already in the lake)" if status == "duplicate" else ""))
     return tuple(found)
