@@ -15,9 +15,11 @@ extent matches no box.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Final
 
+from spatial_etl.errors import AssetQueryError
 from spatial_etl.models.asset_search import SearchBox, check_window
 
 Document = dict[str, Any]
@@ -29,6 +31,10 @@ EAST: Final = f"{EXTENT}.east"
 NORTH: Final = f"{EXTENT}.north"
 PROJECT: Final = "provenance.project"
 COMMITTED_AT: Final = "committed_at"
+TEXT_FIELDS: Final = ("dataset", "iso19115.title", "provenance.description")
+"""What a text search reads: the dataset's name, the version's title, the user's description."""
+TEXT_MAX_LENGTH: Final = 100
+"""Longest text a search takes: a person's words, not a document (each is a regex scan)."""
 
 _CROSSES: Final[Document] = {"$expr": {"$gt": [f"${WEST}", f"${EAST}"]}}
 """The asset's own box crosses the antimeridian (west > east)."""
@@ -100,3 +106,22 @@ def asset_filter(
     if bbox is not None:
         query.update(extent_filter(bbox))
     return query
+
+
+def text_filter(text: str) -> Document:
+    """Assets whose dataset, title or description contains ``text``, ignoring case.
+
+    The text is matched literally (``re.escape``: a user's ``.*`` is two characters, never a
+    pattern) and bounded by :data:`TEXT_MAX_LENGTH`, since an unanchored case-insensitive
+    regex cannot use an index and is evaluated on every document the other criteria keep.
+    Raises :class:`AssetQueryError` for an empty or too long text.
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise AssetQueryError("a text search needs at least one character that is not a space")
+    if len(stripped) > TEXT_MAX_LENGTH:
+        raise AssetQueryError(
+            f"a text search is at most {TEXT_MAX_LENGTH} characters, not {len(stripped)}"
+        )
+    pattern = {"$regex": re.escape(stripped), "$options": "i"}
+    return {"$or": [{field: pattern} for field in TEXT_FIELDS]}

@@ -725,6 +725,53 @@ class Ledger:
         order = [("created_at", ASCENDING), ("_id", ASCENDING)]
         return self._find_all(self._assets, AssetDocument, query, order, limit)
 
+    def search_assets(
+        self,
+        *,
+        text: str | None = None,
+        intent: str | None = None,
+        project: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bbox: SearchBox | None = None,
+        latest_only: bool = True,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[AssetDocument]:
+        """Committed assets for the web catalogue's search: newest commit first, by pages.
+
+        The criteria of :meth:`list_assets`, plus ``text`` (in the dataset, title or
+        description, ignoring case, literally: :func:`~spatial_etl.backends.asset_filters.
+        text_filter`). ``latest_only`` keeps each dataset's highest version among the
+        versions the criteria keep. The order (``committed_at`` then ``_id``, both
+        descending) is total, so ``offset`` pages never repeat or skip a result while the
+        ledger is unchanged.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        if offset < 0:
+            raise ValueError(f"offset must not be negative, not {offset}")
+        criteria = asset_filters.asset_filter(
+            status="committed", intent=intent, project=project, since=since, until=until, bbox=bbox
+        )
+        query = criteria if text is None else {"$and": [criteria, asset_filters.text_filter(text)]}
+        newest: Document = {"committed_at": DESCENDING, "_id": DESCENDING}
+        pipeline: list[Document] = [{"$match": query}]
+        if latest_only:
+            pipeline += [
+                {"$sort": {"intent": _UP, "dataset": _UP, "status": _UP, "version": _DOWN}},
+                {
+                    "$group": {
+                        "_id": {"intent": "$intent", "dataset": "$dataset"},
+                        "latest": {"$first": "$$ROOT"},
+                    }
+                },
+                {"$replaceRoot": {"newRoot": "$latest"}},
+            ]
+        pipeline += [{"$sort": newest}, {"$skip": offset}, {"$limit": limit}]
+        cursor = self._assets.aggregate(pipeline, allowDiskUse=True)
+        return [AssetDocument.model_validate(raw) for raw in cursor]
+
     # helpers
 
     def _find_all(

@@ -58,6 +58,9 @@ CHUNK_SIZE: Final = 8 * MIB
 CONTENT_HASH_KEY: Final = "content_hash"
 """User-metadata key holding the SHA-256 (hex) of an object's bytes; reserved for the store."""
 
+PRESIGNED_MAX_S: Final = 7 * 24 * 3600
+"""The longest lifetime of a presigned URL that SigV4 allows."""
+
 METADATA_LIMIT_BYTES: Final = 2048
 """S3's limit on user metadata: the UTF-8 bytes of every key and value together."""
 
@@ -500,6 +503,25 @@ class ObjectStore:
         digest, _ = _drain(bucket, key, response, None)
         return digest
 
+    def presigned_url(self, bucket: str, key: str, *, expires_s: int) -> str:
+        """A URL anyone holding it may GET the object with, for ``expires_s`` seconds.
+
+        Signed locally with the store's credentials (no request is sent, so a missing object
+        is not detected here: check with :meth:`head` first) against the configured endpoint,
+        which is therefore the host the URL's holder must reach. SigV4 limits the lifetime
+        to seven days.
+
+        Raises:
+            ValueError: ``expires_s`` is not between 1 and 604800.
+            StorageError: The URL cannot be signed (no credentials).
+        """
+        if not 1 <= expires_s <= PRESIGNED_MAX_S:
+            raise ValueError(f"expires_s must be between 1 and {PRESIGNED_MAX_S}, not {expires_s}")
+        with _s3_errors("presign", bucket, key):
+            return self.client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
+            )
+
     # ------------------------------------------------------------------------- GDAL
 
     @staticmethod
@@ -581,8 +603,10 @@ def _client_config() -> Config:
     boto3 >= 1.36 computes and sends CRC checksums on every upload by default, and some
     MinIO releases rejected those requests (boto/boto3#4392). "when_required" restores the
     former behaviour; the store's own integrity check is the SHA-256 in ``content_hash``.
+    SigV4 is named because presigned URLs otherwise use the legacy SigV2 query form.
     """
     return Config(
+        signature_version="s3v4",
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         retries={"max_attempts": 5, "mode": "standard"},
