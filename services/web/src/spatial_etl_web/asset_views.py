@@ -36,8 +36,10 @@ def quicklook_url(asset: AssetDocument) -> str | None:
     return api_url(asset.asset_id, "/quicklook.png")
 
 
-def when(value: datetime | None) -> str:
-    """An instant for people: ``2025-03-01 12:00:00 UTC`` (``-`` when unknown)."""
+def when(value: datetime | str | None) -> str:
+    """An instant (or its ISO form, as the JSON has it) for people: ``2025-03-01 12:00:00 UTC``."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
