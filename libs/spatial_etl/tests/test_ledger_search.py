@@ -8,6 +8,7 @@ from typing import Any
 import mongomock
 import pytest
 from ledger_documents import T0, catalogued, raster_asset, vector_asset
+from pymongo.errors import ExecutionTimeout
 from spatial_etl.backends.asset_filters import TEXT_MAX_LENGTH, text_filter
 from spatial_etl.backends.ledger import Ledger, ensure_indexes
 from spatial_etl.errors import AssetQueryError
@@ -153,3 +154,18 @@ def test_the_text_filter_escapes_the_pattern() -> None:
             for field in ("dataset", "iso19115.title", "provenance.description")
         ]
     }
+
+
+def test_a_search_over_its_time_budget_asks_for_a_narrower_one(
+    ledger: Ledger, lake: dict[str, AssetDocument], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def slow(pipeline: list[Any], **options: Any) -> Any:
+        seen.append(options)
+        raise ExecutionTimeout("operation exceeded time limit", 50)
+
+    monkeypatch.setattr(ledger._assets, "aggregate", slow)
+    with pytest.raises(AssetQueryError, match=r"more than 2\.5 s: narrow it"):
+        ledger.search_assets(text="roads", max_time_s=2.5)
+    assert seen == [{"allowDiskUse": True, "maxTimeMS": 2500}]

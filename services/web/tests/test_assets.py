@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from spatial_etl.errors import AssetQueryError
 from spatial_etl.models.ledger import AssetDocument, Provenance, new_asset_id
 from spatial_etl.settings import WebSettings
 from spatial_etl_web.app import create_app
@@ -270,6 +271,24 @@ def test_bad_parameters_are_refused_by_name(
     assert answer.status_code == 400
     assert answer.json()["code"] == "InvalidParameter"
     assert message in answer.json()["description"]
+
+
+def test_a_search_over_its_time_budget_is_refused_readably(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[Any] = []
+
+    def costly(**criteria: Any) -> list[AssetDocument]:
+        seen.append(criteria["max_time_s"])
+        raise AssetQueryError("the search needs more than 5 s: narrow it")
+
+    monkeypatch.setattr(lake.world.ledger, "search_assets", costly)
+    answer = lake.client.get("/api/assets", params={"q": "a"})
+    assert answer.status_code == 400
+    assert answer.json()["description"] == "search: the search needs more than 5 s: narrow it"
+    page = lake.client.get("/assets", params={"q": "a"})
+    assert page.status_code == 400 and "narrow it" in page.text
+    assert seen == [5.0, 5.0]
 
 
 def test_empty_form_fields_mean_no_criterion(lake: Lake) -> None:

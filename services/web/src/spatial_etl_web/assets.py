@@ -16,7 +16,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from spatial_etl.errors import ObjectNotFoundError
+from spatial_etl.errors import AssetQueryError, ObjectNotFoundError
 from spatial_etl.models.ledger import ASSET_ID_PATTERN, AssetDocument, SidecarRole
 
 from spatial_etl_web import asset_views, worldmap
@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 SIDECAR_MAX_BYTES: Final = 16 * 1024 * 1024
 """Largest quicklook or ISO record served (read whole into memory)."""
+SEARCH_TIME_LIMIT_S: Final = 5.0
+"""The ledger's time budget for one search page (``maxTimeMS``)."""
 SIDECAR_CACHE: Final = "public, max-age=86400, immutable"
 PAGE_POLICY: Final = (
     "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
@@ -91,8 +93,20 @@ def _in_lake(asset: AssetDocument, what: str) -> None:
 
 
 def _search(catalogue: Catalogue, query: AssetQuery) -> tuple[list[AssetDocument], bool]:
-    """One page of results, and whether another follows."""
-    found = catalogue.ledger.search_assets(
+    """One page of results, and whether another follows.
+
+    Raises :class:`QueryParameterError` (``search``) when the ledger needs more than
+    :data:`SEARCH_TIME_LIMIT_S` for it.
+    """
+    try:
+        found = _search_ledger(catalogue, query)
+    except AssetQueryError as error:
+        raise QueryParameterError("search", str(error)) from None
+    return found[: query.limit], len(found) > query.limit
+
+
+def _search_ledger(catalogue: Catalogue, query: AssetQuery) -> list[AssetDocument]:
+    return catalogue.ledger.search_assets(
         text=query.text,
         intent=query.intent,
         project=query.project,
@@ -102,8 +116,8 @@ def _search(catalogue: Catalogue, query: AssetQuery) -> tuple[list[AssetDocument
         latest_only=not query.all_versions,
         offset=query.offset,
         limit=query.limit + 1,
+        max_time_s=SEARCH_TIME_LIMIT_S,
     )
-    return found[: query.limit], len(found) > query.limit
 
 
 def _pages(prefix: str, query: AssetQuery, more: bool) -> dict[str, str | None]:
@@ -131,9 +145,9 @@ def search_assets(request: Request, catalogue: CatalogueDep) -> JSONResponse:
     settings = catalogue.settings
     try:
         query = AssetQuery.parse(request.query_params, page_size_max=settings.web_page_size_max)
+        found, more = _search(catalogue, query)
     except QueryParameterError as problem:
         return _Refusal(400, "InvalidParameter", str(problem)).json()
-    found, more = _search(catalogue, query)
     return JSONResponse(
         {
             "items": [asset_views.summary(asset) for asset in found],
@@ -267,9 +281,13 @@ def search_page(request: Request, catalogue: CatalogueDep) -> HTMLResponse:
     results: list[dict[str, Any]] = []
     paging: dict[str, str | None] = {"next": None, "previous": None}
     if problem is None:
-        found, more = _search(catalogue, query)
-        results = [asset_views.summary(asset) for asset in found]
-        paging = _pages("/assets", query, more)
+        try:
+            found, more = _search(catalogue, query)
+        except QueryParameterError as refused:
+            problem = refused
+        else:
+            results = [asset_views.summary(asset) for asset in found]
+            paging = _pages("/assets", query, more)
     intents = sorted({*catalogue.intents.names(), *([query.intent] if query.intent else [])})
     return _page(
         request,

@@ -25,11 +25,12 @@ from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, ExecutionTimeout
 
 from spatial_etl.backends import asset_filters
 from spatial_etl.backends.mongo_schema import mongo_json_schema
 from spatial_etl.errors import (
+    AssetQueryError,
     BatchBusyError,
     DuplicateAssetError,
     DuplicateBatchError,
@@ -737,6 +738,7 @@ class Ledger:
         latest_only: bool = True,
         offset: int = 0,
         limit: int = 100,
+        max_time_s: float | None = None,
     ) -> list[AssetDocument]:
         """Committed assets for the web catalogue's search: newest commit first, by pages.
 
@@ -745,7 +747,8 @@ class Ledger:
         text_filter`). ``latest_only`` keeps each dataset's highest version among the
         versions the criteria keep. The order (``committed_at`` then ``_id``, both
         descending) is total, so ``offset`` pages never repeat or skip a result while the
-        ledger is unchanged.
+        ledger is unchanged. ``max_time_s`` bounds the server's work (``maxTimeMS``); a
+        search that needs more raises :class:`AssetQueryError` asking for a narrower one.
         """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
@@ -769,8 +772,19 @@ class Ledger:
                 {"$replaceRoot": {"newRoot": "$latest"}},
             ]
         pipeline += [{"$sort": newest}, {"$skip": offset}, {"$limit": limit}]
-        cursor = self._assets.aggregate(pipeline, allowDiskUse=True)
-        return [AssetDocument.model_validate(raw) for raw in cursor]
+        options: Document = {"allowDiskUse": True}
+        if max_time_s is not None:
+            options["maxTimeMS"] = max(1, round(max_time_s * 1000))
+        try:
+            return [
+                AssetDocument.model_validate(raw)
+                for raw in self._assets.aggregate(pipeline, **options)
+            ]
+        except ExecutionTimeout:
+            raise AssetQueryError(
+                f"the search needs more than {max_time_s:g} s: narrow it (text, intent, "
+                "project, dates or box)"
+            ) from None
 
     # helpers
 
