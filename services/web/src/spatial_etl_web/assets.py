@@ -14,7 +14,7 @@ import logging
 import re
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from spatial_etl.errors import AssetQueryError, ObjectNotFoundError
 from spatial_etl.models.ledger import ASSET_ID_PATTERN, AssetDocument, SidecarRole
@@ -132,19 +132,45 @@ def _pages(prefix: str, query: AssetQuery, more: bool) -> dict[str, str | None]:
 # ----------------------------------------------------------------------------- JSON
 
 
+def _documented(description: str) -> Any:
+    """A query parameter taken as text (``AssetQuery`` checks it), described for the docs."""
+    return Query(None, description=description)
+
+
 @api.get("/assets")
-def search_assets(request: Request, catalogue: CatalogueDep) -> JSONResponse:
+def search_assets(  # noqa: PLR0917 - FastAPI passes each query parameter
+    catalogue: CatalogueDep,
+    q: str | None = _documented("Text in the dataset, title or description (literal)."),
+    intent: str | None = _documented("Only this intent."),
+    project: str | None = _documented("Only this project (the manifest's metadata.project)."),
+    since: str | None = _documented("Committed at or after (ISO 8601; UTC without offset)."),
+    until: str | None = _documented("Committed before (ISO 8601; excluded)."),
+    bbox: str | None = _documented("W,S,E,N in WGS84 degrees; west > east crosses 180°."),
+    all_versions: str | None = _documented("true: every committed version, not the latest."),
+    limit: str | None = _documented("Results per page (default 20, at most the page size max)."),
+    offset: str | None = _documented("Results to skip (at most 10000)."),
+) -> JSONResponse:
     """Committed assets, newest commit first: each dataset's latest version by default.
 
-    Parameters (all optional): ``q`` (text in the dataset, title or description, literal,
-    ignoring case), ``intent``, ``project``, ``since`` (included) and ``until`` (excluded)
-    bounding the commit time (ISO 8601, UTC unless an offset is given), ``bbox=W,S,E,N`` in
-    WGS84 degrees (west > east crosses the antimeridian), ``all_versions=true``, ``limit``
-    (at most ``web_page_size_max``; more is refused with 400) and ``offset``.
+    Every parameter is optional and checked here, so a bad one answers 400 naming it; a
+    ``limit`` above ``web_page_size_max`` is refused, not clamped. ``links.next`` and
+    ``links.previous`` page through the results.
     """
     settings = catalogue.settings
+    given = {
+        "q": q,
+        "intent": intent,
+        "project": project,
+        "since": since,
+        "until": until,
+        "bbox": bbox,
+        "all_versions": all_versions,
+        "limit": limit,
+        "offset": offset,
+    }
+    params = {name: value for name, value in given.items() if value is not None}
     try:
-        query = AssetQuery.parse(request.query_params, page_size_max=settings.web_page_size_max)
+        query = AssetQuery.parse(params, page_size_max=settings.web_page_size_max)
         found, more = _search(catalogue, query)
     except QueryParameterError as problem:
         return _Refusal(400, "InvalidParameter", str(problem)).json()
