@@ -50,6 +50,7 @@ _NOT_IN_LAKE: Final = {
 
 
 def _catalogue(request: Request) -> Catalogue:
+    """``app.catalogue_of``, which this module cannot import (``app`` imports it)."""
     found: Catalogue = request.app.state.catalogue
     return found
 
