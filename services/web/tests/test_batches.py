@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -301,6 +302,25 @@ def test_hostile_text_is_escaped_in_pages(client: TestClient) -> None:
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
 
 
+def test_the_listing_page_shows_each_batch(client: TestClient) -> None:
+    page = client.get("/batches?status=succeeded")
+    assert page.status_code == 200
+    row = page.text.split('data-batch-id="good_scene"', 1)[1].split("</tr>", 1)[0]
+    for text in (
+        '<a href="/batches/good_scene">good_scene</a>',
+        '<span class="status status-succeeded">succeeded</span>',
+        '<a href="/intents/ingest_satellite_raster">ingest_satellite_raster</a>',
+        "<td>tests</td>",
+        "<td>TESTS</td>",
+        "<td>1</td>",
+    ):
+        assert text in row
+    assert 'id="next-page"' not in page.text
+    paged = client.get("/batches?limit=2")
+    assert 'id="next-page"' in paged.text
+    assert "/batches?limit=2&amp;cursor=" in paged.text
+
+
 def test_pages_reference_no_other_origin(client: TestClient) -> None:
     for url in ("/batches", "/batches/good_scene", "/batches/old_3", "/batches/bad_format"):
         page = client.get(url)
@@ -333,8 +353,18 @@ def test_filter_by_status_and_read_a_rejection(page: Any, served: str) -> None:
     problem = page.locator("#problems li.problem-item").filter(has_text="files[0].format")
     assert problem.count() == 1
     assert "is not a GDAL driver short name" in problem.inner_text()
-    # the hostile batch: its uploader, description and file name are text, nothing runs
-    page.goto(f"{served}/batches/hostile")
+    assert dialogs == []
+
+
+@pytest.mark.browser
+def test_hostile_text_renders_as_text(page: Any, served: str) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{served}/batches?uploader={quote(HOSTILE)}")
+    assert page.locator("#batch-table tbody tr td:nth-child(4)").inner_text() == HOSTILE
+    assert page.input_value("#filter-uploader") == HOSTILE
+    page.click("text=hostile")
+    page.wait_for_url("**/batches/hostile")
     assert page.inner_text("#batch-uploader") == HOSTILE
     assert page.inner_text("#batch-description") == f"described as {HOSTILE}"
     assert HOSTILE in page.inner_text(".file-path")
