@@ -876,6 +876,7 @@ def test_assets_of_batch_and_of_run_in_every_status(ledger: Ledger) -> None:
     other = vector_asset(version=3, run_id="run-2", batch_id="batch_02", created_at=T0)
     ledger.insert_pending_asset(other)
     assert ledger.assets_of_batch("batch_01") == [first, failed]
+    assert ledger.assets_of_batch("batch_01", limit=1) == [first]
     assert ledger.assets_of_run(RUN_ID) == [first, failed]
     assert ledger.assets_of_batch("batch_02") == [other]
     assert ledger.assets_of_run("run-2") == [other]

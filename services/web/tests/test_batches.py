@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from spatial_etl.models.ledger import BatchDocument, PluginRecord, RunDocument, RunError
 from spatial_etl.run.intake import Rejection, RunTicket, examine, pending_manifests, run_batch
+from spatial_etl_web import batches
 from support import World, make_world, manifest, raster_file
 
 pytestmark = [pytest.mark.s3, pytest.mark.postgis, pytest.mark.gdal]
@@ -251,6 +252,15 @@ def test_a_succeeded_batch_with_its_run_and_asset(client: TestClient, world: Wor
     assert asset["status"] == "committed"
     assert asset["links"]["page"] == f"/assets/{committed.asset_id}"
     assert detail["files"][0]["format"] == "GTiff"
+    assert detail["assets_truncated"] is False
+
+
+def test_a_batch_lists_a_bounded_number_of_assets(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batches, "MAX_ASSETS_SHOWN", 0)
+    detail = client.get("/api/batches/good_scene").json()
+    assert (detail["assets"], detail["assets_truncated"]) == ([], True)
 
 
 def test_a_rejected_batch_lists_its_problems_with_locations(client: TestClient) -> None:

@@ -60,6 +60,9 @@ _ALIASES: Final[Mapping[str, BatchStatus]] = {"received": "received"}
 MAX_ID: Final = 1024
 """Longest batch id the ledger records."""
 
+MAX_ASSETS_SHOWN: Final = 1000
+"""Assets listed with a batch (a batch of many files or layers lists the first ones only)."""
+
 FORM_FIELDS: Final = ("status", "uploader", "project", "since", "until", "limit")
 """The listing's filters, as its form and its next-page links carry them."""
 
@@ -293,7 +296,11 @@ def _detail(catalogue: Catalogue, batch_id: str) -> dict[str, Any] | None:
     if doc is None:
         return None
     ledger = catalogue.ledger
-    return batch_detail(doc, ledger.runs_of_batch(batch_id), ledger.assets_of_batch(batch_id))
+    cap = MAX_ASSETS_SHOWN
+    assets = ledger.assets_of_batch(batch_id, limit=cap + 1)
+    detail = batch_detail(doc, ledger.runs_of_batch(batch_id), assets[:cap])
+    detail["assets_truncated"] = len(assets) > cap
+    return detail
 
 
 @pages.get("/batches", response_class=HTMLResponse)

@@ -686,13 +686,14 @@ class Ledger:
         """Every asset document a run wrote, in any status (index ``run_id``)."""
         return self._find_all(self._assets, AssetDocument, {"run_id": run_id}, _ASSET_ORDER)
 
-    def assets_of_batch(self, batch_id: str) -> list[AssetDocument]:
+    def assets_of_batch(self, batch_id: str, *, limit: int = 0) -> list[AssetDocument]:
         """Every asset document of a batch's runs, in any status (index ``batch_id``).
 
-        Readers must check ``status``: only committed assets exist in the lake.
+        Readers must check ``status``: only committed assets exist in the lake. ``limit``
+        bounds the documents returned (0: all of them).
         """
         query = {"batch_id": batch_id}
-        return self._find_all(self._assets, AssetDocument, query, _ASSET_ORDER)
+        return self._find_all(self._assets, AssetDocument, query, _ASSET_ORDER, limit)
 
     def list_assets(
         self,
