@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Annotated, Any, Final
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from spatial_etl.backends.batch_filters import BatchKey
 from spatial_etl.models.asset_search import parse_instant
@@ -255,18 +255,44 @@ def _position(decoded: list[Any] | None) -> BatchKey | None:
 # --- routes ----------------------------------------------------------------------------------
 
 
-@api.get("/batches", summary="Batches, newest first")
-def list_batches(request: Request, catalogue: CatalogueDep) -> Response:
-    """Batches newest first by arrival, filtered.
+def _text_query(description: str) -> Any:
+    return Query(description=description)
 
-    Query: ``status`` (waiting, running, succeeded, failed, rejected), ``uploader`` and
-    ``project`` (exact), ``since`` (inclusive) and ``until`` (exclusive) on the arrival time
-    (ISO 8601 date or date-time, UTC unless an offset is given), ``limit`` (1 to the
-    catalogue's page size limit; larger is refused), ``cursor`` (the ``next`` of the previous
-    page). ``next`` is null on the last page.
+
+@api.get("/batches", summary="Batches, newest first")
+def list_batches(
+    catalogue: CatalogueDep,
+    *,
+    status: Annotated[
+        str | None, _text_query("waiting, running, succeeded, failed or rejected")
+    ] = None,
+    uploader: Annotated[str | None, _text_query("The manifest's uploader, exactly")] = None,
+    project: Annotated[str | None, _text_query("The manifest's metadata.project, exactly")] = None,
+    since: Annotated[
+        str | None, _text_query("Received at or after (ISO 8601; UTC unless an offset)")
+    ] = None,
+    until: Annotated[str | None, _text_query("Received before (ISO 8601)")] = None,
+    limit: Annotated[str | None, _text_query("Batches per page, 1 to the page limit")] = None,
+    cursor: Annotated[str | None, _text_query("The previous page's next")] = None,
+) -> Response:
+    """Batches newest first by arrival, filtered; ``next`` is null on the last page.
+
+    Every value is checked here (not by FastAPI), so a refusal is always 400 with
+    ``{"code": "BadQuery", "description": "<parameter>: ..."}``; a ``limit`` above the
+    catalogue's page size limit is refused, not clamped.
     """
+    given_values = {
+        "status": status,
+        "uploader": uploader,
+        "project": project,
+        "since": since,
+        "until": until,
+        "limit": limit,
+        "cursor": cursor,
+    }
+    params = {key: value for key, value in given_values.items() if value is not None}
     try:
-        query = BatchQuery(request.query_params, catalogue.settings.web_page_size_max)
+        query = BatchQuery(params, catalogue.settings.web_page_size_max)
     except QueryProblem as problem:
         return bad_query(problem)
     found, cursor = query.run(catalogue)

@@ -11,7 +11,7 @@ import json
 from typing import Annotated, Any, Final
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from spatial_etl.errors import IntentConflictError, UnknownIntentError
 from spatial_etl.plugins.registry import RegisteredIntent
@@ -177,10 +177,12 @@ def intent_detail(registered: RegisteredIntent) -> dict[str, Any]:
     }
 
 
-def _listing(catalogue: Catalogue, request: Request) -> dict[str, Any]:
+def _listing(
+    catalogue: Catalogue, limit_text: str | None, offset_text: str | None
+) -> dict[str, Any]:
     found = catalogue.intents.intents
-    limit = page_size(request.query_params.get("limit"), catalogue.settings.web_page_size_max)
-    raw = given(request.query_params.get("offset"))
+    limit = page_size(limit_text, catalogue.settings.web_page_size_max)
+    raw = given(offset_text)
     offset = 0
     if raw is not None:
         if not raw.isdigit() or len(raw) > 9:
@@ -217,13 +219,17 @@ def _registered(catalogue: Catalogue, name: str) -> RegisteredIntent | str:
 
 
 @api.get("/intents", summary="Installed intents")
-def list_intents(request: Request, catalogue: CatalogueDep) -> Response:
+def list_intents(
+    catalogue: CatalogueDep,
+    limit: Annotated[str | None, Query(description="Intents per page, 1 to the limit")] = None,
+    offset: Annotated[str | None, Query(description="Intents to skip")] = None,
+) -> Response:
     """Usable intents by name, and names claimed by two plugins (``conflicts``).
 
-    Query: ``limit`` (1 to the page size limit) and ``offset``.
+    A bad ``limit`` or ``offset`` is 400 ``{"code": "BadQuery", ...}`` naming it.
     """
     try:
-        return JSONResponse(_listing(catalogue, request))
+        return JSONResponse(_listing(catalogue, limit, offset))
     except QueryProblem as problem:
         return bad_query(problem)
 
@@ -241,7 +247,8 @@ def show_intent(name: str, catalogue: CatalogueDep) -> Response:
 def intents_page(request: Request, catalogue: CatalogueDep) -> HTMLResponse:
     """Every installed intent with its plugin and what it reads."""
     try:
-        listing = _listing(catalogue, request)
+        params = request.query_params
+        listing = _listing(catalogue, params.get("limit"), params.get("offset"))
     except QueryProblem as problem:
         return page_refusal(request, 400, "Bad query", str(problem), section="intents")
     return render(request, "intents.html", section="intents", listing=listing)
