@@ -61,8 +61,8 @@ def _record(world: World, batch_id: str, when: datetime, **changes: Any) -> Batc
     return doc
 
 
-def _fail(world: World, batch_id: str, when: datetime) -> None:
-    """A run of ``batch_id`` that failed in step ``cog`` on one file."""
+def _start(world: World, batch_id: str, when: datetime) -> str:
+    """A run of ``batch_id`` holding its lease, started at ``when``; returns its id."""
     run_id = f"run-{batch_id}"
     world.ledger.acquire_batch(batch_id, run_id)
     world.ledger.start_run(
@@ -81,6 +81,12 @@ def _fail(world: World, batch_id: str, when: datetime) -> None:
             versions={"gdal": "3.6.2"},
         )
     )
+    return run_id
+
+
+def _fail(world: World, batch_id: str, when: datetime) -> None:
+    """A run of ``batch_id`` that failed in step ``cog`` on one file."""
+    run_id = _start(world, batch_id, when)
     error = RunError(
         message="gdal_translate exited with status 1",
         type="StepError",
@@ -142,6 +148,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         _record(made, "old_2", T0 + timedelta(days=1))
         _record(made, "old_3", T0 + timedelta(days=2))
         _fail(made, "old_3", T0 + timedelta(days=2, hours=1))
+        _record(made, "busy", T0 + timedelta(days=2, hours=2), uploader="erin")
+        _start(made, "busy", T0 + timedelta(days=2, hours=3))
         yield made
 
 
@@ -170,15 +178,16 @@ def test_batches_are_listed_newest_first(client: TestClient) -> None:
         ("status=rejected", {"bad_format", "hostile"}),
         ("status=succeeded", {"good_scene"}),
         ("status=failed", {"old_3"}),
+        ("status=running", {"busy"}),
         ("status=waiting", {"old_1", "old_2"}),
         ("status=received", {"old_1", "old_2"}),
         ("uploader=dave", {"old_1"}),
         (f"uploader={HOSTILE}", {"hostile"}),
-        ("project=OLD", {"old_1", "old_2", "old_3"}),
+        ("project=OLD", {"old_1", "old_2", "old_3", "busy"}),
         ("project=OLD&uploader=carol&status=waiting", {"old_2"}),
         ("since=2024-06-02&until=2024-06-03", {"old_2"}),
         ("until=2024-06-02T00:00:00Z", {"old_1"}),
-        ("since=2024-06-02T08:00:00%2B00:00&until=2025-01-01", {"old_2", "old_3"}),
+        ("since=2024-06-02T08:00:00%2B00:00&until=2025-01-01", {"old_2", "old_3", "busy"}),
         ("uploader=nobody", set()),
     ],
 )
@@ -199,10 +208,16 @@ def test_batches_page_by_cursor(client: TestClient) -> None:
         url = answer.json()["links"]["next"]
     assert seen == everything
     filtered = client.get("/api/batches?project=OLD&limit=2").json()
-    assert [item["batch_id"] for item in filtered["batches"]] == ["old_3", "old_2"]
+    assert [item["batch_id"] for item in filtered["batches"]] == ["busy", "old_3"]
     rest = client.get(filtered["links"]["next"]).json()
-    assert [item["batch_id"] for item in rest["batches"]] == ["old_1"]
-    assert rest["next"] is None
+    assert [item["batch_id"] for item in rest["batches"]] == ["old_2", "old_1"]
+    assert rest["next"] is not None  # a full page: the next one is empty
+    assert client.get(rest["links"]["next"]).json()["batches"] == []
+    rest = client.get("/api/batches?project=OLD&limit=3&cursor=" + filtered["next"]).json()
+    assert ([item["batch_id"] for item in rest["batches"]], rest["next"]) == (
+        ["old_2", "old_1"],
+        None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -292,6 +307,14 @@ def test_a_failed_batch_names_step_file_and_error(client: TestClient) -> None:
         assert text in page.text
 
 
+def test_a_running_batch_and_its_unfinished_run(client: TestClient) -> None:
+    detail = client.get("/api/batches/busy").json()
+    assert (detail["status"], detail["failure"]) == ("running", None)
+    [run] = detail["runs"]
+    assert (run["status"], run["finished_at"], run["duration_s"]) == ("running", None, None)
+    assert "still running" in client.get("/batches/busy").text
+
+
 def test_unknown_batches_are_404(client: TestClient) -> None:
     answer = client.get("/api/batches/nope")
     assert answer.status_code == 404
@@ -347,7 +370,7 @@ def test_filter_by_status_and_read_a_rejection(page: Any, served: str) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(f"{served}/batches")
-    assert page.locator("#batch-table tbody tr").count() == 6
+    assert page.locator("#batch-table tbody tr").count() == 7
     page.select_option("#filter-status", "rejected")
     page.click("#batch-filters button[type=submit]")
     page.wait_for_url("**/batches?status=rejected*")
