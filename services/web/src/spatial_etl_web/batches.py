@@ -218,7 +218,10 @@ class BatchQuery:
         self.form = {name: params.get(name, "") for name in FORM_FIELDS}
 
     def run(self, catalogue: Catalogue) -> tuple[list[BatchDocument], str | None]:
-        """One page, and the cursor of the next when the page is full."""
+        """One page, and the cursor of the next when another batch follows it.
+
+        One batch more than the page is read, so the last page never links to an empty one.
+        """
         found = catalogue.ledger.list_batches(
             status=self.status,
             uploader=self.uploader,
@@ -226,12 +229,12 @@ class BatchQuery:
             since=self.since,
             until=self.until,
             after=self.after,
-            limit=self.limit,
+            limit=self.limit + 1,
         )
-        if len(found) < self.limit:
+        if len(found) <= self.limit:
             return found, None
-        last = found[-1]
-        return found, encode_cursor([iso(last.received_at), last.batch_id])
+        last = found[self.limit - 1]
+        return found[: self.limit], encode_cursor([iso(last.received_at), last.batch_id])
 
     def url(self, base: str, cursor: str) -> str:
         """The next page's URL: the same filters, the given position."""
