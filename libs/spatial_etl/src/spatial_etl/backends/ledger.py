@@ -27,7 +27,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from spatial_etl.backends import asset_filters
+from spatial_etl.backends import asset_filters, batch_filters
 from spatial_etl.backends.mongo_schema import mongo_json_schema
 from spatial_etl.errors import (
     BatchBusyError,
@@ -106,6 +106,17 @@ COLLECTIONS: Final[Mapping[str, CollectionSpec]] = MappingProxyType(
                     unique=True,
                 ),
                 IndexSpec("status", (("status", _UP),)),
+                # listings of people (the web catalogue): batch_filters' fields, newest first
+                IndexSpec("received_at_id", batch_filters.NEWEST_FIRST),
+                IndexSpec("status_received_at_id", (("status", _UP), *batch_filters.NEWEST_FIRST)),
+                IndexSpec(
+                    "uploader_received_at_id",
+                    ((batch_filters.UPLOADER, _UP), *batch_filters.NEWEST_FIRST),
+                ),
+                IndexSpec(
+                    "project_received_at_id",
+                    ((batch_filters.PROJECT, _UP), *batch_filters.NEWEST_FIRST),
+                ),
             ),
         ),
         "runs": CollectionSpec(
@@ -459,6 +470,39 @@ class Ledger:
         order = [("updated_at", ASCENDING), ("_id", ASCENDING)]
         return self._find_all(self._batches, BatchDocument, {"status": status}, order, limit)
 
+    def list_batches(
+        self,
+        *,
+        status: BatchStatus | None = None,
+        uploader: str | None = None,
+        project: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: batch_filters.BatchKey | None = None,
+        limit: int = 100,
+    ) -> list[BatchDocument]:
+        """Batches newest first (``received_at``, then id, both descending), at most ``limit``.
+
+        Criteria (all must hold; :mod:`~spatial_etl.backends.batch_filters` has the rules):
+        ``uploader`` and ``project`` (the manifest's ``metadata.project``) match exactly;
+        ``since`` (inclusive) and ``until`` (exclusive) bound ``received_at``; ``after`` is the
+        :class:`~spatial_etl.backends.batch_filters.BatchKey` of the last batch of the previous
+        page. Each criterion has an index ending in the listing order. A bad window raises
+        :class:`~spatial_etl.errors.BatchQueryError`.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        query = batch_filters.batch_filter(
+            status=status,
+            uploader=uploader,
+            project=project,
+            since=since,
+            until=until,
+            after=after,
+        )
+        order = list(batch_filters.NEWEST_FIRST)
+        return self._find_all(self._batches, BatchDocument, query, order, limit)
+
     # runs
 
     def start_run(self, doc: RunDocument) -> None:
@@ -642,13 +686,14 @@ class Ledger:
         """Every asset document a run wrote, in any status (index ``run_id``)."""
         return self._find_all(self._assets, AssetDocument, {"run_id": run_id}, _ASSET_ORDER)
 
-    def assets_of_batch(self, batch_id: str) -> list[AssetDocument]:
+    def assets_of_batch(self, batch_id: str, *, limit: int = 0) -> list[AssetDocument]:
         """Every asset document of a batch's runs, in any status (index ``batch_id``).
 
-        Readers must check ``status``: only committed assets exist in the lake.
+        Readers must check ``status``: only committed assets exist in the lake. ``limit``
+        bounds the documents returned (0: all of them).
         """
         query = {"batch_id": batch_id}
-        return self._find_all(self._assets, AssetDocument, query, _ASSET_ORDER)
+        return self._find_all(self._assets, AssetDocument, query, _ASSET_ORDER, limit)
 
     def list_assets(
         self,
