@@ -198,6 +198,9 @@ def test_the_public_url_setting_makes_every_href(lake: Lake) -> None:
     item = client.get(f"/stac/collections/{SOUTH}/items/{SOUTH}.v1").json()
     hrefs = [link["href"] for link in item["links"] if link["rel"] != "derived_from"]
     hrefs += [asset["href"] for asset in item["assets"].values()]
+    page = client.get("/stac/search", params={"limit": 1}).json()
+    hrefs += [link["href"] for link in page["links"]]
+    assert {link["rel"] for link in page["links"]} == {"self", "root", "next"}
     assert all(href.startswith("https://catalogue.example.org/") for href in hrefs), hrefs
 
 

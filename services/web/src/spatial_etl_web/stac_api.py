@@ -90,7 +90,7 @@ def collections(request: Request, catalogue: CatalogueDep) -> JSONResponse:
         if versions:  # committed in between, still: a dataset without versions has no extent
             found.append(docs.collection(intent, dataset, versions, urls))
     links = [
-        docs.link("self", str(request.url)),
+        docs.link("self", _self(request, catalogue)),
         docs.link("root", urls.root),
         docs.link("parent", urls.root),
     ]
@@ -122,7 +122,7 @@ def collection_items(collection_id: str, request: Request, catalogue: CatalogueD
     urls = _urls(request, catalogue)
     features, token = _page(catalogue, query, urls)
     links = [
-        docs.link("self", str(request.url), docs.GEOJSON),
+        docs.link("self", _self(request, catalogue), docs.GEOJSON),
         docs.link("root", urls.root),
         docs.link("collection", urls.collection(collection_id)),
         docs.link("parent", urls.collection(collection_id)),
@@ -154,7 +154,10 @@ def search_get(request: Request, catalogue: CatalogueDep) -> JSONResponse:
     query = item_query(values, catalogue.settings.web_page_size_max)
     urls = _urls(request, catalogue)
     features, token = _page(catalogue, query, urls)
-    links = [docs.link("self", str(request.url), docs.GEOJSON), docs.link("root", urls.root)]
+    links = [
+        docs.link("self", _self(request, catalogue), docs.GEOJSON),
+        docs.link("root", urls.root),
+    ]
     if token is not None:
         next_url = urls.path("search", query_string(values, token))
         links.append(docs.link("next", next_url, docs.GEOJSON, method="GET"))
@@ -230,6 +233,14 @@ def _dataset(collection_id: str) -> DatasetKey:
 def _urls(request: Request, catalogue: Catalogue) -> docs.Urls:
     public = catalogue.settings.web_public_url
     return docs.Urls(public or str(request.base_url))
+
+
+def _self(request: Request, catalogue: Catalogue) -> str:
+    """This request's URL under the public base (the same query)."""
+    base = _urls(request, catalogue).base
+    path = request.url.path.removeprefix(request.scope.get("root_path", ""))
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{base}{path}{query}"
 
 
 def _geojson(document: dict[str, Any]) -> JSONResponse:
