@@ -304,6 +304,8 @@ def test_pystac_client_searches_pages_and_reads(lake: Lake) -> None:
             f"{NORTH}.v2",
             f"{SOUTH}.v1",
         ]
+        by_get = client.search(method="GET", limit=1, max_items=10, bbox=[-180, -90, 180, 90])
+        assert len(list(by_get.items())) == 3
         moment = lake.between
         north = client.search(bbox=[12, 51, 14, 53], datetime=[None, moment], limit=1)
         assert [item.id for item in north.items()] == [f"{NORTH}.v1", f"{NORTH}.v2"]
