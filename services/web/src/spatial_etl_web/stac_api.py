@@ -115,7 +115,7 @@ def collection(collection_id: str, request: Request, catalogue: CatalogueDep) ->
 def collection_items(collection_id: str, request: Request, catalogue: CatalogueDep) -> JSONResponse:
     """A page of a dataset's committed versions, filtered by bbox and datetime."""
     key = _dataset(collection_id)
-    if not catalogue.ledger.committed_versions(*key)[:1]:
+    if catalogue.ledger.latest_committed(*key) is None:
         raise not_found(f"no collection {collection_id!r}")
     values = _query(request, _ITEM_PARAMETERS)
     query = item_query(values, catalogue.settings.web_page_size_max, collection=key)
