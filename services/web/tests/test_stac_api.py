@@ -222,7 +222,11 @@ def test_search_by_bbox_datetime_collections_and_ids(lake: Lake) -> None:
     def search(**params: Any) -> list[str]:
         answer = lake.client.get("/stac/search", params=params)
         assert answer.status_code == 200, answer.text
-        return _ids(answer.json())
+        page = answer.json()
+        assert page["type"] == "FeatureCollection"
+        for feature in page["features"]:
+            validate(feature)
+        return _ids(page)
 
     both = [f"{NORTH}.v1", f"{NORTH}.v2"]
     assert search(bbox="12,51,14,53") == both
