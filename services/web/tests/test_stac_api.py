@@ -154,6 +154,9 @@ def test_collections_page_with_a_next_link(lake: Lake) -> None:
     second = lake.client.get(following["href"]).json()
     assert [c["id"] for c in second["collections"]] == [SOUTH]
     assert _rel(second, "next") == []
+    refused = lake.client.get("/stac/collections", params={"token": "bm90LWFuLWlk"})
+    assert refused.status_code == 400
+    assert refused.json()["description"].startswith("token: ")
 
 
 def test_a_collection_covers_its_versions_and_points_at_its_items(lake: Lake) -> None:

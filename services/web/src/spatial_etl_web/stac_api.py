@@ -78,9 +78,7 @@ def collections(request: Request, catalogue: CatalogueDep) -> JSONResponse:
     limit = parse_limit(values.get("limit"), catalogue.settings.web_page_size_max)
     after = _collection_token(values.get("token"))
     pairs = [
-        pair
-        for pair in catalogue.ledger.committed_datasets()
-        if after is None or layout.collection_id(*pair) > after
+        pair for pair in catalogue.ledger.committed_datasets() if after is None or pair > after
     ]
     urls = _urls(request, catalogue)
     page = pairs[:limit]
@@ -251,12 +249,16 @@ def _encode(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _collection_token(value: str | None) -> str | None:
+def _collection_token(value: str | None) -> DatasetKey | None:
+    """The (intent, dataset) a collections page resumes after."""
     if not value:
         return None
-    if len(value) > MAX_TEXT:
+    key = None
+    if len(value) <= MAX_TEXT:
+        try:
+            key = collection_key(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode())
+        except (binascii.Error, ValueError):
+            key = None
+    if key is None:
         raise bad("token", "not a token of this server")
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-    except (binascii.Error, ValueError):
-        raise bad("token", "not a token of this server") from None
+    return key
