@@ -109,6 +109,8 @@ def test_serve_builds_the_catalogue_from_the_settings(
     assert timeouts == [2.0]
     assert served["host"] == "127.0.0.1"
     assert served["port"] == 9123
+    streams = {h["stream"] for h in served["log_config"]["handlers"].values() if "stream" in h}
+    assert streams == {"ext://sys.stderr"}  # the access log too: stdout stays clean
     client = TestClient(served["app"])
     assert client.get("/api/health").json() == {"status": "ok"}
     landing = client.get("/stac").json()

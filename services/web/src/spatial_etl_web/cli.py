@@ -9,8 +9,10 @@ page. Logs go to stderr; ``--timeout`` also bounds each request's wait for Mongo
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
+from typing import Any
 
 import typer
 
@@ -29,6 +31,7 @@ def serve(
 ) -> None:
     """Serve the catalogue until interrupted: pages, the JSON API and the STAC API."""
     import uvicorn  # noqa: PLC0415 - the command line stays light
+    import uvicorn.config  # noqa: PLC0415
     from spatial_etl.cli import connect  # noqa: PLC0415
     from spatial_etl.plugins.loading import load_plugins  # noqa: PLC0415
     from spatial_etl.settings import StorageSettings, WebSettings  # noqa: PLC0415
@@ -62,6 +65,16 @@ def serve(
             host=host or web.web_host,
             port=web.web_port if port is None else port,
             log_level="info",
+            log_config=_stderr_logging(uvicorn.config.LOGGING_CONFIG),
         )
     finally:
         catalogue.close()
+
+
+def _stderr_logging(config: dict[str, Any]) -> dict[str, Any]:
+    """The logging of uvicorn with its access log on stderr too (it defaults to stdout)."""
+    changed = copy.deepcopy(config)
+    for handler in changed.get("handlers", {}).values():
+        if handler.get("stream") == "ext://sys.stdout":
+            handler["stream"] = "ext://sys.stderr"
+    return changed
