@@ -656,6 +656,56 @@ class Ledger:
         found = self._assets.aggregate(pipeline, allowDiskUse=True)
         return sorted((str(raw["_id"]["intent"]), str(raw["_id"]["dataset"])) for raw in found)
 
+    def search_committed(
+        self,
+        *,
+        datasets: Sequence[tuple[str, str]] | None = None,
+        versions: Sequence[tuple[str, str, int]] | None = None,
+        bbox: SearchBox | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        after: tuple[str, str, int] | None = None,
+        limit: int = 100,
+    ) -> list[AssetDocument]:
+        """Committed versions for the STAC API's item search, by (intent, dataset, version).
+
+        ``datasets`` and ``versions`` restrict to those (an empty sequence matches nothing);
+        ``created_from``/``created_to`` bound ``created_at`` (the Item's ``datetime``), both
+        ends closed as STAC intervals are; ``after`` resumes past that key (keyset paging over
+        the index ``intent_dataset_status_version``, stable while versions are added).
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        if (datasets is not None and not datasets) or (versions is not None and not versions):
+            return []
+        clauses: list[Document] = [asset_filters.asset_filter(status="committed", bbox=bbox)]
+        if datasets is not None:
+            clauses.append({"$or": [{"intent": i, "dataset": d} for i, d in datasets]})
+        if versions is not None:
+            clauses.append(
+                {"$or": [{"intent": i, "dataset": d, "version": v} for i, d, v in versions]}
+            )
+        created: Document = {}
+        if created_from is not None:
+            created["$gte"] = created_from
+        if created_to is not None:
+            created["$lte"] = created_to
+        if created:
+            clauses.append({"created_at": created})
+        if after is not None:
+            intent, dataset, version = after
+            clauses.append(
+                {
+                    "$or": [
+                        {"intent": {"$gt": intent}},
+                        {"intent": intent, "dataset": {"$gt": dataset}},
+                        {"intent": intent, "dataset": dataset, "version": {"$gt": version}},
+                    ]
+                }
+            )
+        order = [("intent", _UP), ("dataset", _UP), ("version", _UP)]
+        return self._find_all(self._assets, AssetDocument, {"$and": clauses}, order, limit)
+
     def uncatalogued_assets(self, limit: int = 1000) -> list[AssetDocument]:
         """Committed versions not yet in their Collection (index ``status_catalogued_at``)."""
         query = {"status": "committed", "catalogued_at": None}
