@@ -143,6 +143,7 @@ def test_every_long_running_service_has_a_health_check(rendered: dict[str, Any])
         "user-code",
         "dagster-webserver",
         "dagster-daemon",
+        "catalogue",
     } <= set(services)
     for name, service in services.items():
         if name in ONE_SHOT:
@@ -166,6 +167,7 @@ def test_startup_order_uses_conditions(rendered: dict[str, Any]) -> None:
     assert deps["ledger-init"] == {"mongodb"}
     assert {"user-code", "postgis"} <= deps["dagster-webserver"]
     assert {"user-code", "postgis"} <= deps["dagster-daemon"]
+    assert {"minio-init", "ledger-init"} <= deps["catalogue"]
 
 
 def test_images_are_pinned(rendered: dict[str, Any]) -> None:
@@ -220,6 +222,37 @@ def test_ledger_init_runs_the_cli_from_the_user_code_image(rendered: dict[str, A
     assert env["SPATIAL_ETL_S3_ENDPOINT_URL"] == "http://minio:9000"
 
 
+def test_the_catalogue_serves_with_read_only_accounts(rendered: dict[str, Any]) -> None:
+    """`spatial-etl serve` from the same image, on all interfaces, with its own accounts."""
+    services = rendered["services"]
+    catalogue = services["catalogue"]
+    assert catalogue["image"] == services["user-code"]["image"]
+    assert catalogue["command"][:2] == ["spatial-etl", "serve"]
+    [port] = catalogue["ports"]
+    assert (port["target"], port["published"]) == (8080, "8080")
+    env = catalogue["environment"]
+    assert env["SPATIAL_ETL_WEB_HOST"] == "0.0.0.0"  # noqa: S104 - the container's interface
+    assert env["SPATIAL_ETL_WEB_PORT"] == "8080"
+    assert "/api/health" in " ".join(catalogue["healthcheck"]["test"])
+    values = _example_values()
+    assert env["SPATIAL_ETL_S3_ACCESS_KEY_ID"] == values["MINIO_CATALOGUE_ACCESS_KEY"]
+    assert env["SPATIAL_ETL_S3_ACCESS_KEY_ID"] != values["SPATIAL_ETL_S3_ACCESS_KEY_ID"]
+    uri = env["SPATIAL_ETL_MONGODB_URI"]
+    assert uri.startswith(f"mongodb://{values['MONGO_CATALOGUE_USERNAME']}:")
+    # No credential of the pipeline, PostGIS or the roots reaches it.
+    assert "SPATIAL_ETL_POSTGIS_DSN" not in env
+    assert not {name for name in env if not name.startswith("SPATIAL_ETL_")}
+    # The accounts exist: minio-init and MongoDB's init script get them from the same .env.
+    minio_init = services["minio-init"]["environment"]
+    assert minio_init["MINIO_CATALOGUE_ACCESS_KEY"] == env["SPATIAL_ETL_S3_ACCESS_KEY_ID"]
+    assert minio_init["MINIO_CATALOGUE_SECRET_KEY"] == env["SPATIAL_ETL_S3_SECRET_ACCESS_KEY"]
+    mongodb = services["mongodb"]["environment"]
+    assert f"{mongodb['MONGO_CATALOGUE_USERNAME']}:{mongodb['MONGO_CATALOGUE_PASSWORD']}@" in uri
+    script = (ROOT / "services/mongodb/init-app-user.js").read_text()
+    assert '{ role: "read", db: database }' in script
+    assert "MONGO_CATALOGUE_USERNAME" in script and "MONGO_CATALOGUE_PASSWORD" in script
+
+
 # --------------------------------------------------------------------------- one source of settings
 
 # Variables of .env.example that no settings model declares: the Compose stack's own and the
@@ -229,12 +262,16 @@ DEPLOYMENT_VARIABLES = {
     "MINIO_ROOT_PASSWORD",
     "MINIO_USERS_ACCESS_KEY",
     "MINIO_USERS_SECRET_KEY",
+    "MINIO_CATALOGUE_ACCESS_KEY",
+    "MINIO_CATALOGUE_SECRET_KEY",
     "MINIO_API_PORT",
     "MINIO_CONSOLE_PORT",
     "MONGO_ROOT_USERNAME",
     "MONGO_ROOT_PASSWORD",
     "MONGO_APP_USERNAME",
     "MONGO_APP_PASSWORD",
+    "MONGO_CATALOGUE_USERNAME",
+    "MONGO_CATALOGUE_PASSWORD",
     "MONGO_PORT",
     "POSTGRES_USER",
     "POSTGRES_PASSWORD",
@@ -246,6 +283,7 @@ DEPLOYMENT_VARIABLES = {
     "DAGSTER_PG_PASSWORD",
     "DAGSTER_MAX_CONCURRENT_RUNS",
     "DAGSTER_WEBSERVER_PORT",
+    "CATALOGUE_PORT",
     "EXTRA_PLUGINS",
     "SPATIAL_ETL_LOCAL_PG_BIN_DIR",
 }
@@ -397,6 +435,11 @@ def test_dockerfile_pins_its_base_images_and_installs_from_the_lock() -> None:
     assert "COPY pyproject.toml uv.lock" in text
     assert "ARG EXTRA_PLUGINS" in text and "$EXTRA_PLUGINS" in text
     assert re.search(r"^USER (?!root)\w+", text, re.MULTILINE)
+    # Every workspace member is in the image (uv sync --all-packages needs each one; the
+    # catalogue, `spatial-etl serve`, runs from this image too).
+    for member in ("libs/spatial_etl", "services/dagster", "services/web"):
+        assert f"COPY {member}/pyproject.toml {member}/pyproject.toml" in text, member
+        assert f"COPY {member} {member}" in text, member
 
 
 def test_dagster_yaml_is_a_valid_instance_config(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -488,6 +531,16 @@ LAKE = "arn:aws:s3:::data-lake"
         ("pipeline", "s3:DeleteObjectVersion", OBJ_LAKE, False),  # history stays
         ("pipeline", "s3:PutBucketVersioning", LAKE, False),
         ("pipeline", "s3:CreateBucket", "arn:aws:s3:::other", False),
+        ("catalogue", "s3:GetObject", OBJ_LAKE, True),  # quicklooks, ISO records, downloads
+        ("catalogue", "s3:ListBucket", LAKE, True),
+        ("catalogue", "s3:PutObject", OBJ_LAKE, False),
+        ("catalogue", "s3:DeleteObject", OBJ_LAKE, False),
+        ("catalogue", "s3:DeleteObjectVersion", OBJ_LAKE, False),
+        ("catalogue", "s3:PutBucketPolicy", LAKE, False),
+        ("catalogue", "s3:GetObject", OBJ_LANDING, False),  # the ledger has the problems
+        ("catalogue", "s3:PutObject", OBJ_LANDING, False),
+        ("catalogue", "s3:ListBucket", LANDING, False),
+        ("catalogue", "s3:CreateBucket", "arn:aws:s3:::other", False),
     ],
 )
 def test_minio_policies(who: str, action: str, resource: str, allowed: bool) -> None:
@@ -497,7 +550,7 @@ def test_minio_policies(who: str, action: str, resource: str, allowed: bool) -> 
 
 def test_minio_init_uses_the_policy_files() -> None:
     init = (ROOT / "services" / "minio" / "init.sh").read_text()
-    for name in ("users", "pipeline"):
+    for name in ("users", "pipeline", "catalogue"):
         assert f"/policies/{name}.json" in init
     assert "mc version enable" in init
 

@@ -28,6 +28,14 @@ OVERLAYS = ROOT / "configs" / "k8s" / "overlays"
 COMPOSE = ROOT / "docker-compose.yaml"
 BASE_SETTINGS = ROOT / "configs/k8s/base/settings.yaml"
 PROD_SECRET = "spatial-etl-secrets"  # noqa: S105 - the Secret's name, not a value
+CATALOGUE_SECRET = "spatial-etl-catalogue-secrets"  # noqa: S105 - a name, not a value
+OPERATOR_SECRETS = {PROD_SECRET, CATALOGUE_SECRET}
+"""The Secrets the operator creates in prod (README.md there), generated in dev."""
+CATALOGUE_SECRET_KEYS = {
+    "SPATIAL_ETL_S3_ACCESS_KEY_ID",
+    "SPATIAL_ETL_S3_SECRET_ACCESS_KEY",
+    "SPATIAL_ETL_MONGODB_URI",
+}
 NAMESPACE = "spatial-etl"
 
 pytestmark = pytest.mark.kubectl
@@ -127,7 +135,7 @@ def test_renders_in_one_namespace(overlay: str) -> None:
     docs = _render(overlay)
     kinds = {d["kind"] for d in docs}
     assert {"Deployment", "Service", "ConfigMap", "ServiceAccount", "Role", "RoleBinding"} <= kinds
-    assert {"dagster-webserver", "dagster-daemon", "dagster-user-code"} <= _named(
+    assert {"dagster-webserver", "dagster-daemon", "dagster-user-code", "catalogue"} <= _named(
         docs, "Deployment"
     )
     for doc in docs:
@@ -140,7 +148,7 @@ def test_every_named_reference_resolves(overlay: str) -> None:
     missing = []
     for workload, spec in _pod_specs(docs):
         for kind, name in _references(spec):
-            if overlay == "prod" and (kind, name) == ("Secret", PROD_SECRET):
+            if overlay == "prod" and kind == "Secret" and name in OPERATOR_SECRETS:
                 continue
             if name not in _named(docs, kind):
                 missing.append(
@@ -169,6 +177,10 @@ def test_prod_expects_the_secret_and_does_not_define_it() -> None:
     assert PROD_SECRET in _instance(docs)["run_launcher"]["config"]["env_secrets"]
     documented = (OVERLAYS / "prod" / "README.md").read_text()
     assert f"create secret generic {PROD_SECRET}" in documented
+    assert CATALOGUE_SECRET in referenced
+    assert f"create secret generic {CATALOGUE_SECRET}" in documented
+    for key in CATALOGUE_SECRET_KEYS:
+        assert f"--from-literal={key}=" in documented.split(CATALOGUE_SECRET, 1)[1], key
 
 
 def test_dev_secrets_are_generated_and_marked_dev_only() -> None:
@@ -482,6 +494,57 @@ def test_the_dev_overlay_gives_the_platform_no_root_account() -> None:
     assert not set(_instance(docs)["run_launcher"]["config"]["env_secrets"]) & roots
 
 
+def test_the_catalogue_serves_with_its_own_read_only_accounts(overlay: str) -> None:
+    """`spatial-etl serve` on the pod's interface, probed on /api/health, with its own Secret."""
+    docs = _render(overlay)
+    deployment = _one(docs, "Deployment", "catalogue")
+    spec = deployment["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    assert container["command"][:2] == ["spatial-etl", "serve"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SPATIAL_ETL_WEB_HOST"] == "0.0.0.0"  # noqa: S104 - the pod's interface
+    [port] = container["ports"]
+    assert str(port["containerPort"]) == env["SPATIAL_ETL_WEB_PORT"]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/api/health"
+    secrets = {n for k, n in _references(spec) if k == "Secret"}
+    assert secrets == {CATALOGUE_SECRET}, "the catalogue never sees the platform's Secret"
+    service = _one(docs, "Service", "catalogue")
+    assert (
+        service["spec"]["selector"].items()
+        <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    )
+    if overlay == "dev":
+        assert _keys(docs, "Secret", CATALOGUE_SECRET) == CATALOGUE_SECRET_KEYS
+
+
+def test_the_dev_overlay_creates_the_catalogues_accounts() -> None:
+    """Its MinIO account by storage-init (policy catalogue.json), its MongoDB user by the
+    init script MongoDB runs; neither is the platform's nor a root account."""
+    docs = _render("dev")
+    catalogue = _secret(docs, CATALOGUE_SECRET)
+    platform = _secret(docs, PROD_SECRET)
+    mongodb = _env_of(_container(docs, "Deployment", "mongodb", "mongodb"), docs)
+    minio = _env_of(_container(docs, "Job", "storage-init", "minio-init"), docs)
+    assert minio["MINIO_CATALOGUE_ACCESS_KEY"] == catalogue["SPATIAL_ETL_S3_ACCESS_KEY_ID"]
+    assert minio["MINIO_CATALOGUE_SECRET_KEY"] == catalogue["SPATIAL_ETL_S3_SECRET_ACCESS_KEY"]
+    assert catalogue["SPATIAL_ETL_S3_ACCESS_KEY_ID"] not in {
+        platform["SPATIAL_ETL_S3_ACCESS_KEY_ID"],
+        minio["MINIO_ROOT_USER"],
+        minio["MINIO_USERS_ACCESS_KEY"],
+    }
+    uri = urlsplit(catalogue["SPATIAL_ETL_MONGODB_URI"])
+    assert (uri.username, uri.password) == (
+        mongodb["MONGO_CATALOGUE_USERNAME"],
+        mongodb["MONGO_CATALOGUE_PASSWORD"],
+    )
+    assert uri.username not in {
+        mongodb["MONGO_APP_USERNAME"],
+        mongodb["MONGO_INITDB_ROOT_USERNAME"],
+    }
+    assert f"authSource={mongodb['SPATIAL_ETL_MONGODB_DATABASE']}" in uri.query
+
+
 @pytest.mark.parametrize(
     ("config_map", "workload", "container", "mounts"),
     [
@@ -508,6 +571,7 @@ def test_the_dev_overlay_gives_the_platform_no_root_account() -> None:
                 "init.sh": "/init/init.sh",
                 "users.json": "/policies/users.json",
                 "pipeline.json": "/policies/pipeline.json",
+                "catalogue.json": "/policies/catalogue.json",
             },
         ),
     ],

@@ -2,13 +2,16 @@
 # One-shot MinIO set-up, run by the `minio-init` Compose service (image quay.io/minio/mc).
 # Idempotent: buckets, policies and accounts are created or updated, never duplicated.
 #   - buckets landing-zone and data-lake; versioning on the lake
-#   - policies spatial-etl-users and spatial-etl-pipeline from /policies/*.json
-#   - the users' account and the pipeline's account, each attached to its policy
+#   - policies spatial-etl-users, spatial-etl-pipeline and spatial-etl-catalogue from
+#     /policies/*.json
+#   - the users', the pipeline's and the web catalogue's (read-only lake) accounts, each
+#     attached to its policy
 set -eu
 
 : "${MINIO_ROOT_USER:?}" "${MINIO_ROOT_PASSWORD:?}"
 : "${MINIO_USERS_ACCESS_KEY:?}" "${MINIO_USERS_SECRET_KEY:?}"
 : "${MINIO_PIPELINE_ACCESS_KEY:?}" "${MINIO_PIPELINE_SECRET_KEY:?}"
+: "${MINIO_CATALOGUE_ACCESS_KEY:?}" "${MINIO_CATALOGUE_SECRET_KEY:?}"
 LANDING=${SPATIAL_ETL_LANDING_BUCKET:-landing-zone}
 LAKE=${SPATIAL_ETL_LAKE_BUCKET:-data-lake}
 
@@ -28,6 +31,7 @@ mc version enable "local/$LAKE"
 
 mc admin policy create local spatial-etl-users /policies/users.json
 mc admin policy create local spatial-etl-pipeline /policies/pipeline.json
+mc admin policy create local spatial-etl-catalogue /policies/catalogue.json
 
 attach() {  # attach POLICY to USER; attaching twice is refused by mc, which is fine here
   if ! mc admin policy attach local "$1" --user "$2" 2>/tmp/attach.err; then
@@ -43,6 +47,9 @@ mc admin user add local "$MINIO_USERS_ACCESS_KEY" "$MINIO_USERS_SECRET_KEY"
 attach spatial-etl-users "$MINIO_USERS_ACCESS_KEY"
 mc admin user add local "$MINIO_PIPELINE_ACCESS_KEY" "$MINIO_PIPELINE_SECRET_KEY"
 attach spatial-etl-pipeline "$MINIO_PIPELINE_ACCESS_KEY"
+mc admin user add local "$MINIO_CATALOGUE_ACCESS_KEY" "$MINIO_CATALOGUE_SECRET_KEY"
+attach spatial-etl-catalogue "$MINIO_CATALOGUE_ACCESS_KEY"
 
 echo "minio-init: buckets $LANDING, $LAKE (versioned); accounts $MINIO_USERS_ACCESS_KEY" \
-  "(spatial-etl-users), $MINIO_PIPELINE_ACCESS_KEY (spatial-etl-pipeline)"
+  "(spatial-etl-users), $MINIO_PIPELINE_ACCESS_KEY (spatial-etl-pipeline)," \
+  "$MINIO_CATALOGUE_ACCESS_KEY (spatial-etl-catalogue)"

@@ -5,11 +5,18 @@
 // that role carries bypassDocumentValidation, which would let the application skip the
 // validators it installs. Collections, validators and indexes are NOT created here: the
 // `ledger-init` service runs `spatial-etl ledger init`, generated from the models.
+// Also creates the web catalogue's account with the built-in `read` role on the same
+// database only: `spatial-etl serve` cannot write the ledger whatever its code does.
 const user = process.env.MONGO_APP_USERNAME;
 const password = process.env.MONGO_APP_PASSWORD;
 const database = process.env.SPATIAL_ETL_MONGODB_DATABASE || "spatial_etl";
+const reader = process.env.MONGO_CATALOGUE_USERNAME;
+const readerPassword = process.env.MONGO_CATALOGUE_PASSWORD;
 if (!user || !password) {
   throw new Error("MONGO_APP_USERNAME and MONGO_APP_PASSWORD must be set");
+}
+if (!reader || !readerPassword) {
+  throw new Error("MONGO_CATALOGUE_USERNAME and MONGO_CATALOGUE_PASSWORD must be set");
 }
 const ledger = db.getSiblingDB(database);
 ledger.createRole({
@@ -25,4 +32,9 @@ ledger.createUser({
     { role: "ledgerValidatorAdmin", db: database },
   ],
 });
-print(`spatial-etl: user ${user} created in ${database}`);
+ledger.createUser({
+  user: reader,
+  pwd: readerPassword,
+  roles: [{ role: "read", db: database }],
+});
+print(`spatial-etl: users ${user} (readWrite) and ${reader} (read) created in ${database}`);

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 from spatial_etl import ExportFormat
 from spatial_etl.backends.asset_filters import asset_filter
+from spatial_etl.backends.batch_filters import BatchKey, batch_filter
 from spatial_etl.backends.ledger import (
     COLLECTIONS,
     Ledger,
@@ -48,6 +49,7 @@ from spatial_etl.backends.ledger import (
 )
 from spatial_etl.errors import (
     AssetQueryError,
+    BatchQueryError,
     DuplicateAssetError,
     DuplicateBatchError,
     LedgerError,
@@ -874,6 +876,7 @@ def test_assets_of_batch_and_of_run_in_every_status(ledger: Ledger) -> None:
     other = vector_asset(version=3, run_id="run-2", batch_id="batch_02", created_at=T0)
     ledger.insert_pending_asset(other)
     assert ledger.assets_of_batch("batch_01") == [first, failed]
+    assert ledger.assets_of_batch("batch_01", limit=1) == [first]
     assert ledger.assets_of_run(RUN_ID) == [first, failed]
     assert ledger.assets_of_batch("batch_02") == [other]
     assert ledger.assets_of_run("run-2") == [other]
@@ -1187,3 +1190,112 @@ def test_instants_from_text(text: str, expected: datetime) -> None:
 def test_instants_from_bad_text(text: str) -> None:
     with pytest.raises(AssetQueryError, match="not an ISO 8601 date or date-time"):
         parse_instant(text)
+
+
+# ----------------------------------------------------------------------------- batch listings
+
+
+def _listed_batch(
+    batch_id: str,
+    minutes: int,
+    *,
+    status: str = "received",
+    uploader: str = "alice",
+    project: str | None = "cadastre",
+) -> Any:
+    """A batch received ``minutes`` after T0 (its manifest named after it, in ``project``)."""
+    manifest = batch().manifest
+    assert manifest is not None
+    metadata = {"description": "Districts"} | ({"project": project} if project else {})
+    changes: dict[str, Any] = {
+        "batch_id": batch_id,
+        "manifest_key": f"manifests/{batch_id}.json",
+        "uploader": uploader,
+        "status": status,
+        "received_at": T0 + timedelta(minutes=minutes),
+        "updated_at": T0 + timedelta(minutes=minutes),
+        "manifest": {**manifest, "batch_id": batch_id, "metadata": metadata},
+    }
+    if status == "rejected":
+        changes["problems"] = [Problem(loc="files[0].path", code="missing", message="no file")]
+    return batch(**changes)  # fmt: skip
+
+
+@pytest.fixture
+def listed(ledger: Ledger) -> list[str]:
+    """Six batches; b3 and b4 arrived at the same instant (the id breaks the tie)."""
+    for doc in (
+        _listed_batch("b1", 1),
+        _listed_batch("b2", 2, status="rejected", uploader="bob"),
+        _listed_batch("b3", 3, uploader="bob", project="roads"),
+        _listed_batch("b4", 3, status="rejected"),
+        _listed_batch("b5", 5, project=None),
+        _listed_batch("b6", 6, status="rejected", project="roads"),
+    ):
+        assert ledger.record_batch(doc)
+    return ["b6", "b5", "b4", "b3", "b2", "b1"]
+
+
+def _ids(found: list[Any]) -> list[str]:
+    return [doc.batch_id for doc in found]
+
+
+def test_list_batches_newest_first_with_filters(ledger: Ledger, listed: list[str]) -> None:
+    assert _ids(ledger.list_batches()) == listed
+    assert _ids(ledger.list_batches(status="rejected")) == ["b6", "b4", "b2"]
+    assert _ids(ledger.list_batches(uploader="bob")) == ["b3", "b2"]
+    assert _ids(ledger.list_batches(project="roads")) == ["b6", "b3"]
+    assert _ids(ledger.list_batches(project="roads", status="rejected")) == ["b6"]
+    assert _ids(ledger.list_batches(uploader="nobody")) == []
+    since, until = T0 + timedelta(minutes=2), T0 + timedelta(minutes=5)
+    assert _ids(ledger.list_batches(since=since)) == ["b6", "b5", "b4", "b3", "b2"]
+    assert _ids(ledger.list_batches(since=since, until=until)) == ["b4", "b3", "b2"]
+    assert ledger.list_batches(limit=2) == [ledger.get_batch("b6"), ledger.get_batch("b5")]
+
+
+def test_list_batches_pages_by_position(ledger: Ledger, listed: list[str]) -> None:
+    seen: list[str] = []
+    after: BatchKey | None = None
+    while True:
+        page = ledger.list_batches(after=after, limit=3)  # b4 | b3: a tie across pages
+        if not page:
+            break
+        seen += _ids(page)
+        after = BatchKey(page[-1].received_at, page[-1].batch_id)
+    assert seen == listed
+    tie = BatchKey(T0 + timedelta(minutes=3), "b4")
+    assert _ids(ledger.list_batches(after=tie)) == ["b3", "b2", "b1"]
+    assert _ids(ledger.list_batches(after=tie, uploader="bob")) == ["b3", "b2"]
+    window = {"since": T0 + timedelta(minutes=2), "until": T0 + timedelta(minutes=4)}
+    assert _ids(ledger.list_batches(after=tie, **window)) == ["b3", "b2"]  # type: ignore[arg-type]
+
+
+def test_list_batches_refuses_bad_windows(ledger: Ledger) -> None:
+    with pytest.raises(BatchQueryError, match=r"since .* must be before until"):
+        ledger.list_batches(since=T0, until=T0)
+    with pytest.raises(BatchQueryError, match="until must be timezone aware"):
+        ledger.list_batches(until=datetime(2025, 1, 1))
+    with pytest.raises(BatchQueryError, match="timezone-aware"):
+        ledger.list_batches(after=BatchKey(datetime(2025, 1, 1), "b1"))
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        ledger.list_batches(limit=0)
+
+
+def test_batch_filter_is_plain_mongodb_and_indexed(db: Any) -> None:
+    key = BatchKey(T0, "b4")
+    query = batch_filter(
+        status="failed", uploader="u", project="p", since=T0 - timedelta(days=1), after=key
+    )
+    assert query["status"] == "failed"
+    assert query["manifest.metadata.project"] == "p"
+    assert query["$and"][0] == {"received_at": {"$gte": T0 - timedelta(days=1)}}
+    assert bson.decode(bson.encode(query), CodecOptions(tz_aware=True)) == query
+    indexes = {index.name: index for index in COLLECTIONS["batches"].indexes}
+    keys = {name: list(index.keys) for name, index in indexes.items()}
+    newest = [("received_at", -1), ("_id", -1)]
+    assert keys["received_at_id"] == newest
+    assert keys["status_received_at_id"] == [("status", 1), *newest]
+    assert keys["uploader_received_at_id"] == [("uploader", 1), *newest]
+    assert keys["project_received_at_id"] == [("manifest.metadata.project", 1), *newest]
+    ensure_indexes(db)
+    assert set(indexes) <= set(db.batches.index_information())

@@ -75,6 +75,12 @@ def test_a_vector_version_is_a_partition_of_its_intent_with_its_schema_and_steps
     assert metadata["version"].value == 1
     assert metadata["s3_uri"].value == f"s3://{asset.bucket}/{asset.s3_key}"
     assert metadata["feature_count"].value == 1
+    lake = f"s3://{asset.bucket}/"
+    assert metadata["stac_item"].value == lake + "stac/ingest_vector_boundary/zones/v1.json"
+    assert metadata["iso19139_record"].value == lake + asset.s3_key.replace(
+        ".parquet", ".iso19139.xml"
+    )
+    assert metadata["quicklook"].value == lake + asset.s3_key.replace(".parquet", ".png")
     schema = metadata["dagster/column_schema"].value
     assert isinstance(schema, dg.TableSchema)
     assert [column.name for column in schema.columns] == [c.name for c in asset.columns]

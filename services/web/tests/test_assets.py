@@ -269,7 +269,7 @@ def test_bad_parameters_are_refused_by_name(
 ) -> None:
     answer = lake.client.get("/api/assets", params=params)
     assert answer.status_code == 400
-    assert answer.json()["code"] == "InvalidParameter"
+    assert answer.json()["code"] == "BadQuery"
     assert message in answer.json()["description"]
 
 

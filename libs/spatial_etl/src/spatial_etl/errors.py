@@ -197,6 +197,10 @@ class AssetQueryError(BadInputError):
     """A search of the ledger's assets is malformed: a bounding box or a time window."""
 
 
+class BatchQueryError(BadInputError):
+    """A listing of the ledger's batches is malformed: a time window or a listing position."""
+
+
 # --- plugin faults -------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from spatial_etl_web import api, assets, batches, intents, pages, stac_api
 from spatial_etl_web.catalogue import Catalogue
+from spatial_etl_web.stac_query import StacError
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def create_app(catalogue: Catalogue) -> FastAPI:
     app.include_router(stac_api.router, prefix="/stac")
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(StacError, stac_api.error_response)
     app.add_exception_handler(Exception, _unexpected)
     return app
 

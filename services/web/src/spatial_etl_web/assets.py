@@ -174,7 +174,7 @@ def search_assets(  # noqa: PLR0917 - FastAPI passes each query parameter
         query = AssetQuery.parse(params, page_size_max=settings.web_page_size_max)
         found, more = _search(catalogue, query)
     except QueryParameterError as problem:
-        return _Refusal(400, "InvalidParameter", str(problem)).json()
+        return _Refusal(400, "BadQuery", str(problem)).json()
     return JSONResponse(
         {
             "items": [asset_views.summary(asset) for asset in found],

@@ -27,7 +27,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, ExecutionTimeout
 
-from spatial_etl.backends import asset_filters
+from spatial_etl.backends import asset_filters, batch_filters
 from spatial_etl.backends.mongo_schema import mongo_json_schema
 from spatial_etl.errors import (
     AssetQueryError,
@@ -107,6 +107,17 @@ COLLECTIONS: Final[Mapping[str, CollectionSpec]] = MappingProxyType(
                     unique=True,
                 ),
                 IndexSpec("status", (("status", _UP),)),
+                # listings of people (the web catalogue): batch_filters' fields, newest first
+                IndexSpec("received_at_id", batch_filters.NEWEST_FIRST),
+                IndexSpec("status_received_at_id", (("status", _UP), *batch_filters.NEWEST_FIRST)),
+                IndexSpec(
+                    "uploader_received_at_id",
+                    ((batch_filters.UPLOADER, _UP), *batch_filters.NEWEST_FIRST),
+                ),
+                IndexSpec(
+                    "project_received_at_id",
+                    ((batch_filters.PROJECT, _UP), *batch_filters.NEWEST_FIRST),
+                ),
             ),
         ),
         "runs": CollectionSpec(
@@ -460,6 +471,39 @@ class Ledger:
         order = [("updated_at", ASCENDING), ("_id", ASCENDING)]
         return self._find_all(self._batches, BatchDocument, {"status": status}, order, limit)
 
+    def list_batches(
+        self,
+        *,
+        status: BatchStatus | None = None,
+        uploader: str | None = None,
+        project: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: batch_filters.BatchKey | None = None,
+        limit: int = 100,
+    ) -> list[BatchDocument]:
+        """Batches newest first (``received_at``, then id, both descending), at most ``limit``.
+
+        Criteria (all must hold; :mod:`~spatial_etl.backends.batch_filters` has the rules):
+        ``uploader`` and ``project`` (the manifest's ``metadata.project``) match exactly;
+        ``since`` (inclusive) and ``until`` (exclusive) bound ``received_at``; ``after`` is the
+        :class:`~spatial_etl.backends.batch_filters.BatchKey` of the last batch of the previous
+        page. Each criterion has an index ending in the listing order. A bad window raises
+        :class:`~spatial_etl.errors.BatchQueryError`.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        query = batch_filters.batch_filter(
+            status=status,
+            uploader=uploader,
+            project=project,
+            since=since,
+            until=until,
+            after=after,
+        )
+        order = list(batch_filters.NEWEST_FIRST)
+        return self._find_all(self._batches, BatchDocument, query, order, limit)
+
     # runs
 
     def start_run(self, doc: RunDocument) -> None:
@@ -613,6 +657,56 @@ class Ledger:
         found = self._assets.aggregate(pipeline, allowDiskUse=True)
         return sorted((str(raw["_id"]["intent"]), str(raw["_id"]["dataset"])) for raw in found)
 
+    def search_committed(
+        self,
+        *,
+        datasets: Sequence[tuple[str, str]] | None = None,
+        versions: Sequence[tuple[str, str, int]] | None = None,
+        bbox: SearchBox | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        after: tuple[str, str, int] | None = None,
+        limit: int = 100,
+    ) -> list[AssetDocument]:
+        """Committed versions for the STAC API's item search, by (intent, dataset, version).
+
+        ``datasets`` and ``versions`` restrict to those (an empty sequence matches nothing);
+        ``created_from``/``created_to`` bound ``created_at`` (the Item's ``datetime``), both
+        ends closed as STAC intervals are; ``after`` resumes past that key (keyset paging over
+        the index ``intent_dataset_status_version``, stable while versions are added).
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        if (datasets is not None and not datasets) or (versions is not None and not versions):
+            return []
+        clauses: list[Document] = [asset_filters.asset_filter(status="committed", bbox=bbox)]
+        if datasets is not None:
+            clauses.append({"$or": [{"intent": i, "dataset": d} for i, d in datasets]})
+        if versions is not None:
+            clauses.append(
+                {"$or": [{"intent": i, "dataset": d, "version": v} for i, d, v in versions]}
+            )
+        created: Document = {}
+        if created_from is not None:
+            created["$gte"] = created_from
+        if created_to is not None:
+            created["$lte"] = created_to
+        if created:
+            clauses.append({"created_at": created})
+        if after is not None:
+            intent, dataset, version = after
+            clauses.append(
+                {
+                    "$or": [
+                        {"intent": {"$gt": intent}},
+                        {"intent": intent, "dataset": {"$gt": dataset}},
+                        {"intent": intent, "dataset": dataset, "version": {"$gt": version}},
+                    ]
+                }
+            )
+        order = [("intent", _UP), ("dataset", _UP), ("version", _UP)]
+        return self._find_all(self._assets, AssetDocument, {"$and": clauses}, order, limit)
+
     def uncatalogued_assets(self, limit: int = 1000) -> list[AssetDocument]:
         """Committed versions not yet in their Collection (index ``status_catalogued_at``)."""
         query = {"status": "committed", "catalogued_at": None}
@@ -643,13 +737,14 @@ class Ledger:
         """Every asset document a run wrote, in any status (index ``run_id``)."""
         return self._find_all(self._assets, AssetDocument, {"run_id": run_id}, _ASSET_ORDER)
 
-    def assets_of_batch(self, batch_id: str) -> list[AssetDocument]:
+    def assets_of_batch(self, batch_id: str, *, limit: int = 0) -> list[AssetDocument]:
         """Every asset document of a batch's runs, in any status (index ``batch_id``).
 
-        Readers must check ``status``: only committed assets exist in the lake.
+        Readers must check ``status``: only committed assets exist in the lake. ``limit``
+        bounds the documents returned (0: all of them).
         """
         query = {"batch_id": batch_id}
-        return self._find_all(self._assets, AssetDocument, query, _ASSET_ORDER)
+        return self._find_all(self._assets, AssetDocument, query, _ASSET_ORDER, limit)
 
     def list_assets(
         self,

@@ -85,16 +85,33 @@ def run(  # noqa: PLR0917 - typer passes options by parameter
     wide: bool = typer.Option(
         False, "--wide", help="Summarise the manifests in one table instead of records."
     ),
+    serve: bool = typer.Option(
+        False,
+        "--serve",
+        help="After the run, serve its web catalogue on 127.0.0.1 until Ctrl-C.",
+    ),
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        min=0,
+        max=65535,
+        metavar="N",
+        help="The catalogue's port with --serve (default 8080; 0: any free port).",
+        show_default=False,
+    ),
 ) -> None:
     """Upload LANDING_DIR to an embedded S3, run the sensor and every run it requests.
 
     Files go up before manifests: a manifest naming a missing file is rejected at once.
+    With --serve, the catalogue of the run then serves on 127.0.0.1 until Ctrl-C/SIGTERM.
     Exit status 0: every manifest succeeded. 1: any was rejected or failed. 2: cannot run.
     """
     # Dagster, moto and the core load when the command runs, not when the CLI is built.
     from spatial_etl_dagster.local.embedded import CannotRun  # noqa: PLC0415
     from spatial_etl_dagster.local.runner import Options, local_run  # noqa: PLC0415
 
+    if port is not None and not serve:
+        raise typer.BadParameter("needs --serve", param_hint="'--port'")
     errors = Console(stderr=True, highlight=False)
     options = Options(
         landing_dir=landing_dir,
@@ -102,12 +119,15 @@ def run(  # noqa: PLR0917 - typer passes options by parameter
         postgis_dsn=postgis_dsn or None,
         pg_bin_dir=pg_bin_dir,
         verbose=verbose,
+        serve_port=(8080 if port is None else port) if serve else None,
     )
     errors.print(f"[bold]spatial-etl local run[/] {escape(str(landing_dir))} -> {escape(str(out))}")
     try:
         with _signals_as_interrupt() as received, _progress(errors) as reporter:
             try:
-                result = local_run(options, reporter)
+                result = local_run(
+                    options, reporter, exported=lambda done: _before_serving(reporter, done, wide)
+                )
             except KeyboardInterrupt:
                 # Ctrl-C, or a signal turned into it; Dagster maps SIGTERM onto SIGINT while
                 # a run executes, so which one it was is not always known: 130 then.
@@ -121,8 +141,15 @@ def run(  # noqa: PLR0917 - typer passes options by parameter
     except typer.Exit as stop:
         errors.print("[yellow]interrupted:[/] embedded services stopped, nothing exported")
         raise stop
-    _print_summary(result, wide)
+    if not serve:  # with --serve, printed before serving
+        _print_summary(result, wide)
     raise typer.Exit(result.exit_status)
+
+
+def _before_serving(reporter: _RichReporter, result: Result, wide: bool) -> None:
+    """The run is exported: end the progress display and print the summary, then serve."""
+    reporter.close()
+    _print_summary(result, wide)
 
 
 class _RichReporter:
@@ -142,6 +169,11 @@ class _RichReporter:
     def advance(self, completed: int, text: str | None = None) -> None:
         if self._task is not None:
             self._progress.update(self._task, completed=completed, detail=escape(text or ""))
+
+    def close(self) -> None:
+        """Finish the current phase and stop drawing (notes still print)."""
+        self.finish()
+        self._progress.stop()
 
     def finish(self) -> None:
         """Mark the current phase done."""

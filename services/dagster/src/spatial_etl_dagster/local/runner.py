@@ -22,7 +22,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -132,6 +132,9 @@ class Options:
     """Where the PostgreSQL server programs are, for the throw-away cluster."""
     verbose: bool = False
     """The platform's log and Dagster's events on the console too, not only in OUT_DIR/logs."""
+    serve_port: int | None = None
+    """After the export, serve the web catalogue on 127.0.0.1 at this port (0: a free one)
+    until interrupted; ``None``: do not serve."""
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -184,8 +187,14 @@ class Reporter(Protocol):
 # ----------------------------------------------------------------------------- the run
 
 
-def local_run(options: Options, reporter: Reporter) -> Result:
+def local_run(
+    options: Options, reporter: Reporter, *, exported: Callable[[Result], None] | None = None
+) -> Result:
     """Check, start the services, upload, drive sensor and job, export; see the module doc.
+
+    With ``options.serve_port``, ``exported`` is told the result once the export is written
+    (the command prints its summary then), and the catalogue serves the run's S3 and ledger
+    until interrupted (:mod:`.serving`); the services stop afterwards, as after any run.
 
     The services start first and Dagster loads while they come up: moto imports itself in its
     own process and ``initdb`` runs in a thread (mostly waiting on its child), so on two cores
@@ -254,6 +263,19 @@ def local_run(options: Options, reporter: Reporter) -> Result:
             logs=logs,
         )
         timings["export"] = time.monotonic() - mark
+        if options.serve_port is not None:
+            timings["total"] = time.monotonic() - started
+            if exported is not None:
+                exported(result)
+            from spatial_etl_dagster.local.serving import serve_catalogue  # noqa: PLC0415
+
+            serve_catalogue(
+                store,
+                ledger.ledger(),
+                options.serve_port,
+                lambda url: reporter.note(f"catalogue: {url}/ (Ctrl-C stops it)"),
+            )
+            return result
     timings["total"] = time.monotonic() - started
     return result
 
