@@ -13,6 +13,7 @@ from uuid import uuid4
 import pytest
 from pydantic import SecretStr
 from spatial_etl.backends.storage import PRESIGNED_MAX_S, ObjectStore
+from spatial_etl.errors import StorageError
 from spatial_etl.settings import StorageSettings
 
 
@@ -65,6 +66,26 @@ def test_the_url_downloads_the_stored_bytes_without_credentials(
     assert (
         hashlib.sha256(body).hexdigest() == stored.content_hash == hashlib.sha256(data).hexdigest()
     )
+
+
+@pytest.mark.s3
+def test_a_url_for_the_name_its_holder_reaches_the_store_by(
+    store: ObjectStore, bucket: str
+) -> None:
+    """The store is reached as 127.0.0.1 here, and as localhost by the URL's holder."""
+    data = b"bytes seen from elsewhere"
+    store.put_bytes(bucket, "k.bin", data, metadata={})
+    internal = urlsplit(os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"])
+    public = f"http://localhost:{internal.port}"
+    url = store.presigned_url(bucket, "k.bin", expires_s=60, endpoint_url=public)
+    assert url.startswith(f"{public}/{bucket}/k.bin?")
+    assert "host" in parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"][0]
+    assert _get(url) == (200, data)
+    assert store.presigned_url(bucket, "k.bin", expires_s=60, endpoint_url=public).startswith(
+        public
+    )
+    with pytest.raises(StorageError, match="not an http"):
+        store.presigned_url(bucket, "k.bin", expires_s=60, endpoint_url="ftp://elsewhere")
 
 
 @pytest.mark.parametrize("expires_s", [0, -5, PRESIGNED_MAX_S + 1])

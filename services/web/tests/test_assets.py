@@ -408,6 +408,23 @@ def test_download_redirects_to_a_presigned_url_of_the_recorded_bytes(lake: Lake)
     assert hashlib.sha256(data).hexdigest() == dem.sha256
 
 
+def test_download_links_name_the_endpoint_users_reach(lake: Lake) -> None:
+    internal = urlsplit(os.environ["SPATIAL_ETL_S3_ENDPOINT_URL"])
+    public = f"http://localhost:{internal.port}"
+    settings = WebSettings(web_download_endpoint_url=public)
+    catalogue = Catalogue(
+        lake.world.ledger, lake.world.store, lake.world.platform.catalog, settings
+    )
+    client = TestClient(create_app(catalogue))
+    dem = lake.dem_v1
+    answer = client.get(f"/api/assets/{dem.asset_id}/download", follow_redirects=False)
+    assert answer.status_code == 307
+    url = answer.headers["location"]
+    assert url.startswith(f"{public}/{dem.bucket}/{dem.s3_key}?")
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - moto on loopback
+        assert hashlib.sha256(response.read()).hexdigest() == dem.sha256
+
+
 @pytest.mark.parametrize("which", ["pending", "failed"])
 def test_an_uncommitted_version_cannot_be_downloaded(lake: Lake, which: str) -> None:
     doc = getattr(lake, which)

@@ -289,6 +289,12 @@ class WebSettings(BaseSettings):
         description="SPATIAL_ETL_WEB_DOWNLOAD_TTL_S: lifetime of a download link (a presigned "
         "URL), in seconds.",
     )
+    web_download_endpoint_url: str | None = Field(
+        default=None,
+        description="SPATIAL_ETL_WEB_DOWNLOAD_ENDPOINT_URL: the S3 endpoint users' browsers "
+        "reach, which download links are signed for (default: SPATIAL_ETL_S3_ENDPOINT_URL; set "
+        "it when the catalogue reaches the store by an internal name, e.g. http://minio:9000).",
+    )
 
 
 SETTINGS: tuple[type[BaseSettings], ...] = (

@@ -227,8 +227,12 @@ def download(asset_id: str, catalogue: CatalogueDep) -> Response:
             raise _Refusal(502, "IntegrityError", f"{asset.s3_uri} is not the recorded version")
     except _Refusal as refusal:
         return refusal.json()
+    settings = catalogue.settings
     url = catalogue.store.presigned_url(
-        asset.bucket, asset.s3_key, expires_s=catalogue.settings.web_download_ttl_s
+        asset.bucket,
+        asset.s3_key,
+        expires_s=settings.web_download_ttl_s,
+        endpoint_url=settings.web_download_endpoint_url,
     )
     return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
 

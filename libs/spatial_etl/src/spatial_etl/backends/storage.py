@@ -155,6 +155,7 @@ class ObjectStore:
         """
         self.client = client
         self.settings = settings
+        self._signers: dict[str, S3Client] = {}  # presigned_url's clients of other endpoints
 
     @classmethod
     def from_settings(cls, settings: StorageSettings | None = None) -> ObjectStore:
@@ -503,24 +504,46 @@ class ObjectStore:
         digest, _ = _drain(bucket, key, response, None)
         return digest
 
-    def presigned_url(self, bucket: str, key: str, *, expires_s: int) -> str:
+    def presigned_url(
+        self, bucket: str, key: str, *, expires_s: int, endpoint_url: str | None = None
+    ) -> str:
         """A URL anyone holding it may GET the object with, for ``expires_s`` seconds.
 
         Signed locally with the store's credentials (no request is sent, so a missing object
-        is not detected here: check with :meth:`head` first) against the configured endpoint,
-        which is therefore the host the URL's holder must reach. SigV4 limits the lifetime
-        to seven days.
+        is not detected here: check with :meth:`head` first). SigV4 signs the host, so the URL
+        names the host its holder must reach: the store's endpoint, or ``endpoint_url`` when
+        the holder reaches the same store by another name (a browser outside the network
+        where the store is ``http://minio:9000``). SigV4 limits the lifetime to seven days.
 
         Raises:
             ValueError: ``expires_s`` is not between 1 and 604800.
-            StorageError: The URL cannot be signed (no credentials).
+            StorageError: ``endpoint_url`` is not an http(s) URL, or the URL cannot be signed.
         """
         if not 1 <= expires_s <= PRESIGNED_MAX_S:
             raise ValueError(f"expires_s must be between 1 and {PRESIGNED_MAX_S}, not {expires_s}")
+        client = self.client
+        if endpoint_url is not None and endpoint_url != self.settings.s3_endpoint_url:
+            _gdal_endpoint(endpoint_url)  # refuse a malformed URL with our error
+            client = self._signer(endpoint_url)
         with _s3_errors("presign", bucket, key):
-            return self.client.generate_presigned_url(
+            return client.generate_presigned_url(
                 "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
             )
+
+    def _signer(self, endpoint_url: str) -> S3Client:
+        """A client of ``endpoint_url`` with this store's credentials, made once, to sign."""
+        signers = self._signers
+        if endpoint_url not in signers:
+            key_id, secret = _credentials(self.settings)
+            signers[endpoint_url] = boto3.session.Session().client(
+                "s3",
+                endpoint_url=endpoint_url,
+                region_name=self.settings.s3_region,
+                aws_access_key_id=key_id,
+                aws_secret_access_key=secret,
+                config=_client_config(),
+            )
+        return signers[endpoint_url]
 
     # ------------------------------------------------------------------------- GDAL
 
