@@ -260,6 +260,14 @@ def test_a_succeeded_batch_with_its_run_and_asset(client: TestClient, world: Wor
     assert run["status"] == "succeeded"
     assert run["duration_s"] == (recorded.finished_at - recorded.started_at).total_seconds()  # type: ignore[operator]
     assert {item["stage"] for item in run["timings"]} == set(recorded.timings)
+    # each step of the plan, then the export, with its duration, as the ledger records them
+    assert [(item["step"], item["status"]) for item in run["steps"]] == [
+        (step.step, "succeeded") for step in recorded.steps
+    ]
+    assert recorded.steps[-1].kind == "export"  # the CRS step is skipped: the input has one
+    assert [(item["file"], item["seconds"] >= 0) for item in run["steps"]] == [
+        (step.file, True) for step in recorded.steps
+    ]
     assert run["inputs"][0]["sha256"] == recorded.inputs[0].sha256
     [asset] = detail["assets"]
     [committed] = world.ledger.assets_of_batch("good_scene")

@@ -147,6 +147,16 @@ def run_view(run: RunDocument) -> dict[str, Any]:
         if error is None
         else {"message": error.message, "type": error.type, "step": error.step, "file": error.file},
         "timings": [{"stage": stage, "seconds": seconds} for stage, seconds in run.timings.items()],
+        "steps": [
+            {
+                "step": item.step,
+                "kind": item.kind,
+                "file": item.file,
+                "status": item.status,
+                "seconds": item.seconds,
+            }
+            for item in run.steps
+        ],
         "inputs": [
             {"path": item.path, "sha256": item.sha256, "size": item.size} for item in run.inputs
         ],

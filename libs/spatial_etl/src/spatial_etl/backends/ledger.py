@@ -46,12 +46,15 @@ from spatial_etl.models.ledger import (
     InputRecord,
     RunDocument,
     RunError,
+    StepRecord,
     utc_millis,
 )
 from spatial_etl.models.problems import Problem
 from spatial_etl.settings import LedgerSettings
 
 Document = dict[str, Any]
+MAX_RECORDED_STEPS: Final = 1000
+"""Steps kept in a run document: a batch of thousands of inputs must not outgrow a document."""
 _D = TypeVar("_D", bound=BaseModel)
 
 # --- Collections, validators, indexes -----------------------------------------------------------
@@ -524,6 +527,7 @@ class Ledger:
         outputs: Sequence[str] | None = None,
         inputs: Sequence[InputRecord] | None = None,
         timings: Mapping[str, float] | None = None,
+        steps: Sequence[StepRecord] = (),
         finished_at: datetime | None = None,
         cleanup_errors: Sequence[str] = (),
     ) -> RunDocument:
@@ -548,6 +552,8 @@ class Ledger:
             changes["inputs"] = list(inputs)
         if cleanup_errors:
             changes["cleanup_errors"] = [*current.cleanup_errors, *filter(None, cleanup_errors)]
+        if steps:
+            changes["steps"] = [*current.steps, *steps][:MAX_RECORDED_STEPS]
         return self._apply(self._runs, current, current.status, changes)
 
     def get_run(self, run_id: str) -> RunDocument | None:

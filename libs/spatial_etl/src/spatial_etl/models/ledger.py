@@ -197,6 +197,16 @@ class RunError(_Record):
     file: str | None = Field(default=None, description="The input (s3 URI) being processed.")
 
 
+class StepRecord(_Record):
+    """One step of a run's plan (or its export) that ended, and how long it took."""
+
+    step: Text = Field(description="The step's name, as the intent declares it.")
+    kind: Text = Field(description="Its kind: gdal, sql, sql_check, export, a plugin's.")
+    file: str | None = Field(default=None, description="The input (s3 URI) it processed.")
+    status: Literal["succeeded", "failed"] = Field(description="How the step ended.")
+    seconds: Annotated[float, Field(ge=0)] = Field(description="Its wall-clock duration.")
+
+
 class WorkerRecord(_Record):
     """Where a run's process lives, so a reconciler on the same host can tell it died."""
 
@@ -219,6 +229,11 @@ class RunDocument(_Document):
     outputs: list[AssetId] = Field(description="Ids of the asset documents the run wrote.")
     timings: dict[str, Annotated[float, Field(ge=0)]] = Field(
         description="Seconds spent per stage (stage, compute, export, publish...)."
+    )
+    steps: list[StepRecord] = Field(
+        default_factory=list,
+        description="The plan's steps that ended, in order, each with its duration "
+        "(at most the first 1000).",
     )
     versions: dict[str, str] = Field(
         description="Versions of what ran: gdal, postgis, spatial-etl, the plugin..."

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from spatial_etl import __version__
 from spatial_etl.backends.compute import PostgisCompute, RunSchema
-from spatial_etl.backends.ledger import Ledger
+from spatial_etl.backends.ledger import MAX_RECORDED_STEPS, Ledger
 from spatial_etl.backends.storage import ObjectStore
 from spatial_etl.errors import BatchBusyError, InputError, LedgerError, SpatialEtlError
 from spatial_etl.models.ledger import (
@@ -34,6 +34,7 @@ from spatial_etl.models.ledger import (
     Provenance,
     RunDocument,
     RunError,
+    StepRecord,
     WorkerRecord,
 )
 from spatial_etl.models.manifest import Manifest
@@ -46,7 +47,13 @@ from spatial_etl.run.products import Product, safe_name
 from spatial_etl.run.publishing import PublishContext, publish, reuse_unchanged
 from spatial_etl.run.screen import screen_input
 from spatial_etl.run.staging import StagedInput, stage_inputs
-from spatial_etl.run.step_events import StepCallback, failed_step, name_datasets, observing
+from spatial_etl.run.step_events import (
+    StepCallback,
+    ended_steps,
+    failed_step,
+    name_datasets,
+    observing,
+)
 from spatial_etl.run.validation import parse_parameters
 from spatial_etl.run.workdirs import run_workdir
 from spatial_etl.screening import gdal_config
@@ -221,6 +228,7 @@ class _Run:
                 outputs=self.asset_ids,
                 inputs=self.inputs,
                 timings=self.timings,
+                steps=_step_records(),
                 cleanup_errors=self.cleanup_errors,
             )
         except Exception as error:  # noqa: BLE001 - the ledger is down: say it, do not raise
@@ -242,6 +250,7 @@ class _Run:
                 outputs=self.asset_ids,
                 inputs=self.inputs,
                 timings=self.timings,
+                steps=_step_records(),
                 cleanup_errors=self.cleanup_errors,
             )
         except Exception as record_error:  # noqa: BLE001 - reported, finished by the reconciler
@@ -549,6 +558,20 @@ class _Run:
         return pipeline.produce(
             plan, inspection, runner=runner, compute=compute, schema=schema, out=out
         )
+
+
+def _step_records() -> list[StepRecord]:
+    """The run's ended steps as the ledger keeps them (the dataset is the outputs' business)."""
+    return [
+        StepRecord(
+            step=event.step,
+            kind=event.kind,
+            file=event.file,
+            status=event.status,
+            seconds=round(event.seconds, 3),
+        )
+        for event in ended_steps()[:MAX_RECORDED_STEPS]
+    ]
 
 
 def run_error(error: BaseException) -> RunError:

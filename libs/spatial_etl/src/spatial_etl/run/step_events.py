@@ -52,10 +52,12 @@ class _Observer:
 
     def __init__(self, callback: StepCallback | None) -> None:
         self.callback = callback
+        self.events: list[StepEvent] = []
         self.datasets: dict[str, str] = {}
         self.failures: list[tuple[BaseException, str, str | None]] = []
 
     def emit(self, event: StepEvent) -> None:
+        self.events.append(event)
         if self.callback is None:
             return
         try:
@@ -78,6 +80,12 @@ def observing(callback: StepCallback | None) -> Iterator[None]:
         yield
     finally:
         _OBSERVER.reset(token)
+
+
+def ended_steps() -> list[StepEvent]:
+    """The steps that ended so far in the current run, in order (the run records them)."""
+    observer = _OBSERVER.get()
+    return list(observer.events) if observer is not None else []
 
 
 def name_datasets(datasets: Mapping[str, str]) -> None:
