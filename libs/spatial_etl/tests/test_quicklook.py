@@ -583,3 +583,51 @@ def test_an_outage_or_a_foreign_error_still_propagates(
 
     with pytest.raises(type(error)):
         with_quicklook(_product(tmp_path), make)
+
+
+def _product(path: Path) -> Product:
+    return Product(
+        path=path, format=ExportFormat.GEOPARQUET, crs="EPSG:4326", bbox_wgs84=None, steps=()
+    )
+
+
+def test_the_drawing_runs_beside_the_export_and_is_joined_even_when_the_export_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quicklook is drawn in a thread while the export runs; it never outlives the call,
+    so it cannot read a schema the run is about to drop."""
+    import threading
+    import time
+
+    from spatial_etl.run import products
+
+    events: list[str] = []
+    started = threading.Event()
+
+    def slow_drawing(*_args: Any, **_kwargs: Any) -> Path:
+        started.set()
+        time.sleep(0.3)
+        events.append("drawn")
+        return tmp_path / "x.png"
+
+    monkeypatch.setattr(products, "vector_quicklook", slow_drawing)
+    drawing = products._Drawing(None, None, "s", "geom")  # type: ignore[arg-type]
+
+    def export() -> Product:
+        assert started.wait(5)  # the drawing is under way while the export runs
+        events.append("exported")
+        return _product(tmp_path / "x.parquet")
+
+    made = drawing.export(export, "t", tmp_path / "x.parquet")
+    assert events == ["exported", "drawn"] and made.quicklook == tmp_path / "x.png"
+
+    events.clear()
+    started.clear()
+
+    def failing_export() -> Product:
+        assert started.wait(5)
+        raise RuntimeError("the export broke")
+
+    with pytest.raises(RuntimeError, match="the export broke"):
+        drawing.export(failing_export, "t", tmp_path / "x.parquet")
+    assert events == ["drawn"]  # joined before the error left the call

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 from psycopg2 import sql
@@ -90,15 +92,16 @@ def run_vector_plan(
     lineage = _lineage(plan, removed)
     partition = plan.export.partition
     geometry = plan.export.geometry_column
+    drawn = _Drawing(runner, compute, schema.name, geometry)
     if partition is None:
-        product = _export(plan, compute, schema.name, table, out, source, lineage)
-        return [_with_vector_quicklook(product, runner, compute, schema.name, table, geometry)]
+        make = partial(_export, plan, compute, schema.name, table, out, source, lineage)
+        return [drawn.export(make, table, out)]
     values = _partition_values(
         compute, schema.name, table, partition, step=plan.export.step, source=source
     )
     if len(values) == 1:
-        product = _export(plan, compute, schema.name, table, out, source, lineage, partition)
-        return [_with_vector_quicklook(product, runner, compute, schema.name, table, geometry)]
+        make = partial(_export, plan, compute, schema.name, table, out, source, lineage, partition)
+        return [drawn.export(make, table, out)]
     products: list[Product] = []
     for number, value in enumerate(values):
         view = f"{table}_part_{number}"
@@ -112,32 +115,42 @@ def run_vector_plan(
             step=plan.export.step,
         )
         target = out.with_name(f"{out.stem}_part_{number}{out.suffix}")
-        product = _export(plan, compute, schema.name, view, target, source, lineage, partition)
-        product = _with_vector_quicklook(product, runner, compute, schema.name, view, geometry)
+        make = partial(
+            _export, plan, compute, schema.name, view, target, source, lineage, partition
+        )
+        product = drawn.export(make, view, target)
         products.append(product.model_copy(update={"part": value}))
     return products
 
 
-def _with_vector_quicklook(  # noqa: PLR0917 - private; one call shape
-    product: Product,
-    runner: GdalRunner,
-    compute: PostgisCompute,
-    schema: str,
-    table: str,
-    geometry_column: str,
-) -> Product:
-    """The product with a preview drawn from the table it was exported from (still there)."""
-    return with_quicklook(
-        product,
-        lambda: vector_quicklook(
-            runner,
-            compute,
-            schema,
-            table,
-            product.path.with_suffix(".png"),
-            geometry_column=geometry_column,
-        ),
-    )
+class _Drawing:
+    """Draws a table's quicklook while the table is exported: both only read it.
+
+    The drawing is GDAL (a child process) and the export streams in this process, so on two
+    cores they overlap instead of adding up. The drawing thread is always joined before
+    :meth:`export` returns or raises, so it never outlives the run's schema.
+    """
+
+    def __init__(
+        self, runner: GdalRunner, compute: PostgisCompute, schema: str, geometry_column: str
+    ) -> None:
+        self.runner, self.compute = runner, compute
+        self.schema, self.geometry_column = schema, geometry_column
+
+    def export(self, make: Callable[[], Product], table: str, target: Path) -> Product:
+        """``make()`` (the export to ``target``), with the quicklook of ``table`` beside it."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quicklook") as pool:
+            drawing = pool.submit(
+                vector_quicklook,
+                self.runner,
+                self.compute,
+                self.schema,
+                table,
+                target.with_suffix(".png"),
+                geometry_column=self.geometry_column,
+            )
+            product = make()  # on an error, leaving the block still waits for the drawing
+        return with_quicklook(product, drawing.result)
 
 
 def with_quicklook(product: Product, make: Callable[[], Path | None]) -> Product:
