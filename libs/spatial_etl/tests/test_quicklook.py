@@ -585,7 +585,7 @@ def test_an_outage_or_a_foreign_error_still_propagates(
         with_quicklook(_product(tmp_path), make)
 
 
-def _product(path: Path) -> Product:
+def _parquet_product(path: Path) -> Product:
     return Product(
         path=path, format=ExportFormat.GEOPARQUET, crs="EPSG:4326", bbox_wgs84=None, steps=()
     )
@@ -616,7 +616,7 @@ def test_the_drawing_runs_beside_the_export_and_is_joined_even_when_the_export_f
     def export() -> Product:
         assert started.wait(5)  # the drawing is under way while the export runs
         events.append("exported")
-        return _product(tmp_path / "x.parquet")
+        return _parquet_product(tmp_path / "x.parquet")
 
     made = drawing.export(export, "t", tmp_path / "x.parquet")
     assert events == ["exported", "drawn"] and made.quicklook == tmp_path / "x.png"
