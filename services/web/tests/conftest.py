@@ -8,17 +8,13 @@ the browser); ``page`` is a fresh tab of Debian's Chromium driven by Playwright.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
+from loopback_server import serve
 from spatial_etl.settings import WebSettings
 from spatial_etl_web.app import create_app
 from spatial_etl_web.catalogue import Catalogue
@@ -66,32 +62,6 @@ def served(catalogue: Catalogue) -> Iterator[str]:
     """The app under uvicorn on a free loopback port; yields its base URL."""
     with serve(create_app(catalogue)) as url:
         yield url
-
-
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the test process keeps its own
-        pass
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run ``app`` on a free loopback port in a thread; yields the base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the catalogue did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,7 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,8 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
+from loopback_server import serve
 from spatial_etl.errors import AssetQueryError
 from spatial_etl.models.ledger import AssetDocument, Provenance, new_asset_id
 from spatial_etl.settings import WebSettings
@@ -536,30 +533,10 @@ def test_pages_reference_nothing_outside_the_app(lake: Lake) -> None:
 # ----------------------------------------------------------------------------- browser
 
 
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def served(lake: Lake) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = _Server(
-        uvicorn.Config(lake.client.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the catalogue did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    with serve(lake.client.app) as url:
+        yield url
 
 
 def _cards(page: Any) -> list[str]:

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
+from loopback_server import serve
 from spatial_etl.metadata.stac import validate
 from spatial_etl.models.ledger import AssetDocument
 from spatial_etl.settings import WebSettings
@@ -91,29 +89,6 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lake]:
         assert docs[2] is not None
         client = TestClient(create_app(catalogue), raise_server_exceptions=False)
         yield Lake(world, client, catalogue, north, docs[2], between)
-
-
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the test process keeps its own
-        pass
-
-
-@contextmanager
-def _served(catalogue: Catalogue) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port (the ``served`` fixture, module-scoped)."""
-    server = _Server(uvicorn.Config(create_app(catalogue), port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the catalogue did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 def _ids(page: dict[str, Any]) -> list[str]:
@@ -302,7 +277,7 @@ def test_unknown_ids_are_404(lake: Lake) -> None:
 def test_pystac_client_searches_pages_and_reads(lake: Lake) -> None:
     from pystac_client import Client
 
-    with _served(lake.catalogue) as url:
+    with serve(create_app(lake.catalogue)) as url:
         client = Client.open(f"{url}/stac")
         assert {c.id for c in client.get_collections()} == {NORTH, SOUTH}
         everything = client.search(limit=1, max_items=10)
