@@ -148,7 +148,13 @@ class StorageSettings(BaseSettings):
         default=64,
         gt=4,
         description="SPATIAL_ETL_S3_MULTIPART_THRESHOLD_MB: objects larger than this are "
-        "uploaded in parts of this size.",
+        "uploaded in parts (see SPATIAL_ETL_S3_MULTIPART_PART_MB).",
+    )
+    s3_multipart_part_mb: int = Field(
+        default=16,
+        ge=5,
+        description="SPATIAL_ETL_S3_MULTIPART_PART_MB: size of each part of a multipart upload "
+        "(S3's minimum is 5), sent ten at a time; grown as needed to stay within 10,000 parts.",
     )
 
 
