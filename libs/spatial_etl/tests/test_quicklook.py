@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pytest
@@ -26,6 +26,7 @@ from spatial_etl.errors import (
     GdalCommandError,
     QuicklookError,
 )
+from spatial_etl.export.cog import validate_cog
 from spatial_etl.export.quicklook import (
     BandStretch,
     quicklook_size,
@@ -36,6 +37,7 @@ from spatial_etl.export.quicklook import (
 from spatial_etl.models.ledger import RasterFacts
 from spatial_etl.run.products import Product, with_quicklook
 from spatial_etl.settings import PostgisSettings
+from spatial_etl.spatial_utils.rasterinfo import BandInfo
 from spatial_etl.spatial_utils.runner import CommandResult, GdalRunner, SubprocessGdalRunner
 from spatial_etl.steps.export import ExportFormat
 
@@ -314,15 +316,40 @@ def test_quicklook_size_keeps_the_aspect_ratio_and_never_enlarges() -> None:
         quicklook_size(0, 5)
 
 
+def _band(**stats: object) -> BandInfo:
+    return BandInfo.model_validate({"band": 1, "type": "Float32", **stats})
+
+
 def test_stretch_is_mean_plus_minus_two_sigma_clipped_to_the_range() -> None:
     stats = {"minimum": 0.0, "maximum": 1000.0, "mean": 500.0, "stdDev": 100.0}
-    assert stretch_of(stats) == BandStretch(low=300.0, high=700.0)
-    wide = {"minimum": 10.0, "maximum": 20.0, "mean": 15.0, "stdDev": 50.0}
+    assert stretch_of(_band(**stats)) == BandStretch(low=300.0, high=700.0)
+    wide = _band(minimum=10.0, maximum=20.0, mean=15.0, stdDev=50.0)
     assert stretch_of(wide) == BandStretch(low=10.0, high=20.0)
-    flat = {"minimum": 7.0, "maximum": 7.0, "mean": 7.0, "stdDev": 0.0}
+    flat = _band(minimum=7.0, maximum=7.0, mean=7.0, stdDev=0.0)
     assert stretch_of(flat) == BandStretch(low=6.5, high=7.5)
-    assert stretch_of({"band": 1}) is None  # GDAL found no valid pixel
-    assert stretch_of({**stats, "mean": "NaN"}) is None
+    assert stretch_of(_band()) is None  # GDAL found no valid pixel
+    assert stretch_of(_band(**{**stats, "mean": "NaN"})) is None  # as gdalinfo -json writes it
+
+
+@pytest.mark.gdal
+def test_validating_a_cog_reads_the_statistics_its_quicklook_is_stretched_with(
+    tmp_path: Path,
+) -> None:
+    cog = _cog(tmp_path, "wave", (600, 300), "UInt16", [lambda x, y: 1000 + x + y], nodata=0)
+    recorder = _Recorder(SubprocessGdalRunner(timeout_s=60))
+    info = validate_cog(recorder, cog)
+    band = info.bands[0]
+    stats = (band.minimum, band.mean, band.maximum, band.std_dev)
+    assert None not in stats
+    low, mean, high, deviation = cast(tuple[float, float, float, float], stats)
+    assert 1000 <= low < mean < high <= 1898
+    assert deviation > 0
+    png = read_png(raster_quicklook(recorder, cog, tmp_path / "wave.png", info=info))
+    assert [argv[0] for argv, _ in recorder.calls] == ["gdalinfo", "gdal_translate"]
+    assert (png.width, png.height) == (512, 256)
+    _not_blank(png)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["wave.bin", "wave.hdr", "wave.png", "wave.tif"]  # no .aux.xml
 
 
 # ----------------------------------------------------------------------------- vectors

@@ -23,7 +23,7 @@ import math
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final, cast
 
 from psycopg2 import sql
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,14 +35,17 @@ from spatial_etl.errors import (
     QuicklookError,
     SqlStepError,
 )
-from spatial_etl.models.manifest import parse_json_object
+from spatial_etl.spatial_utils.rasterinfo import (
+    NO_SIDECARS,
+    BandInfo,
+    RasterInfo,
+    read_raster_info,
+)
 from spatial_etl.spatial_utils.runner import GdalRunner
 
 MAX_SIZE: Final = 512
 """Longest side of a quicklook, in pixels."""
 
-NO_SIDECARS: Final = ("--config", "GDAL_PAM_ENABLED", "NO")
-"""Keeps GDAL from writing ``.aux.xml`` files (statistics, georeferencing) beside its files."""
 
 FILL_RGBA: Final = (51, 136, 204, 110)
 """Polygon interiors: a translucent blue, so overlaps and what lies below stay readable."""
@@ -83,19 +86,16 @@ def quicklook_size(width: int, height: int, max_size: int = MAX_SIZE) -> tuple[i
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def stretch_of(stats: dict[str, Any]) -> BandStretch | None:
+def stretch_of(band: BandInfo) -> BandStretch | None:
     """Mean ± 2 standard deviations clipped to [min, max], QGIS's default stretch.
 
     None when the band had no valid pixel (GDAL computed no statistics). A constant band maps
     to mid-grey rather than dividing by zero.
     """
-    try:
-        low, high = float(stats["minimum"]), float(stats["maximum"])
-        mean, deviation = float(stats["mean"]), float(stats["stdDev"])
-    except (KeyError, TypeError, ValueError):
+    values = (band.minimum, band.maximum, band.mean, band.std_dev)
+    if not all(value is not None and math.isfinite(value) for value in values):
         return None
-    if not all(math.isfinite(value) for value in (low, high, mean, deviation)):
-        return None
+    low, high, mean, deviation = cast(tuple[float, float, float, float], values)
     low, high = max(low, mean - 2 * deviation), min(high, mean + 2 * deviation)
     if high <= low:
         middle = (low + high) / 2
@@ -108,6 +108,7 @@ def raster_quicklook(
     cog: Path,
     out: Path,
     *,
+    info: RasterInfo | None = None,
     max_size: int = MAX_SIZE,
     timeout_s: float | None = None,
 ) -> Path:
@@ -116,12 +117,16 @@ def raster_quicklook(
     Byte rasters of three bands or more are drawn as RGB from bands 1-3, anything else as band
     1 in grey, each band stretched from its approximate statistics; a paletted band keeps its
     colours. The nodata mask (or alpha band) becomes the PNG's alpha, so a raster without any
-    valid pixel gives a fully transparent image rather than an error.
+    valid pixel gives a fully transparent image rather than an error. ``info`` is the COG's
+    description with statistics (:func:`~spatial_etl.export.cog.validate_cog` returns one);
+    without it ``gdalinfo`` is run here.
     """
     try:
-        info = _raster_stats(runner, cog, timeout_s)
-        width, height = _size_of(info)
-        size = quicklook_size(width, height, max_size)
+        if info is None:
+            info = read_raster_info(runner, str(cog), statistics=True, timeout_s=timeout_s)
+        if not info.bands:
+            raise QuicklookError(f"no quicklook of {cog.name}: gdalinfo gave no bands")
+        size = quicklook_size(*info.size, max_size)
         argv = ["gdal_translate", "-q", "-of", "PNG", *NO_SIDECARS]
         argv += ["-outsize", str(size[0]), str(size[1])]
         argv += _band_arguments(info)
@@ -230,40 +235,18 @@ def layer_facts(
     )
 
 
-def _raster_stats(runner: GdalRunner, cog: Path, timeout_s: float | None) -> dict[str, Any]:
-    """``gdalinfo -json -approx_stats``: statistics from an overview, none written to disk.
-
-    A band without a valid pixel has no statistics (GDAL says so on stderr and exits 0).
-    """
-    argv = ["gdalinfo", "-json", "-nofl", "-approx_stats", *NO_SIDECARS, str(cog)]
-    result = runner.run(argv, timeout_s=timeout_s)
-    raw, problems = parse_json_object(result.stdout)
-    if raw is None:
-        raise QuicklookError(f"gdalinfo did not describe {cog.name}: {problems[0].message}")
-    return raw
-
-
-def _size_of(info: dict[str, Any]) -> tuple[int, int]:
-    size = info.get("size")
-    bands = info.get("bands")
-    if not (isinstance(size, list) and len(size) == 2 and isinstance(bands, list) and bands):
-        raise QuicklookError("gdalinfo gave no size or no bands")
-    return int(size[0]), int(size[1])
-
-
-def _band_arguments(info: dict[str, Any]) -> list[str]:
+def _band_arguments(info: RasterInfo) -> list[str]:
     """Which bands, how they are stretched and resampled, and the mask as alpha."""
-    bands: list[dict[str, Any]] = info["bands"]
-    first = bands[0]
-    if first.get("colorInterpretation") == "Palette":
+    bands = info.bands
+    if bands[0].color_interpretation == "Palette":
         # Colours are looked up before resampling, so indices are never averaged.
         return ["-expand", "rgba", "-b", "1", "-r", "nearest", "-a_nodata", "none"]
-    rgb = len(bands) >= 3 and all(band.get("type") == "Byte" for band in bands[:3])
+    rgb = len(bands) >= 3 and all(band.data_type == "Byte" for band in bands[:3])
     chosen = bands[:3] if rgb else bands[:1]
     argv = ["-ot", "Byte", "-r", "average", "-a_nodata", "none"]
     for position, band in enumerate(chosen, start=1):
         stretch = stretch_of(band) or BandStretch(low=0.0, high=1.0)  # all masked anyway
-        argv += ["-b", str(band["band"])]
+        argv += ["-b", str(band.band)]
         argv += [f"-scale_{position}", _number(stretch.low), _number(stretch.high), "0", "255"]
     alpha = len(chosen) + 1
     return [*argv, "-b", "mask", f"-colorinterp_{alpha}", "alpha"]

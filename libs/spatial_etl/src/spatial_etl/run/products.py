@@ -256,7 +256,9 @@ def run_raster_plan(plan: Plan, *, runner: GdalRunner, out: Path) -> Product:
         ),
         steps=_lineage(plan),
     )
-    return with_quicklook(product, lambda: raster_quicklook(runner, out, out.with_suffix(".png")))
+    return with_quicklook(
+        product, lambda: raster_quicklook(runner, out, out.with_suffix(".png"), info=info)
+    )
 
 
 def run_steps(

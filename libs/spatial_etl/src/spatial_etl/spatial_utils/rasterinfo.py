@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -13,6 +13,9 @@ from spatial_etl.models.manifest import parse_json_object
 from spatial_etl.spatial_utils.runner import GdalRunner
 
 _MODEL = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+NO_SIDECARS: Final = ("--config", "GDAL_PAM_ENABLED", "NO")
+"""Keeps GDAL from writing ``.aux.xml`` files (statistics, georeferencing) beside its files."""
 
 
 class BandInfo(BaseModel):
@@ -26,8 +29,13 @@ class BandInfo(BaseModel):
     color_interpretation: str | None = Field(default=None, alias="colorInterpretation")
     block: tuple[int, int] | None = Field(default=None, description="Block size (x, y).")
     overview_count: int = Field(default=0, description="Number of overviews of the band.")
+    # Approximate statistics: only when asked for, and only if the band has a valid pixel.
+    minimum: float | None = None
+    maximum: float | None = None
+    mean: float | None = None
+    std_dev: float | None = Field(default=None, alias="stdDev")
 
-    @field_validator("nodata", mode="before")
+    @field_validator("nodata", "minimum", "maximum", "mean", "std_dev", mode="before")
     @classmethod
     def _special_floats(cls, value: Any) -> Any:
         # gdalinfo writes NaN and infinities as the strings "NaN", "Infinity", "-Infinity".
@@ -101,13 +109,23 @@ def parse_raster_info(text: str) -> RasterInfo:
 
 
 def read_raster_info(
-    runner: GdalRunner, path: str, *, input_drivers: Sequence[str] = ()
+    runner: GdalRunner,
+    path: str,
+    *,
+    input_drivers: Sequence[str] = (),
+    statistics: bool = False,
+    timeout_s: float | None = None,
 ) -> RasterInfo:
     """Run ``gdalinfo -json`` on ``path`` (local, ``/vsis3/``...) and parse what it prints.
 
     ``input_drivers`` restricts which drivers may open ``path`` (``-if``, repeated): user data
     is opened only by the driver its manifest declared, never by whichever claims the bytes.
+    ``statistics`` adds each band's approximate statistics (``-approx_stats``: computed from
+    an overview when there is one), without the ``.aux.xml`` GDAL would otherwise leave
+    beside the file; a band without a valid pixel has none.
     """
     restrict = [arg for driver in input_drivers for arg in ("-if", driver)]
-    result = runner.run(["gdalinfo", "-json", "-nofl", *restrict, path])
+    stats = ["-approx_stats", *NO_SIDECARS] if statistics else []
+    argv = ["gdalinfo", "-json", "-nofl", *stats, *restrict, path]
+    result = runner.run(argv, timeout_s=timeout_s)
     return parse_raster_info(result.stdout)
