@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import posixpath
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,10 @@ from typing import Any
 import pystac
 import pytest
 from ledger_documents import raster_asset, vector_asset
+from pygeometa.schemas.iso19139 import ISO19139OutputSchema
 from spatial_etl.errors import MetadataError
-from spatial_etl.metadata import layout, sidecars
-from spatial_etl.metadata.iso import iso_record, read_iso
+from spatial_etl.metadata import iso, layout, sidecars
+from spatial_etl.metadata.iso import iso_record, read_iso, render_mcf
 from spatial_etl.metadata.stac import (
     multihash,
     stac_catalog,
@@ -136,6 +139,18 @@ def test_an_invalid_document_is_refused() -> None:
         validate({**item, "bbox": "everywhere"})
     with pytest.raises(MetadataError, match="not a STAC document"):
         validate({"type": "Thing"})
+
+
+@pytest.mark.parametrize("make", [vector_asset, raster_asset])
+def test_the_cached_iso_template_renders_what_pygeometa_writes(
+    make: Callable[[], AssetDocument],
+) -> None:
+    asset = _committed(make())
+    mcf = iso._mcf(asset, asset.provenance)
+    written = ISO19139OutputSchema().write(copy.deepcopy(mcf))
+    assert render_mcf(copy.deepcopy(mcf)) == written
+    assert render_mcf(mcf) == written  # the second rendering, from the compiled template
+    assert "Districts &lt;2024&gt;" in written  # escaped by the template itself
 
 
 def test_the_iso_record_reads_back_with_extent_crs_title_lineage_and_uri() -> None:

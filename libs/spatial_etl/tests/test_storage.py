@@ -514,6 +514,34 @@ def test_client_sends_checksums_only_when_required(monkeypatch: pytest.MonkeyPat
     assert config.retries == {"total_max_attempts": 6, "mode": "standard"}
 
 
+def _access_key(store: ObjectStore) -> str:
+    credentials: Any = store.client._request_signer._credentials  # what signs
+    return str(credentials.access_key)
+
+
+def test_stores_with_configured_keys_share_botocore_data_but_not_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = _offline(monkeypatch, s3_access_key_id="AKIA1", s3_secret_access_key=SecretStr("a"))
+    second = _offline(monkeypatch, s3_access_key_id="AKIA2", s3_secret_access_key=SecretStr("b"))
+
+    assert (_access_key(first), _access_key(second)) == ("AKIA1", "AKIA2")
+    loaders: Any = (first.client, second.client)
+    assert loaders[0]._loader is loaders[1]._loader  # the JSON is loaded once
+
+
+def test_stores_without_configured_keys_look_them_up_each_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "FROMENV1")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    first = _offline(monkeypatch)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "FROMENV2")
+    second = _offline(monkeypatch)
+
+    assert (_access_key(first), _access_key(second)) == ("FROMENV1", "FROMENV2")
+
+
 def test_half_configured_credentials_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(StorageError, match="both"):
         _offline(monkeypatch, s3_access_key_id="AKIA")

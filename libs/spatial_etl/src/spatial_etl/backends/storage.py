@@ -11,10 +11,12 @@ it the configuration that points it at this endpoint.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -171,16 +173,7 @@ class ObjectStore:
         settings = settings if settings is not None else StorageSettings()
         if settings.s3_endpoint_url is not None:
             _gdal_endpoint(settings.s3_endpoint_url)  # refuse a malformed URL with our error
-        key_id, secret = _credentials(settings)
-        client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=settings.s3_endpoint_url,
-            region_name=settings.s3_region,
-            aws_access_key_id=key_id,
-            aws_secret_access_key=secret,
-            config=_client_config(),
-        )
-        return cls(client, settings)
+        return cls(_new_client(settings, settings.s3_endpoint_url), settings)
 
     def close(self) -> None:
         """Close the client's pooled HTTP connections (the platform ends with its process)."""
@@ -534,15 +527,7 @@ class ObjectStore:
         """A client of ``endpoint_url`` with this store's credentials, made once, to sign."""
         signers = self._signers
         if endpoint_url not in signers:
-            key_id, secret = _credentials(self.settings)
-            signers[endpoint_url] = boto3.session.Session().client(
-                "s3",
-                endpoint_url=endpoint_url,
-                region_name=self.settings.s3_region,
-                aws_access_key_id=key_id,
-                aws_secret_access_key=secret,
-                config=_client_config(),
-            )
+            signers[endpoint_url] = _new_client(self.settings, endpoint_url)
         return signers[endpoint_url]
 
     # ------------------------------------------------------------------------- GDAL
@@ -639,6 +624,39 @@ def _client_config() -> Config:
         retries={"max_attempts": 5, "mode": "standard"},
         s3={"addressing_style": "path"},
     )
+
+
+_SESSION_LOCK = threading.Lock()
+
+
+def _new_client(settings: StorageSettings, endpoint_url: str | None) -> S3Client:
+    """An S3 client of ``endpoint_url`` with the configured credentials.
+
+    A boto3 session loads botocore's service model and endpoint data (JSON, about 0.2 s) the
+    first time it makes a client and caches them; a fresh session per store paid that for
+    every store (four times in a small local run). With configured credentials every client
+    comes from one session per process, which never consults its own credential lookup, so
+    sharing it shares only those caches; sessions are not thread-safe, hence the lock. With
+    none, each client gets a fresh session, so boto3's lookup (environment, profiles) is done
+    again for each store, as it always was.
+    """
+    key_id, secret = _credentials(settings)
+    with _SESSION_LOCK:
+        session = _shared_session() if key_id is not None else boto3.session.Session()
+        return session.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=settings.s3_region,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            config=_client_config(),
+        )
+
+
+@functools.cache
+def _shared_session() -> boto3.session.Session:
+    """The process's session for clients with explicit credentials (see :func:`_new_client`)."""
+    return boto3.session.Session()
 
 
 def _credentials(settings: StorageSettings) -> tuple[str | None, str | None]:

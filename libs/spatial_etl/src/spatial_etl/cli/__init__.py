@@ -9,6 +9,7 @@ core never imports them.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from importlib.metadata import entry_points
@@ -110,4 +111,11 @@ def add_extensions(target: typer.Typer) -> None:
 def main() -> None:
     """Console-script entry point."""
     add_extensions(app)
-    app()
+    try:
+        app()
+    finally:
+        # The command is over. Python's exit would now garbage-collect every object the
+        # process made, imported modules included: 0.85 s after importing Dagster, 1.5 s after
+        # a small local run. Frozen objects are left to the operating system instead; every
+        # file and service was closed by the command's own context managers already.
+        gc.freeze()

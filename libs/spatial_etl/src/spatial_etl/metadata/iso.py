@@ -9,11 +9,14 @@ WGS84 bounding box, so the record's reference system is set to the data's own CR
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final
 
+import jinja2
 from lxml import etree
 from owslib.iso import MD_Metadata
 from pydantic import BaseModel, ConfigDict
+from pygeometa import core as pygeometa_core
 from pygeometa.schemas.iso19139 import ISO19139OutputSchema
 
 from spatial_etl.errors import MetadataError
@@ -46,7 +49,7 @@ class IsoSummary(BaseModel):
 
 def iso_record(asset: AssetDocument) -> bytes:
     """The ISO 19139 record of a committed asset version, as UTF-8 XML, checked readable."""
-    text = ISO19139OutputSchema().write(_mcf(asset, asset.provenance))
+    text = render_mcf(_mcf(asset, asset.provenance))
     root = etree.fromstring(text.encode("utf-8"))
     code = root.find(_CODE_PATH, _NS)
     if code is None:
@@ -57,6 +60,39 @@ def iso_record(asset: AssetDocument) -> bytes:
     if summary.identifier != asset.asset_id:
         raise MetadataError(f"the ISO record reads back as {summary.identifier!r}")
     return xml
+
+
+def render_mcf(mcf: dict[str, Any]) -> str:
+    """What ``ISO19139OutputSchema().write(mcf)`` returns, from a template compiled once.
+
+    pygeometa's writer builds a new Jinja environment for every record, so its templates
+    are compiled again each time: 0.2 s of every version's publication. This renders the same
+    template with the same filters and globals from one environment per process (a test
+    compares the two outputs byte for byte).
+    """
+    xml = _iso_template().render(record=mcf, pygeometa_version=pygeometa_core.VERSION)
+    return str(pygeometa_core.pretty_print(xml.encode("utf-8")))
+
+
+@functools.cache
+def _iso_template() -> jinja2.Template:
+    """The ISO 19139 template of pygeometa, in an environment set up as its writer does."""
+    folders = [str(ISO19139OutputSchema().template_dir), str(pygeometa_core.SCHEMAS)]
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folders))  # noqa: S701 - as pygeometa
+    helpers = {
+        name: getattr(pygeometa_core, name)
+        for name in (
+            "normalize_datestring",
+            "get_distribution_language",
+            "get_charstring",
+            "prune_distribution_formats",
+            "prune_transfer_option",
+        )
+    }
+    env.filters.update(helpers)
+    env.globals.update({"zip": zip, **helpers})
+    env.globals.pop("get_distribution_language")  # a filter only, as in pygeometa
+    return env.get_template("main.j2")
 
 
 def read_iso(xml: bytes) -> IsoSummary:

@@ -531,7 +531,11 @@ def _drive(
         cursor: str | None = None
         while True:
             reporter.advance(settled(), "manifest_sensor: examining pending manifests")
-            context = dg.build_sensor_context(cursor=cursor, resources=dict(resources))
+            # The run's instance: without one Dagster builds an ephemeral instance for the
+            # sensor's resources at every tick (0.17 s each).
+            context = dg.build_sensor_context(
+                cursor=cursor, resources=dict(resources), instance=instance
+            )
             if not verbose:
                 _quiet(context.log)
             tick = manifest_sensor(context)
