@@ -54,6 +54,7 @@ script and stops them. Usage::
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import platform
@@ -521,9 +522,15 @@ def _child(spec_path: Path) -> None:
     else:
         work = _executor_importing()
     after_imports = _own_hwm_mib()
+    profiler = cProfile.Profile() if spec.get("profile") else None
     imported = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     steps, facts = work(spec)
     done = time.perf_counter()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(Path(spec["profile"]) / f"{side}-{case}-{spec['rep']}.prof")
     result = {
         "work_s": done - imported,
         "imports_s": imported - started,
@@ -1024,7 +1031,9 @@ class Bench:
             else self._raw_spec(side, case, rep)
         )
         result = self.tmp / f"result-{side}-{case}-{rep}.json"
-        spec.update(side=side, case=case, result=str(result))
+        profile = self.args.profile
+        spec.update(side=side, case=case, rep=rep, result=str(result))
+        spec.update(profile=str(profile.resolve()) if profile is not None else None)
         spec_path = self.tmp / f"spec-{side}-{case}-{rep}.json"
         spec_path.write_text(json.dumps(spec))
         _say(f"run {rep + 1}/{self.args.repeat}: {case}, {side} ...")
@@ -1297,6 +1306,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="further export sizes, run once each, for peak memory against rows",
     )
     parser.add_argument("--workdir", type=Path, help="where temporary files go (default: TMPDIR)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write a cProfile of each child's work to this existing directory "
+        "(<side>-<case>-<rep>.prof; the profiler slows Python, so figures are then not comparable)",
+    )
     parser.add_argument(
         "--skip-vsis3", action="store_true", help="leave out the raster side reading /vsis3/"
     )

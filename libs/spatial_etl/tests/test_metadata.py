@@ -153,6 +153,23 @@ def test_the_cached_iso_template_renders_what_pygeometa_writes(
     assert "Districts &lt;2024&gt;" in written  # escaped by the template itself
 
 
+def test_without_a_safe_cache_directory_the_template_is_compiled_in_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def unsafe(*_: object) -> None:
+        raise RuntimeError("Cannot determine safe temp directory.")
+
+    monkeypatch.setattr(iso.jinja2, "FileSystemBytecodeCache", unsafe)
+    iso._iso_template.cache_clear()
+    try:
+        assert iso._bytecode_cache() is None
+        asset = _committed(raster_asset())
+        mcf = iso._mcf(asset, asset.provenance)
+        assert render_mcf(copy.deepcopy(mcf)) == ISO19139OutputSchema().write(mcf)
+    finally:
+        iso._iso_template.cache_clear()
+
+
 def test_the_iso_record_reads_back_with_extent_crs_title_lineage_and_uri() -> None:
     asset = _committed(vector_asset(crs="EPSG:2056"))
     summary = read_iso(iso_record(asset))

@@ -10,6 +10,7 @@ WGS84 bounding box, so the record's reference system is set to the data's own CR
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any, Final
 
 import jinja2
@@ -22,6 +23,8 @@ from pygeometa.schemas.iso19139 import ISO19139OutputSchema
 from spatial_etl.errors import MetadataError
 from spatial_etl.metadata import description
 from spatial_etl.models.ledger import AssetDocument, Provenance
+
+logger = logging.getLogger(__name__)
 
 _NS: Final = {
     "gmd": "http://www.isotc211.org/2005/gmd",
@@ -78,7 +81,9 @@ def render_mcf(mcf: dict[str, Any]) -> str:
 def _iso_template() -> jinja2.Template:
     """The ISO 19139 template of pygeometa, in an environment set up as its writer does."""
     folders = [str(ISO19139OutputSchema().template_dir), str(pygeometa_core.SCHEMAS)]
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folders))  # noqa: S701 - as pygeometa
+    env = jinja2.Environment(  # noqa: S701 - as pygeometa's: its templates escape what they print
+        loader=jinja2.FileSystemLoader(folders), bytecode_cache=_bytecode_cache()
+    )
     helpers = {
         name: getattr(pygeometa_core, name)
         for name in (
@@ -93,6 +98,20 @@ def _iso_template() -> jinja2.Template:
     env.globals.update({"zip": zip, **helpers})
     env.globals.pop("get_distribution_language")  # a filter only, as in pygeometa
     return env.get_template("main.j2")
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Jinja's per-user cache of compiled templates, so a new process loads, not compiles.
+
+    Jinja keeps it in ``<tmp>/_jinja2-cache-<uid>``, a directory it refuses to use unless the
+    user owns it with mode 0700, and checks each entry against the template's source. Where
+    that directory cannot be had, templates are compiled in memory (0.2 s more per process).
+    """
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError) as error:
+        logger.info("compiling the ISO template without a cache: %s", error)
+        return None
 
 
 def read_iso(xml: bytes) -> IsoSummary:
