@@ -56,7 +56,7 @@ def test_intents_list_json_shows_both_plugins() -> None:
     }
     vector = listed["ingest_vector_boundary"]
     assert vector["accepts"]["geometry_kinds"] == ["polygon"]
-    assert [s["kind"] for s in vector["steps"]] == ["gdal", "sql_check", "sql", "export"]
+    assert [s["kind"] for s in vector["steps"]] == ["gdal", "sql_check", "rewrite", "export"]
 
 
 def test_intents_list_table_names_intents_and_plugins() -> None:
@@ -83,7 +83,7 @@ def test_intents_show_json_matches_the_declaration() -> None:
 
     result = runner.invoke(app, ["intents", "show", "ingest_vector_boundary", "--json"])
     shown = json.loads(result.stdout)
-    assert shown["steps"][2]["statement"] == INTENT.steps[2].statement  # type: ignore[union-attr]
+    assert shown["steps"][2]["using"] == INTENT.steps[2].using  # type: ignore[union-attr]
     assert shown["parameters"]["properties"]["layer"]["description"]
 
 

@@ -35,6 +35,7 @@ from spatial_etl.run.planning import (
     RunValues,
     resolve_plan,
 )
+from spatial_etl.steps.rewrite import PlannedRewrite
 from spatial_etl.testing import example_manifest, example_run, load_plugin
 
 HOSTILE = 'x"; DROP TABLE y; --'
@@ -94,6 +95,12 @@ def _gdal(plan: Plan, name: str) -> PlannedGdal:
 def _sql(plan: Plan, name: str) -> PlannedSql:
     [step] = [s for s in plan.steps if s.step == name]
     assert isinstance(step, PlannedSql)
+    return step
+
+
+def _rewrite(plan: Plan, name: str) -> PlannedRewrite:
+    [step] = [s for s in plan.steps if s.step == name]
+    assert isinstance(step, PlannedRewrite)
     return step
 
 
@@ -340,7 +347,7 @@ def test_vector_table_follows_the_input_index(vector: RegisteredIntent, run: Run
     manifest = example_manifest(vector, driver="GPKG")
     plan = resolve_plan(vector, manifest, _binding(manifest, layer="a", index=2), run)
     assert _follows(_gdal(plan, "load").argv, "-nln") == "input_2"
-    assert _sql(plan, "normalise").identifiers["table"] == "input_2"
+    assert _rewrite(plan, "normalise").table == "input_2"
     assert plan.export.source == "input_2"
 
 
@@ -361,11 +368,12 @@ def test_sql_steps_keep_identifiers_out_of_the_template(
     assert check.literals == {}
     assert check.message is not None
     assert "polygon" in check.message
-    normalise = _sql(plan, "normalise")
-    assert normalise.kind == "sql"
-    assert normalise.message is None
-    assert normalise.identifiers == {"schema": "proc_0f2c4e1a5b6d4c8e", "table": "input_0"}
-    assert "{schema}.{table}" in normalise.template
+    normalise = _rewrite(plan, "normalise")
+    assert normalise.kind == "rewrite"
+    assert (normalise.schema_name, normalise.table) == ("proc_0f2c4e1a5b6d4c8e", "input_0")
+    assert (normalise.column, normalise.type) == ("geom", "geometry(MultiPolygon, 4326)")
+    assert "proc_" not in normalise.template
+    assert normalise.template.startswith("ST_Transform(ST_Multi(")
 
 
 def test_sql_compose_returns_a_composed_statement(vector: RegisteredIntent, run: RunValues) -> None:

@@ -116,8 +116,8 @@ def test_builtin_kinds_register_through_the_plugin_hook() -> None:
     manager.add_hookspecs(hookspecs)
     manager.register(builtin)
     manager.hook.register_step_kinds(kinds=kinds)
-    assert kinds.names() == ["gdal", "sql", "sql_check", "export"]
-    assert step_kinds().names()[:4] == ["gdal", "sql", "sql_check", "export"]
+    assert kinds.names() == ["gdal", "sql", "sql_check", "rewrite", "export"]
+    assert step_kinds().names()[:5] == ["gdal", "sql", "sql_check", "rewrite", "export"]
 
 
 @pytest.mark.parametrize(
@@ -216,7 +216,7 @@ def test_an_unregistered_kind_is_refused_naming_the_step() -> None:
             steps=(OrphanStep(name="lost", description="?"), COG),
         )
     assert (
-        "step 'lost': step kind 'orphan' is not registered (known: gdal, sql, sql_check, export"
+        "step 'lost': step kind 'orphan' is not registered (known: gdal, sql, sql_check, rewrite, export"
         in str(raised.value)
     )
 

@@ -22,23 +22,30 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psycopg2
 import pyarrow.parquet as pq
 import pytest
 import spatial_etl_vector_boundary
 from psycopg2 import sql
+from pydantic import SecretStr
+from spatial_etl.backends.compute import PostgisCompute
 from spatial_etl.export.geoparquet import export_geoparquet
+from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.run.planning import (
     InputBinding,
     PlannedGdal,
-    PlannedSql,
     RunValues,
     resolve_plan,
 )
+from spatial_etl.settings import PostgisSettings
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
+from spatial_etl.steps.kind import StepContext
+from spatial_etl.steps.rewrite import PlannedRewrite
+from spatial_etl.steps.sql import bind
 from spatial_etl.testing import example_manifest, load_plugin
+from spatial_etl_vector_boundary import NORMALISE_SQL
 
 OLD_NORMALISE = (
     "ALTER TABLE {schema}.{table} "
@@ -110,41 +117,46 @@ def _intent() -> Any:
     return registered
 
 
+Way = Literal["old", "alter", "rewrite"]
+"""How ``normalise`` runs: the old full statement, the plugin's expression as one ALTER TABLE
+(``NORMALISE_SQL``), or the plugin's ``rewrite`` step as the core runs it (parallel copy)."""
+
+
 def _run_path(
     source: Path,
     schema: str,
     *,
-    old: bool,
-    pg_conn: Any,
-    gdal_pg_source: tuple[str, dict[str, str]],
+    way: Way,
+    services: _Services,
     tmp_path: Path,
 ) -> None:
-    """Load ``source`` into ``schema`` and normalise it, the old way or the plugin's way."""
+    """Load ``source`` into ``schema`` and normalise it the given ``way``."""
     registered = _intent()
     manifest = example_manifest(registered, driver="GPKG", crs="EPSG:32633")
     binding = InputBinding(index=0, file=manifest.files[0], gdal_path=str(source), layer="shapes")
     run = RunValues(
-        run_id="test-run", schema_name=schema, workdir=tmp_path, postgis=gdal_pg_source[0]
+        run_id="test-run", schema_name=schema, workdir=tmp_path, postgis=services.gdal_source[0]
     )
     plan = resolve_plan(registered, manifest, binding, run)
     runner = SubprocessGdalRunner(timeout_s=120)
-    for step in plan.steps:
-        if isinstance(step, PlannedGdal):
-            argv = list(step.argv)
-            if old:
-                at = argv.index("-dim")
-                del argv[at : at + 2]
-            runner.run(argv, env=gdal_pg_source[1])
-        elif isinstance(step, PlannedSql):
-            statement = (
-                step.model_copy(update={"template": OLD_NORMALISE})
-                if old and step.step == "normalise"
-                else step
-            )
-            with pg_conn.cursor() as cur:
-                cur.execute(statement.compose())
-                if step.kind == "sql_check":
-                    assert cur.fetchall() == []
+    compute = PostgisCompute(PostgisSettings(postgis_dsn=SecretStr(services.dsn)))
+    try:
+        for step in plan.steps:
+            if isinstance(step, PlannedGdal):
+                argv = list(step.argv)
+                if way == "old":
+                    at = argv.index("-dim")
+                    del argv[at : at + 2]
+                runner.run(argv, env=services.gdal_source[1])
+            elif isinstance(step, PlannedRewrite) and way != "rewrite":
+                template = OLD_NORMALISE if way == "old" else NORMALISE_SQL
+                table = {"schema": step.schema_name, "table": step.table}
+                compute.execute(bind(template, table, {}), step=step.step)
+            else:
+                context = StepContext(runner=runner, compute=compute, source=str(source))
+                step_kinds().for_step(step).execute(step, context)
+    finally:
+        compute.close()
 
 
 @pytest.fixture
@@ -211,20 +223,8 @@ def test_new_normalise_exports_what_the_old_one_did(
     source = make_vector(
         "shapes.gpkg", rows, driver="GPKG", crs="EPSG:32633", geometry_type=f"GEOMETRY{dims}"
     )
-    files = {}
-    for old, schema in ((True, services.old_schema), (False, services.new_schema)):
-        _run_path(
-            source,
-            schema,
-            old=old,
-            pg_conn=pg_conn,
-            gdal_pg_source=services.gdal_source,
-            tmp_path=tmp_path,
-        )
-        out = tmp_path / f"{'old' if old else 'new'}.parquet"
-        export_geoparquet(services.dsn, schema, TABLE, out)
-        files[old] = pq.read_table(out)
-    before, after = files[True], files[False]
+    before = _exported("old", source, services.old_schema, services, tmp_path)
+    after = _exported("rewrite", source, services.new_schema, services, tmp_path)
 
     # The source really holds the ordinates the comparison is about.
     listing = subprocess.run(
@@ -242,3 +242,51 @@ def test_new_normalise_exports_what_the_old_one_did(
             assert old_wkb == new_wkb, name
         else:
             assert old_wkb == new_wkb or _same_vertices(pg_conn, old_wkb, new_wkb), name
+
+
+@pytest.mark.gdal
+@pytest.mark.postgis
+@pytest.mark.parametrize("dims", ["", "Z"])
+def test_the_parallel_rewrite_exports_exactly_what_one_alter_table_does(
+    dims: str, make_vector: Callable[..., Path], services: _Services, tmp_path: Path
+) -> None:
+    """Same expression, run as ALTER TABLE or as the rewrite kind's copy: the same file."""
+    rows = [
+        {"wkt": _place(wkt, dims) if wkt else "", "name": name, "value": str(index * 7)}
+        for index, (name, wkt) in enumerate(SHAPES.items())
+    ]
+    source = make_vector(
+        "shapes.gpkg", rows, driver="GPKG", crs="EPSG:32633", geometry_type=f"GEOMETRY{dims}"
+    )
+    altered = _exported("alter", source, services.old_schema, services, tmp_path)
+    rewritten = _exported("rewrite", source, services.new_schema, services, tmp_path)
+
+    assert rewritten.equals(altered)  # every column, every row, in order; the geometry bytes
+    assert rewritten.schema.metadata == altered.schema.metadata
+    assert rewritten.column("name").to_pylist() == list(SHAPES)
+    with services.conn.cursor() as cur:
+        cur.execute(
+            "SELECT c.relpersistence, pg_get_constraintdef(k.oid), "
+            "format_type(a.atttypid, a.atttypmod) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'p' "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'geom' "
+            "WHERE n.nspname = %s AND c.relname = %s",
+            (services.new_schema, TABLE),
+        )
+        # Still unlogged like the load's table, still keyed by the fid, the new type.
+        assert cur.fetchall() == [("u", "PRIMARY KEY (etl_fid)", "geometry(MultiPolygon,4326)")]
+        cur.execute(
+            "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'r'",
+            (services.new_schema,),
+        )
+        assert cur.fetchall() == [(TABLE,)]  # the copy took the table's place, nothing else
+
+
+def _exported(way: Way, source: Path, schema: str, services: _Services, tmp_path: Path) -> Any:
+    """Load and normalise ``source`` the given way, export it, read the file back."""
+    _run_path(source, schema, way=way, services=services, tmp_path=tmp_path)
+    out = tmp_path / f"{way}.parquet"
+    export_geoparquet(services.dsn, schema, TABLE, out)
+    return pq.read_table(out)

@@ -8,6 +8,7 @@ The GeoParquet export is checked as a declaration only (table and geometry colum
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -17,8 +18,11 @@ from typing import Any
 import pytest
 import spatial_etl_vector_boundary
 from psycopg2 import sql
+from pydantic import SecretStr
 from spatial_etl import ExportFormat
+from spatial_etl.backends.compute import PostgisCompute
 from spatial_etl.errors import PlanError
+from spatial_etl.plugins.kinds import step_kinds
 from spatial_etl.plugins.registry import RegisteredIntent
 from spatial_etl.run.planning import (
     InputBinding,
@@ -29,7 +33,10 @@ from spatial_etl.run.planning import (
     RunValues,
     resolve_plan,
 )
+from spatial_etl.settings import PostgisSettings
 from spatial_etl.spatial_utils.runner import SubprocessGdalRunner
+from spatial_etl.steps.kind import StepContext
+from spatial_etl.steps.rewrite import PlannedRewrite
 from spatial_etl.testing import check_plugin, example_manifest, load_plugin
 from spatial_etl_vector_boundary import BoundaryParameters
 
@@ -101,6 +108,14 @@ def _run(plan: Plan, conn: Any, env: Mapping[str, str]) -> PlannedExport:
     for step in plan.steps:
         if isinstance(step, PlannedGdal):
             runner.run(step.argv, env=env)
+        elif isinstance(step, PlannedRewrite):  # run by its kind, as the core runs it
+            dsn = SecretStr(os.environ["SPATIAL_ETL_POSTGIS_DSN"])  # pg_conn's database
+            compute = PostgisCompute(PostgisSettings(postgis_dsn=dsn))
+            try:
+                context = StepContext(runner=runner, compute=compute, source=step.table)
+                step_kinds().for_step(step).execute(step, context)
+            finally:
+                compute.close()
         elif isinstance(step, PlannedSql):
             with conn.cursor() as cur:
                 cur.execute(step.compose())
@@ -205,12 +220,13 @@ def test_check_plugin_resolves_one_plan_per_driver() -> None:
         check, normalise = plan.steps[1], plan.steps[2]
         assert isinstance(check, PlannedSql)
         assert check.kind == "sql_check"
-        assert isinstance(normalise, PlannedSql)
-        assert normalise.kind == "sql"
+        assert isinstance(normalise, PlannedRewrite)
+        assert normalise.kind == "rewrite"
         # Identifiers only through sql.Identifier, never pasted into the text.
         run_table = {"schema": "proc_0f2c4e1a5b6d4c8e", "table": "input_0"}
         assert check.identifiers == run_table | {"fid": "etl_fid"}
-        assert normalise.identifiers == run_table
+        assert (normalise.schema_name, normalise.table) == tuple(run_table.values())
+        assert normalise.identifiers == {}  # the expression names no table: the kind binds it
         for sql_step in (check, normalise):
             assert "proc_" not in sql_step.template
             assert "etl_fid" not in sql_step.template

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         StepKind,
     )
     from spatial_etl.steps.registry import StepKindRegistry
+    from spatial_etl.steps.rewrite import RewriteStep
     from spatial_etl.steps.sql import SqlStep
     from spatial_etl.steps.sql_check import SqlCheckStep
 
@@ -51,6 +52,7 @@ _PUBLIC = {
     "ExportStep": "spatial_etl.steps.export",
     "GdalProgram": "spatial_etl.models.programs",
     "GdalStep": "spatial_etl.steps.gdal",
+    "RewriteStep": "spatial_etl.steps.rewrite",
     "SqlStep": "spatial_etl.steps.sql",
     "SqlCheckStep": "spatial_etl.steps.sql_check",
     "IntentFacts": "spatial_etl.steps.kind",
@@ -90,6 +92,7 @@ __all__ = [
     "IntentRegistry",
     "PlanContext",
     "PlannedStep",
+    "RewriteStep",
     "SpatialEtlError",
     "SqlCheckStep",
     "SqlStep",

@@ -1,8 +1,8 @@
 """The process's step kinds, and the core's own, registered through the hook plugins implement.
 
 There is one registry per process. The first call of :func:`step_kinds` registers the core's
-kinds (``gdal``, ``sql``, ``sql_check``, ``export``: this module is their plugin); a plugin's
-kinds are registered when the loader runs that plugin's hooks, before its
+kinds (``gdal``, ``sql``, ``sql_check``, ``rewrite``, ``export``: this module is their
+plugin); a plugin's kinds are registered when the loader runs that plugin's hooks, before its
 ``register_intents``, so a plugin builds the intents that use its kinds inside that hook.
 """
 
@@ -17,14 +17,15 @@ from spatial_etl.plugins.hookspecs import hookimpl
 from spatial_etl.steps.export import ExportKind
 from spatial_etl.steps.gdal import GdalKind
 from spatial_etl.steps.registry import StepKindRegistry
+from spatial_etl.steps.rewrite import RewriteKind
 from spatial_etl.steps.sql import SqlKind
 from spatial_etl.steps.sql_check import SqlCheckKind
 
 
 @hookimpl
 def register_step_kinds(kinds: StepKindRegistry) -> None:
-    """Register gdal, sql, sql_check and export."""
-    for kind in (GdalKind(), SqlKind(), SqlCheckKind(), ExportKind()):
+    """Register gdal, sql, sql_check, rewrite and export."""
+    for kind in (GdalKind(), SqlKind(), SqlCheckKind(), RewriteKind(), ExportKind()):
         kinds.register(kind)
 
 

@@ -2,8 +2,9 @@
 
 ``kind`` defines what a kind provides (:class:`StepKind`: registration checks, planning,
 execution, display) and the contexts it works in; ``registry`` holds the kinds by name. The
-core's kinds (``gdal``, ``sql``, ``sql_check``, ``export``) are registered through the
-``register_step_kinds`` hook by :mod:`spatial_etl.plugins.kinds`, as a plugin registers its own.
+core's kinds (``gdal``, ``sql``, ``sql_check``, ``rewrite``, ``export``) are registered
+through the ``register_step_kinds`` hook by :mod:`spatial_etl.plugins.kinds`, as a plugin
+registers its own.
 """
 
 from spatial_etl.steps.kind import (

@@ -7,6 +7,7 @@ step keeps them apart from the template until :meth:`PlannedSql.compose`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 from psycopg2 import sql
@@ -63,11 +64,16 @@ class PlannedSql(PlannedStep):
 
     def compose(self) -> sql.Composed:
         """The statement, with identifiers and values bound only through ``psycopg2.sql``."""
-        bound: dict[str, sql.Composable] = {
-            k: sql.Identifier(v) for k, v in self.identifiers.items()
-        }
-        bound.update({k: sql.Literal(v) for k, v in self.literals.items()})
-        return sql.SQL(self.template).format(**bound)
+        return bind(self.template, self.identifiers, self.literals)
+
+
+def bind(
+    template: str, identifiers: Mapping[str, str], literals: Mapping[str, JsonValue]
+) -> sql.Composed:
+    """``template`` with identifiers bound by ``sql.Identifier`` and values by ``sql.Literal``."""
+    bound: dict[str, sql.Composable] = {k: sql.Identifier(v) for k, v in identifiers.items()}
+    bound.update({k: sql.Literal(v) for k, v in literals.items()})
+    return sql.SQL(template).format(**bound)
 
 
 def sql_problems(template: str, intent: IntentFacts) -> list[str]:
