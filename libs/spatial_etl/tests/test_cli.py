@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +231,25 @@ def test_extension_command_groups_load_and_a_broken_one_is_reported(
     result = runner.invoke(target, ["greeting", "hello"])
     assert result.exit_code == 0
     assert "hello from an extension" in result.stdout
+
+
+def test_extensions_load_only_when_their_command_runs() -> None:
+    code = (
+        "import sys\n"
+        "from spatial_etl.cli import main\n"
+        "sys.argv = ['spatial-etl', 'intents', 'list', '--json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('spatial_etl_', 'psycopg2'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = done.stdout.strip().splitlines()[-1]
+    assert "spatial_etl_dagster" not in loaded  # the local group, never asked for
+    assert "spatial_etl_web" not in loaded
+    assert "psycopg2" not in loaded  # no step ran: no database driver
+    assert "spatial_etl_vector_boundary" in loaded  # the plugins were, for the listing
 
 
 def test_the_dagster_service_adds_the_local_command() -> None:

@@ -3,16 +3,17 @@
 One module per command group; each loads what it needs when it runs (plugins, settings),
 never at import time, and is itself imported only when its command runs
 (:data:`CORE_COMMANDS`). Other distributions add command groups through the entry-point group
-``spatial_etl.commands`` (the Dagster service adds ``local``), loaded by :func:`main` so the
-core never imports them.
+``spatial_etl.commands`` (the Dagster service adds ``local``), loaded when their command runs,
+so the core never imports them.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import sys
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Final
 
 import typer
@@ -42,17 +43,24 @@ class _CoreGroup(Group):
     """The root group: the core's commands are built from :data:`CORE_COMMANDS` on demand."""
 
     def list_commands(self, ctx: Context) -> list[str]:
-        """The core's commands, then those added to ``app`` (extensions)."""
-        added = [name for name in super().list_commands(ctx) if name not in CORE_COMMANDS]
-        return [*CORE_COMMANDS, *added]
+        """The core's commands, then the installed extensions, then any others added."""
+        named = [*CORE_COMMANDS, *(n for n in _extensions() if n not in CORE_COMMANDS)]
+        return [*named, *(n for n in super().list_commands(ctx) if n not in named)]
 
     def get_command(self, ctx: Context, cmd_name: str) -> ClickCommand | None:
-        """Import a core command's module the first time the command is asked for."""
+        """Import a core command's module, or load an extension, when it is first asked for."""
         found = super().get_command(ctx, cmd_name)
-        if found is not None or cmd_name not in CORE_COMMANDS:
+        if found is not None:
             return found
-        module, attribute = CORE_COMMANDS[cmd_name]
-        target = getattr(importlib.import_module(module), attribute)
+        if cmd_name in CORE_COMMANDS:
+            module, attribute = CORE_COMMANDS[cmd_name]
+            target = getattr(importlib.import_module(module), attribute)
+        elif cmd_name in _extensions():
+            target = _load_extension(_extensions()[cmd_name])
+            if target is None:
+                return None
+        else:
+            return None
         holder = typer.Typer(add_completion=False)
         if isinstance(target, typer.Typer):
             holder.add_typer(target, name=cmd_name)
@@ -96,21 +104,35 @@ COMMANDS_GROUP = "spatial_etl.commands"
 def add_extensions(target: typer.Typer) -> None:
     """Add the installed distributions' command groups; a broken one is reported, not fatal."""
     for entry_point in sorted(entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name):
-        try:
-            group = entry_point.load()
-        except Exception as error:  # noqa: BLE001 - a broken extension must not break the CLI
-            print(
-                f"warning: command group {entry_point.name!r} did not load: {error}",
-                file=sys.stderr,
-            )
-            continue
-        if isinstance(group, typer.Typer):
+        group = _load_extension(entry_point)
+        if group is not None:
             target.add_typer(group, name=entry_point.name)
 
 
+@functools.cache
+def _extensions() -> dict[str, EntryPoint]:
+    """The installed command groups by name, found once per process (loaded on first use)."""
+    found = sorted(entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name)
+    return {entry_point.name: entry_point for entry_point in found}
+
+
+def _load_extension(entry_point: EntryPoint) -> typer.Typer | None:
+    """The extension's typer app; a broken one is reported on stderr and gives None."""
+    try:
+        group = entry_point.load()
+    except Exception as error:  # noqa: BLE001 - a broken extension must not break the CLI
+        print(f"warning: command group {entry_point.name!r} did not load: {error}", file=sys.stderr)
+        return None
+    return group if isinstance(group, typer.Typer) else None
+
+
 def main() -> None:
-    """Console-script entry point."""
-    add_extensions(app)
+    """Console-script entry point.
+
+    Extensions (``spatial_etl.commands``) are loaded only when their command runs, or when
+    help lists the commands: ``spatial-etl intents list`` does not import the Dagster
+    service's ``local`` group.
+    """
     try:
         app()
     finally:

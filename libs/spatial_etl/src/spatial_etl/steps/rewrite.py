@@ -21,9 +21,8 @@ Column defaults are not carried over: by this point of a run nothing inserts row
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-from psycopg2 import sql
 from pydantic import Field, JsonValue
 
 from spatial_etl.errors import SqlStepError
@@ -37,10 +36,13 @@ from spatial_etl.steps.kind import (
 )
 from spatial_etl.steps.sql import bind, compute_of, plan_sql, sql_problems
 
+if TYPE_CHECKING:
+    from psycopg2 import sql
+
 SQL_TYPE_PATTERN: Final = r"^[A-Za-z_][A-Za-z0-9_ ]*(\([A-Za-z0-9_, ]*\))?$"
 """A type name with an optional modifier list: ``geometry(MultiPolygon, 4326)``, ``text``."""
 
-_COLUMNS: Final = sql.SQL(
+_COLUMNS: Final = (
     "SELECT a.attname, a.attnotnull, COALESCE(a.attnum = ANY(i.indkey), false), c.relpersistence "
     "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
@@ -118,7 +120,9 @@ class RewriteKind(StepKind[RewriteStep, PlannedRewrite]):
     def execute(self, planned: PlannedRewrite, context: StepContext) -> None:
         """Copy the table with the column rewritten, swap it in, restore its keys."""
         compute = compute_of(context)
-        query = _COLUMNS.format(
+        from psycopg2 import sql  # noqa: PLC0415 - only when a step runs, as in steps.sql
+
+        query = sql.SQL(_COLUMNS).format(
             schema=sql.Literal(planned.schema_name), table=sql.Literal(planned.table)
         )
         rows = compute.fetch(query, step=planned.step)
@@ -139,6 +143,8 @@ class RewriteKind(StepKind[RewriteStep, PlannedRewrite]):
 
 def _statement(planned: PlannedRewrite, rows: list[tuple[object, ...]]) -> sql.Composed:
     """The copy, the swap and the restored constraints, as one transaction's statements."""
+    from psycopg2 import sql  # noqa: PLC0415 - only when a step runs, as in steps.sql
+
     schema = planned.schema_name
     old = sql.Identifier(schema, planned.table)
     temporary = f"{planned.table[:50]}_rewrite"

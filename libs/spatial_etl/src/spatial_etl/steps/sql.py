@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
-from psycopg2 import sql
 from pydantic import Field, JsonValue
 
 from spatial_etl.errors import PlanError, SqlStepError
@@ -33,6 +32,8 @@ from spatial_etl.steps.kind import (
 )
 
 if TYPE_CHECKING:
+    from psycopg2 import sql
+
     from spatial_etl.backends.compute import PostgisCompute
 
 
@@ -70,7 +71,12 @@ class PlannedSql(PlannedStep):
 def bind(
     template: str, identifiers: Mapping[str, str], literals: Mapping[str, JsonValue]
 ) -> sql.Composed:
-    """``template`` with identifiers bound by ``sql.Identifier`` and values by ``sql.Literal``."""
+    """``template`` with identifiers bound by ``sql.Identifier`` and values by ``sql.Literal``.
+
+    psycopg2 is imported here, when a step runs: declaring and listing intents need no driver.
+    """
+    from psycopg2 import sql  # noqa: PLC0415 - see above
+
     bound: dict[str, sql.Composable] = {k: sql.Identifier(v) for k, v in identifiers.items()}
     bound.update({k: sql.Literal(v) for k, v in literals.items()})
     return sql.SQL(template).format(**bound)
