@@ -94,7 +94,7 @@ def test_a_vector_version_is_a_partition_of_its_intent_with_its_schema_and_steps
     assert [(s["step"], s["kind"], s["status"]) for s in steps] == [
         ("load", "gdal", "succeeded"),
         ("require_polygons", "sql_check", "succeeded"),
-        ("normalise", "sql", "succeeded"),
+        ("normalise", "rewrite", "succeeded"),
         ("export", "export", "succeeded"),
     ]
     assert all(s["duration_s"] >= 0 and s["file"] == path for s in steps)
