@@ -24,6 +24,7 @@ from invariants import assert_converged
 from ledger_server import ledger_unavailable
 from postgis_control import start_postgis, stop_postgis
 from processes import Child, wait_for_checkpoint, wait_for_descendant, wait_until
+from psycopg2 import sql
 from remote_world import world_payload
 from spatial_etl.backends.compute import schema_for_run
 from spatial_etl.run.intake import (
@@ -183,6 +184,59 @@ def test_sigkill_during_the_export_converges(
     _converge(world, "k_export", run_id)
     assert world.lake_keys() == []
     _retry_succeeds(world, "k_export")
+
+
+def test_sigkill_while_the_rewrite_copies_the_table_converges(
+    shared_world: World,
+    shared_ledger: Any,
+    spawn_child: Spawn,
+    make_vector: Callable[..., Path],
+    pg_conn: Any,
+) -> None:
+    """Killed inside the ``rewrite`` step's transaction: the copy never replaces the table.
+
+    The test holds an exclusive lock on the run's table when the step is about to run, so
+    the step's CREATE TABLE AS waits inside its transaction; the run is killed there, then the
+    lock released: the server finds its client gone, rolls back, and the janitor drops the
+    schema with no copy left.
+    """
+    world = shared_world
+    _vector_batch(world, make_vector, "k_rewrite", rows=2_000)
+    ticket = _ticket(world, "k_rewrite")
+    run_id = f"run-{uuid.uuid4()}"
+    hold = {"at": "spatial_etl.steps.rewrite:_statement", "name": "rewrite", "hold_s": 2.0}
+    child = _start(spawn_child, world, shared_ledger, ticket, run_id, holds=[hold])
+    wait_for_checkpoint(child, "rewrite", timeout=120)
+    schema = schema_for_run(run_id)
+    pg_conn.autocommit = False
+    try:
+        with pg_conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                    sql.Identifier(schema, "input_0")
+                )
+            )
+
+            def copy_waits() -> bool:
+                # Inside a transaction the activity view is a snapshot: refresh it each time.
+                cur.execute("SELECT pg_stat_clear_snapshot()")
+                cur.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE %s",
+                    (f'CREATE UNLOGGED TABLE "{schema}"."input_0_rewrite"%',),
+                )
+                row = cur.fetchone()
+                return bool(row and row[0] == 1)
+
+            wait_until(copy_waits, 20, message="the rewrite's copy waiting on the table")
+            _kill(child)
+    finally:
+        pg_conn.rollback()
+        pg_conn.autocommit = True
+    done = _converge(world, "k_rewrite", run_id)
+    assert schema in done.dropped_schemas  # the table, and no input_0_rewrite, went with it
+    assert world.lake_keys() == []
+    _retry_succeeds(world, "k_rewrite")
 
 
 def test_sigkill_between_the_upload_and_the_commit_converges_to_one_version(
