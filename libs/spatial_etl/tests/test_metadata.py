@@ -159,13 +159,34 @@ def test_without_a_safe_cache_directory_the_template_is_compiled_in_memory(
     def unsafe(*_: object) -> None:
         raise RuntimeError("Cannot determine safe temp directory.")
 
-    monkeypatch.setattr(iso.jinja2, "FileSystemBytecodeCache", unsafe)
+    monkeypatch.setattr(iso, "_BestEffortCache", unsafe)
     iso._iso_template.cache_clear()
     try:
         assert iso._bytecode_cache() is None
         asset = _committed(raster_asset())
         mcf = iso._mcf(asset, asset.provenance)
         assert render_mcf(copy.deepcopy(mcf)) == ISO19139OutputSchema().write(mcf)
+    finally:
+        iso._iso_template.cache_clear()
+
+
+def test_a_cache_that_cannot_be_written_or_read_never_fails_the_record(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def disk_full(*_: object, **__: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(iso.jinja2.bccache.tempfile, "NamedTemporaryFile", disk_full)
+    monkeypatch.setattr(iso.jinja2.bccache, "open", disk_full, raising=False)
+    monkeypatch.setattr(
+        iso.jinja2.FileSystemBytecodeCache, "_get_default_cache_dir", lambda _: str(tmp_path)
+    )
+    iso._iso_template.cache_clear()
+    try:
+        asset = _committed(vector_asset())
+        mcf = iso._mcf(asset, asset.provenance)
+        assert render_mcf(copy.deepcopy(mcf)) == ISO19139OutputSchema().write(mcf)
+        assert list(tmp_path.iterdir()) == []  # nothing half-written left in the cache
     finally:
         iso._iso_template.cache_clear()
 

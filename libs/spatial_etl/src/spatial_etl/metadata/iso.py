@@ -14,6 +14,7 @@ import logging
 from typing import Any, Final
 
 import jinja2
+import jinja2.bccache
 from lxml import etree
 from owslib.iso import MD_Metadata
 from pydantic import BaseModel, ConfigDict
@@ -100,6 +101,28 @@ def _iso_template() -> jinja2.Template:
     return env.get_template("main.j2")
 
 
+class _BestEffortCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's file cache, except that a cache it cannot read or write is only skipped.
+
+    Jinja raises when it cannot write an entry (a full or read-only ``/tmp``), which would fail
+    the ISO record, and with it the version, for the sake of 0.2 s.
+    """
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """Load the entry if it can be read; otherwise the template is compiled."""
+        try:
+            super().load_bytecode(bucket)
+        except OSError as error:
+            logger.info("the ISO template's cached bytecode cannot be read: %s", error)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """Store the entry if it can be written; the render goes on either way."""
+        try:
+            super().dump_bytecode(bucket)
+        except OSError as error:
+            logger.info("the ISO template's bytecode cannot be cached: %s", error)
+
+
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Jinja's per-user cache of compiled templates, so a new process loads, not compiles.
 
@@ -108,7 +131,7 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     that directory cannot be had, templates are compiled in memory (0.2 s more per process).
     """
     try:
-        return jinja2.FileSystemBytecodeCache()
+        return _BestEffortCache()
     except (OSError, RuntimeError) as error:
         logger.info("compiling the ISO template without a cache: %s", error)
         return None
