@@ -152,7 +152,7 @@ def test_hashes_are_of_the_bytes_processed_and_published_and_computed_once(
     """The staged input's recorded sha256 is that of the bytes GDAL opened; the product is
     hashed once, and the lake object's content_hash is that of the product's bytes."""
     from spatial_etl.backends import storage
-    from spatial_etl.run import publishing
+    from spatial_etl.run import products, publishing
 
     hashed: list[str] = []
     real = storage.hash_file
@@ -162,6 +162,7 @@ def test_hashes_are_of_the_bytes_processed_and_published_and_computed_once(
         return real(path)
 
     monkeypatch.setattr(publishing, "hash_file", counted)
+    monkeypatch.setattr(products, "hash_file", counted)
     monkeypatch.setattr(storage, "hash_file", counted)
     witness = _Witness(world.platform.runner, world.tmp)
     world.platform = dataclasses.replace(world.platform, runner=witness)
@@ -176,7 +177,7 @@ def test_hashes_are_of_the_bytes_processed_and_published_and_computed_once(
     assert doc is not None
     [record] = doc.inputs
     assert witness.seen["seen.tif"] == record.sha256 == sha256(source)
-    assert hashed == ["output_0.tif"]  # publishing hashed it; the upload reused the digest
+    assert hashed == ["output_0.tif"]  # hashed once, beside the quicklook; reused to upload
     assert sha256(world.download(output.s3_key)) == doc.sha256
 
 

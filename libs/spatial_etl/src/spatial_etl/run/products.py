@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pyproj import CRS, Transformer
 
 from spatial_etl.backends.compute import PostgisCompute, RunSchema
+from spatial_etl.backends.storage import FileDigest, hash_file
 from spatial_etl.errors import GdalError, QuicklookError, SpatialEtlError, StepError
 from spatial_etl.export.cog import write_cog
 from spatial_etl.export.quicklook import raster_quicklook, vector_quicklook
@@ -66,6 +67,12 @@ class Product(BaseModel):
         description="A PNG preview beside the product (longest side at most 512 px), for the "
         "publisher to upload and link; None when none could be made (an empty layer, a failure "
         "logged as a warning).",
+    )
+    digest: FileDigest | None = Field(
+        default=None,
+        description="The file's SHA-256 with the size and time it had, when the pipeline "
+        "hashed it while the quicklook was drawn; None: publishing hashes it. Either way the "
+        "upload is refused if the file changed since.",
     )
 
 
@@ -256,9 +263,12 @@ def run_raster_plan(plan: Plan, *, runner: GdalRunner, out: Path) -> Product:
         ),
         steps=_lineage(plan),
     )
-    return with_quicklook(
-        product, lambda: raster_quicklook(runner, out, out.with_suffix(".png"), info=info)
-    )
+    # The quicklook is GDAL in a child process and hashing releases the GIL: side by side,
+    # the publisher's hash of the COG costs nothing more.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quicklook") as pool:
+        drawing = pool.submit(raster_quicklook, runner, out, out.with_suffix(".png"), info=info)
+        digest = hash_file(out)  # on an error, leaving the block still waits for the drawing
+    return with_quicklook(product.model_copy(update={"digest": digest}), drawing.result)
 
 
 def run_steps(

@@ -97,7 +97,7 @@ def publish(
     Whatever interrupts the upload, the object is deleted and the document failed; if the
     deletion itself fails the document stays pending for the reconciler, never committed.
     """
-    hashed = hash_file(product.path)
+    hashed = product.digest if product.digest is not None else hash_file(product.path)
     quicklook = product.quicklook.read_bytes() if product.quicklook is not None else None
     claimed = _claim(product, dataset, inputs, hashed, ctx, quicklook=quicklook)
     if not isinstance(claimed, _Pending):
