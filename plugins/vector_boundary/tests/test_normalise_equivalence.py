@@ -216,13 +216,7 @@ def test_new_normalise_exports_what_the_old_one_did(
     dims: str, make_vector: Callable[..., Path], services: _Services, tmp_path: Path
 ) -> None:
     pg_conn = services.conn
-    rows = [
-        {"wkt": _place(wkt, dims) if wkt else "", "name": name, "value": str(index * 7)}
-        for index, (name, wkt) in enumerate(SHAPES.items())
-    ]
-    source = make_vector(
-        "shapes.gpkg", rows, driver="GPKG", crs="EPSG:32633", geometry_type=f"GEOMETRY{dims}"
-    )
+    source = _shapes(make_vector, dims)
     before = _exported("old", source, services.old_schema, services, tmp_path)
     after = _exported("rewrite", source, services.new_schema, services, tmp_path)
 
@@ -251,13 +245,7 @@ def test_the_parallel_rewrite_exports_exactly_what_one_alter_table_does(
     dims: str, make_vector: Callable[..., Path], services: _Services, tmp_path: Path
 ) -> None:
     """Same expression, run as ALTER TABLE or as the rewrite kind's copy: the same file."""
-    rows = [
-        {"wkt": _place(wkt, dims) if wkt else "", "name": name, "value": str(index * 7)}
-        for index, (name, wkt) in enumerate(SHAPES.items())
-    ]
-    source = make_vector(
-        "shapes.gpkg", rows, driver="GPKG", crs="EPSG:32633", geometry_type=f"GEOMETRY{dims}"
-    )
+    source = _shapes(make_vector, dims)
     altered = _exported("alter", source, services.old_schema, services, tmp_path)
     rewritten = _exported("rewrite", source, services.new_schema, services, tmp_path)
 
@@ -282,6 +270,17 @@ def test_the_parallel_rewrite_exports_exactly_what_one_alter_table_does(
             (services.new_schema,),
         )
         assert cur.fetchall() == [(TABLE,)]  # the copy took the table's place, nothing else
+
+
+def _shapes(make_vector: Callable[..., Path], dims: str) -> Path:
+    """A GeoPackage of every shape in SHAPES, with ``dims`` ordinates (Z, M, ZM or none)."""
+    rows = [
+        {"wkt": _place(wkt, dims) if wkt else "", "name": name, "value": str(index * 7)}
+        for index, (name, wkt) in enumerate(SHAPES.items())
+    ]
+    return make_vector(
+        "shapes.gpkg", rows, driver="GPKG", crs="EPSG:32633", geometry_type=f"GEOMETRY{dims}"
+    )
 
 
 def _exported(way: Way, source: Path, schema: str, services: _Services, tmp_path: Path) -> Any:

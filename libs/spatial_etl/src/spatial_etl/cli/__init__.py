@@ -101,14 +101,6 @@ COMMANDS_GROUP = "spatial_etl.commands"
 """Entry-point group of command groups contributed by other distributions."""
 
 
-def add_extensions(target: typer.Typer) -> None:
-    """Add the installed distributions' command groups; a broken one is reported, not fatal."""
-    for entry_point in sorted(entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name):
-        group = _load_extension(entry_point)
-        if group is not None:
-            target.add_typer(group, name=entry_point.name)
-
-
 @functools.cache
 def _extensions() -> dict[str, EntryPoint]:
     """The installed command groups by name, found once per process (loaded on first use)."""
